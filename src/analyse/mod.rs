@@ -1,0 +1,132 @@
+//! Analysers: each reads a conversation (plus model signals when the text
+//! models ran) and adds flags, metrics or notes to the analysis. Every
+//! analyser has the same shape: built once from a rule pack, then
+//! `analyse` per conversation; none calls another, and none knows the order
+//! in which the pipeline runs them.
+
+mod metrics;
+mod phrase;
+mod pii;
+mod timing;
+
+use crate::domain::{
+    Analysis, Conversation, Evidence, Flag, Language, Metadata, Sentiment, Speaker,
+};
+use crate::rules::{RuleMeta, RulePack};
+
+/// Per-turn outputs of the text models, computed once per conversation by
+/// the embed stage and shared by every model-based analyser.
+#[derive(Debug, Clone, Default)]
+pub struct TextSignals {
+    /// One L2-normalised embedding per turn.
+    pub embeddings: Vec<Vec<f32>>,
+    /// One per turn.
+    pub sentiment: Vec<Sentiment>,
+}
+
+/// What an analyser sees.
+pub struct Subject<'a> {
+    pub conv: &'a Conversation,
+    pub metadata: &'a Metadata,
+    pub signals: Option<&'a TextSignals>,
+}
+
+pub trait Analyser: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn analyse(&self, subject: &Subject<'_>, out: &mut Analysis);
+}
+
+/// The analysers a pack needs, in no meaningful order.
+pub fn build(pack: &RulePack) -> Vec<Box<dyn Analyser>> {
+    vec![
+        Box::new(metrics::MetricsAnalyser::build(pack)),
+        Box::new(phrase::PhraseAnalyser::build(pack)),
+        Box::new(pii::PiiAnalyser::build(pack)),
+        Box::new(timing::TimingAnalyser::build(pack)),
+    ]
+}
+
+/// Runs every analyser over one conversation.
+pub fn run(analysers: &[Box<dyn Analyser>], subject: &Subject<'_>) -> Analysis {
+    let mut out = Analysis::default();
+    for a in analysers {
+        a.analyse(subject, &mut out);
+    }
+    // Flags in conversation order, so evidence reads like the transcript.
+    out.flags.sort_by(|a, b| {
+        let t = |f: &Flag| f.evidence.first().map(|e| e.start).unwrap_or(f64::MAX);
+        t(a).total_cmp(&t(b)).then(a.id.cmp(&b.id))
+    });
+    out
+}
+
+// ---- Helpers shared by analysers -------------------------------------
+
+/// Fills `{name}` placeholders in a pack message.
+pub(crate) fn fill(template: &str, vars: &[(&str, String)]) -> String {
+    let mut s = template.to_owned();
+    for (k, v) in vars {
+        s = s.replace(&format!("{{{k}}}"), v);
+    }
+    s
+}
+
+pub(crate) fn flag(meta: &RuleMeta, message: String, evidence: Vec<Evidence>) -> Flag {
+    Flag {
+        id: meta.flag,
+        rule: meta.id.clone(),
+        severity: meta.severity,
+        message,
+        evidence,
+    }
+}
+
+/// Evidence pointing at a whole turn, optionally highlighting a char range.
+pub(crate) fn turn_evidence(
+    conv: &Conversation,
+    idx: usize,
+    highlight: Option<(usize, usize)>,
+) -> Evidence {
+    let t = &conv.turns[idx];
+    Evidence {
+        speaker: Some(t.speaker),
+        start: t.start,
+        end: t.end,
+        text: t.text.clone(),
+        turn: Some(idx),
+        highlight,
+    }
+}
+
+/// Evidence that is not a turn (a silence, an absent greeting).
+pub(crate) fn span_evidence(
+    speaker: Option<Speaker>,
+    start: f64,
+    end: f64,
+    text: String,
+) -> Evidence {
+    Evidence {
+        speaker,
+        start,
+        end,
+        text,
+        turn: None,
+        highlight: None,
+    }
+}
+
+/// Seconds formatted for messages.
+pub(crate) fn secs(x: f64) -> String {
+    if x >= 10.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+pub(crate) fn say(language: Language, zh: &str, en: &str) -> String {
+    match language {
+        Language::Zh => zh.to_owned(),
+        Language::En => en.to_owned(),
+    }
+}

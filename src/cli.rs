@@ -1,0 +1,471 @@
+//! The command line: argument parsing, config overrides, progress and the
+//! human-readable output. Each subcommand calls into the library; none
+//! contains analysis logic.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::config::Config;
+use crate::intake::{self, Input, IntakeOptions};
+use crate::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
+use crate::store::{ResultFilter, Saved, Store};
+use crate::wire::ResultWire;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "callqa",
+    version,
+    about = "Automated QA (智能质检) for contact-centre calls and chats"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file (default: $CALLQA_CONFIG, else ./callqa.toml if present).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Database URL: sqlite://PATH or postgres://… (overrides CALLQA_DATABASE).
+    #[arg(long, global = true)]
+    pub database: Option<String>,
+    /// Rule pack directory (overrides CALLQA_RULES).
+    #[arg(long, global = true)]
+    pub rules: Option<PathBuf>,
+    /// Model directory (overrides CALLQA_MODELS).
+    #[arg(long, global = true)]
+    pub models: Option<PathBuf>,
+    /// Log as JSON lines (for log shippers).
+    #[arg(long, global = true)]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Score jobs: job files (.json, .jsonl), directories of them, or recordings.
+    Analyze(AnalyzeArgs),
+    /// List stored results (newest first) or failed jobs.
+    Results(ResultsArgs),
+    /// Check the rule packs and scorecards, and report what would load.
+    Check,
+}
+
+#[derive(Debug, Args)]
+pub struct AnalyzeArgs {
+    /// Job files, directories of jobs, or audio files.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// Print one result JSON per line instead of a summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Do not store results.
+    #[arg(long)]
+    pub no_store: bool,
+    /// Jobs processed at once (default: CPU cores).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Directories call jobs may read recordings from (repeatable).
+    #[arg(long = "recording-root")]
+    pub recording_roots: Vec<PathBuf>,
+    /// Run the rules only, without the text models.
+    #[arg(long)]
+    pub rules_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    #[arg(long)]
+    pub agent: Option<String>,
+    #[arg(long)]
+    pub team: Option<String>,
+    /// Only results with flags.
+    #[arg(long)]
+    pub flagged: bool,
+    /// Show failed jobs instead of results.
+    #[arg(long)]
+    pub failures: bool,
+    /// Print the full result JSON of one job.
+    #[arg(long)]
+    pub job: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Loads the config and applies the global flags.
+pub fn config(g: &GlobalArgs) -> Result<Config> {
+    let mut cfg = Config::load(g.config.as_deref())?;
+    if let Some(d) = &g.database {
+        cfg.database = d.clone();
+    }
+    if let Some(r) = &g.rules {
+        cfg.rules = r.clone();
+    }
+    if let Some(m) = &g.models {
+        cfg.models = m.clone();
+    }
+    Ok(cfg)
+}
+
+pub async fn run(cli: Cli) -> Result<i32> {
+    let cfg = config(&cli.global)?;
+    match cli.command {
+        Command::Analyze(a) => analyze(cfg, a).await,
+        Command::Results(r) => results(cfg, r).await,
+        Command::Check => check(cfg),
+    }
+}
+
+fn load_engine(cfg: &Config) -> Result<Engine> {
+    Engine::load(&EngineOptions {
+        rules_dir: cfg.rules.clone(),
+    })
+    .with_context(|| "loading rule packs")
+}
+
+fn check(cfg: Config) -> Result<i32> {
+    let engine = load_engine(&cfg)?;
+    for p in engine.packs().iter() {
+        println!(
+            "{}: {} ({} rules, {} intents), scorecard {} (pass ≥ {})",
+            p.language,
+            p.label(),
+            p.rules.len(),
+            p.intents.len(),
+            p.scorecard.label(),
+            p.scorecard.pass_score
+        );
+    }
+    Ok(0)
+}
+
+async fn open_store(cfg: &Config, no_store: bool) -> Result<Store> {
+    let url = if no_store {
+        "sqlite::memory:".to_owned()
+    } else {
+        cfg.database.clone()
+    };
+    Store::connect(&url).await.map_err(Into::into)
+}
+
+async fn analyze(mut cfg: Config, a: AnalyzeArgs) -> Result<i32> {
+    if let Some(c) = a.concurrency {
+        cfg.concurrency = c;
+    }
+    if a.rules_only {
+        cfg.rules_only = true;
+    }
+    if !a.recording_roots.is_empty() {
+        cfg.recording_roots = a.recording_roots.clone();
+    }
+    let inputs = intake::collect_inputs(&a.paths)?;
+    if inputs.is_empty() {
+        bail!(
+            "no jobs found in {:?} (looked for .json and .jsonl files)",
+            a.paths
+        );
+    }
+    let engine = Arc::new(load_engine(&cfg)?);
+    let store = open_store(&cfg, a.no_store).await?;
+    let concurrency = cfg.effective_concurrency();
+    let pipeline = Pipeline::new(
+        engine,
+        store.clone(),
+        IntakeOptions {
+            recording_roots: cfg.recording_roots.clone(),
+        },
+        concurrency,
+    );
+
+    let bar = if inputs.len() > 1 && std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(inputs.len() as u64);
+        b.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} jobs {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut set = tokio::task::JoinSet::new();
+    let mut done: BTreeMap<usize, (String, Result<Outcome, crate::error::JobError>)> =
+        BTreeMap::new();
+    let mut next_print = 0usize;
+    let mut tally = Tally::default();
+    let limit = concurrency * 2;
+    let mut out = std::io::stdout().lock();
+    let total = inputs.len();
+    let mut it = inputs.into_iter().enumerate();
+    loop {
+        while set.len() < limit {
+            let Some((i, input)) = it.next() else { break };
+            let p = pipeline.clone();
+            set.spawn(async move {
+                let source = input.source();
+                let r = match input {
+                    Input::JobFile(path) => p.run_file(&path).await,
+                    Input::JobLine(_, _, line) => p.run_json(&source, line.into_bytes()).await,
+                    Input::Recording(path) => {
+                        let e = crate::error::JobError::reject(
+                            crate::error::Stage::Decode,
+                            format!(
+                                "{}: bare recordings are not supported in this build",
+                                path.display()
+                            ),
+                        );
+                        p.fail(None, &source, e).await
+                    }
+                };
+                (i, source, r)
+            });
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        let (i, source, r) = joined.context("job task panicked")?;
+        bar.inc(1);
+        done.insert(i, (source, r));
+        while let Some((source, r)) = done.remove(&next_print) {
+            let line = tally.record(&source, &r, a.json);
+            bar.suspend(|| -> std::io::Result<()> {
+                if !line.is_empty() {
+                    writeln!(out, "{line}")?;
+                }
+                Ok(())
+            })?;
+            next_print += 1;
+        }
+    }
+    bar.finish_and_clear();
+    debug_assert_eq!(next_print, total);
+    if !a.json {
+        writeln!(
+            out,
+            "\n{}",
+            tally.summary(if a.no_store {
+                None
+            } else {
+                Some(&cfg.database)
+            })
+        )?;
+    }
+    store.close().await;
+    Ok(if tally.rejected + tally.errors > 0 {
+        2
+    } else {
+        0
+    })
+}
+
+#[derive(Default)]
+struct Tally {
+    scored: usize,
+    passed: usize,
+    duplicate: usize,
+    rejected: usize,
+    errors: usize,
+    flags: BTreeMap<String, usize>,
+}
+
+impl Tally {
+    fn record(
+        &mut self,
+        source: &str,
+        r: &Result<Outcome, crate::error::JobError>,
+        json: bool,
+    ) -> String {
+        match r {
+            Ok(Outcome::Done { result, saved }) => {
+                self.scored += 1;
+                if result.passed {
+                    self.passed += 1;
+                }
+                if *saved == Saved::Duplicate {
+                    self.duplicate += 1;
+                }
+                for f in &result.flags {
+                    *self.flags.entry(f.id.to_string()).or_default() += 1;
+                }
+                if json {
+                    serde_json::to_string(result.as_ref()).unwrap_or_default()
+                } else {
+                    render_result(result, *saved)
+                }
+            }
+            Ok(Outcome::Failed(f)) => {
+                self.rejected += 1;
+                if json {
+                    serde_json::to_string(&serde_json::json!({ "failed": f })).unwrap_or_default()
+                } else {
+                    format!("✗ {source}: rejected at {}: {}", f.stage, f.reason)
+                }
+            }
+            Err(e) => {
+                self.errors += 1;
+                format!("✗ {source}: {e} (transient; not stored, run again)")
+            }
+        }
+    }
+
+    fn summary(&self, db: Option<&str>) -> String {
+        let flags: Vec<String> = self
+            .flags
+            .iter()
+            .map(|(k, v)| format!("{k} ×{v}"))
+            .collect();
+        let mut s = format!(
+            "{} scored ({} passed QA, {} failed QA), {} rejected as bad input",
+            self.scored,
+            self.passed,
+            self.scored - self.passed,
+            self.rejected
+        );
+        if self.duplicate > 0 {
+            s.push_str(&format!(", {} already stored", self.duplicate));
+        }
+        if self.errors > 0 {
+            s.push_str(&format!(", {} transient errors", self.errors));
+        }
+        if !flags.is_empty() {
+            s.push_str(&format!("\nflags: {}", flags.join(", ")));
+        }
+        if let Some(db) = db {
+            s.push_str(&format!("\nstored in {db}; list with `callqa results`"));
+        }
+        s
+    }
+}
+
+fn clock(s: f64) -> String {
+    let s = s.max(0.0);
+    format!("{:02}:{:04.1}", (s / 60.0) as u64, s % 60.0)
+}
+
+/// One job's result for a person: verdict line, each flag with its first
+/// piece of evidence, then coaching.
+pub fn render_result(r: &ResultWire, saved: Saved) -> String {
+    let verdict = if r.passed { "PASS" } else { "FAIL" };
+    let mark = if r.passed { "✓" } else { "✗" };
+    let who = match &r.agent.name {
+        Some(n) => format!("{} ({n})", r.agent_id),
+        None => r.agent_id.clone(),
+    };
+    let mut s = format!(
+        "{mark} {}  [{} {}]  agent {who}  score {:.1}  {verdict}{}",
+        r.job_id,
+        match r.kind {
+            crate::wire::job::JobKind::Chat => "chat",
+            crate::wire::job::JobKind::Call => "call",
+        },
+        r.language,
+        r.score,
+        if saved == Saved::Duplicate {
+            "  (already stored)"
+        } else {
+            ""
+        }
+    );
+    if !r.fatal.is_empty() {
+        let items: Vec<&str> = r.fatal.iter().map(|f| f.item.as_str()).collect();
+        s.push_str(&format!("  fatal: {}", items.join(", ")));
+    }
+    for f in &r.flags {
+        s.push_str(&format!(
+            "\n    {} [{}] {}: {}",
+            f.id, f.severity, f.rule, f.message
+        ));
+        if let Some(e) = f.evidence.first() {
+            let who = e.speaker.map(|s| s.as_str()).unwrap_or("-");
+            let text: String = e.text.chars().take(80).collect();
+            s.push_str(&format!(
+                "\n        {} {}–{} “{}”",
+                who,
+                clock(e.start),
+                clock(e.end),
+                text
+            ));
+        }
+    }
+    for c in &r.coaching {
+        s.push_str(&format!("\n    → {}", c.text));
+    }
+    s
+}
+
+async fn results(cfg: Config, r: ResultsArgs) -> Result<i32> {
+    let store = Store::connect(&cfg.database).await?;
+    if let Some(id) = &r.job {
+        match store.get_result(id).await? {
+            Some(res) => println!("{}", serde_json::to_string_pretty(&res)?),
+            None => bail!("no stored result for job {id:?}"),
+        }
+        return Ok(0);
+    }
+    if r.failures {
+        for f in store.list_failures(r.limit).await? {
+            if r.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"job_id": f.job_id, "source": f.source, "stage": f.stage, "reason": f.reason, "attempts": f.attempts, "failed_at": f.failed_at})
+                );
+            } else {
+                println!(
+                    "{}  {}  {}  {}: {}",
+                    f.failed_at,
+                    f.job_id.as_deref().unwrap_or("-"),
+                    f.source,
+                    f.stage,
+                    f.reason
+                );
+            }
+        }
+        return Ok(0);
+    }
+    let rows = store
+        .list_results(&ResultFilter {
+            agent_id: r.agent.clone(),
+            team: r.team.clone(),
+            flagged_only: r.flagged,
+            limit: Some(r.limit),
+            ..Default::default()
+        })
+        .await?;
+    if !r.json {
+        println!(
+            "{:<24} {:<10} {:<5} {:<3} {:>6} {:<5} {:>5}  started",
+            "job", "agent", "kind", "lang", "score", "pass", "flags"
+        );
+    }
+    for row in rows {
+        if r.json {
+            println!(
+                "{}",
+                serde_json::json!({"job_id": row.job_id, "agent_id": row.agent_id, "team": row.team, "kind": row.kind, "language": row.language, "score": row.score, "passed": row.passed, "flags": row.flag_count, "started_at": row.started_at})
+            );
+        } else {
+            println!(
+                "{:<24} {:<10} {:<5} {:<3} {:>6.1} {:<5} {:>5}  {}",
+                row.job_id,
+                row.agent_id,
+                row.kind,
+                row.language,
+                row.score,
+                if row.passed { "yes" } else { "no" },
+                row.flag_count,
+                row.started_at.as_deref().unwrap_or("-")
+            );
+        }
+    }
+    Ok(0)
+}

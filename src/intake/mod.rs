@@ -1,0 +1,182 @@
+//! Intake: turns job JSON (from files or queue messages) into validated
+//! `domain::Job`s, and finds the jobs in the paths a user names. Every
+//! error names the field at fault (`messages[3].at: …`) so an operator can
+//! fix the source system; every bad job is reported, none dropped.
+
+mod validate;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::domain::Job;
+use crate::error::{Classify, Disposition};
+use crate::wire::JobWire;
+
+pub use validate::resolve_recording;
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Json(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+}
+
+impl Classify for IntakeError {
+    fn disposition(&self) -> Disposition {
+        // Bad input never improves by retrying.
+        Disposition::Reject
+    }
+}
+
+impl IntakeError {
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        IntakeError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where recordings named by jobs may be read from.
+#[derive(Debug, Clone, Default)]
+pub struct IntakeOptions {
+    pub recording_roots: Vec<PathBuf>,
+}
+
+/// Parses one job from JSON. On failure the error names the JSON path of
+/// the bad field. Also returns the job id when it could be read, so a
+/// failure record can carry it.
+pub fn parse_job(bytes: &[u8], opts: &IntakeOptions) -> Result<Job, (Option<String>, IntakeError)> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    let wire: JobWire = match serde_path_to_error::deserialize(de) {
+        Ok(w) => w,
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let msg = if path == "." || path.is_empty() {
+                inner.to_string()
+            } else {
+                format!("{path}: {inner}")
+            };
+            return Err((peek_id(bytes), IntakeError::Json(msg)));
+        }
+    };
+    let id = wire.id.clone();
+    validate::job(wire, opts).map_err(|e| (Some(id), e))
+}
+
+/// Best-effort read of `"id"` from a job that failed to parse.
+fn peek_id(bytes: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct IdOnly {
+        id: String,
+    }
+    serde_json::from_slice::<IdOnly>(bytes)
+        .ok()
+        .map(|x| x.id)
+        .filter(|id| !id.trim().is_empty())
+}
+
+/// One job's worth of input found on disk.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// A JSON file holding one job.
+    JobFile(PathBuf),
+    /// One line of a JSON-lines file (1-based line number).
+    JobLine(PathBuf, usize, String),
+    /// An audio file named directly on the command line.
+    Recording(PathBuf),
+}
+
+impl Input {
+    /// Human-readable origin for messages and failure records.
+    pub fn source(&self) -> String {
+        match self {
+            Input::JobFile(p) | Input::Recording(p) => p.display().to_string(),
+            Input::JobLine(p, n, _) => format!("{}:{n}", p.display()),
+        }
+    }
+}
+
+pub const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "mp3", "flac", "ogg", "oga", "opus"];
+
+fn extension(p: &Path) -> String {
+    p.extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
+/// Expands the paths a user gave into inputs: directories are walked
+/// (recursively, sorted) for `.json` and `.jsonl` jobs; files are taken by
+/// extension, and audio files are taken as bare recordings only when named
+/// directly (recordings inside a directory are referenced by call jobs).
+pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, IntakeError> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = fs::metadata(p).map_err(|source| IntakeError::Read {
+            path: p.display().to_string(),
+            source,
+        })?;
+        if meta.is_dir() {
+            walk(p, &mut out)?;
+        } else {
+            match extension(p).as_str() {
+                "json" => out.push(Input::JobFile(p.clone())),
+                "jsonl" | "ndjson" => read_lines(p, &mut out)?,
+                e if AUDIO_EXTENSIONS.contains(&e) => out.push(Input::Recording(p.clone())),
+                _ => {
+                    return Err(IntakeError::invalid(
+                        p.display().to_string(),
+                        "not a job (.json, .jsonl) or a recording (.wav, .mp3, .flac, .ogg)",
+                    ))
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<Input>) -> Result<(), IntakeError> {
+    let read_err = |source| IntakeError::Read {
+        path: dir.display().to_string(),
+        source,
+    };
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .map_err(read_err)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()
+        .map_err(read_err)?;
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            match extension(&p).as_str() {
+                "json" => out.push(Input::JobFile(p)),
+                "jsonl" | "ndjson" => read_lines(&p, out)?,
+                _ => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_lines(p: &Path, out: &mut Vec<Input>) -> Result<(), IntakeError> {
+    let text = fs::read_to_string(p).map_err(|source| IntakeError::Read {
+        path: p.display().to_string(),
+        source,
+    })?;
+    for (i, line) in text.lines().enumerate() {
+        if !line.trim().is_empty() {
+            out.push(Input::JobLine(p.to_path_buf(), i + 1, line.to_owned()));
+        }
+    }
+    Ok(())
+}

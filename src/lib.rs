@@ -1,0 +1,34 @@
+//! # callqa — automated QA (智能质检) for contact-centre calls and chats
+//!
+//! The module tree is the pipeline. A job flows through these stages, in
+//! the order that only [`pipeline`] knows:
+//!
+//! | stage | module | what it does |
+//! |---|---|---|
+//! | intake | [`intake`] | job JSON (file, CLI, queue) → validated [`domain::Job`] |
+//! | conversation | [`domain::conversation`] | chat messages or transcript → turns with speaker, time, text |
+//! | analyse | [`analyse`] | rules, personal data, timing, metrics → flags with evidence |
+//! | score | [`score`] | scorecard (data) → 0–100, pass/fail, which item cost what |
+//! | coach | [`coach`] | a concrete suggestion per rule that fired |
+//! | store | [`store`] | results and failure records in SQLite or PostgreSQL |
+//!
+//! Around them: [`domain`] (types every stage shares), [`wire`] (the JSON
+//! at the edges), [`rules`] (rule packs a QA team edits), [`text`]
+//! (normalisation for Chinese and English), [`config`], [`cli`],
+//! [`telemetry`], and [`error`] (every error says retry or reject).
+
+pub mod analyse;
+pub mod cli;
+pub mod coach;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod intake;
+pub mod logging;
+pub mod pipeline;
+pub mod rules;
+pub mod score;
+pub mod store;
+pub mod telemetry;
+pub mod text;
+pub mod wire;

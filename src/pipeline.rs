@@ -1,0 +1,315 @@
+//! The pipeline: the one place that knows the order of the stages.
+//!
+//! intake → (decode → transcribe, for calls) → conversation → embed (text
+//! models) → analyse → score → coach → store.
+//!
+//! `Engine` is the synchronous, CPU-bound part (job in, result out); it
+//! never runs on the async executor. `Pipeline` wraps it for async callers
+//! (the CLI batch runner and the queue worker): bytes in, a stored result
+//! or a stored failure record out, with each stage timed and its errors
+//! mapped to a disposition in one place (`stage`).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+
+use crate::analyse::{self, Analyser, Subject};
+use crate::domain::{Conversation, Job, Language, LanguageChoice, QaResult, Versions};
+use crate::error::{Classify, JobError, Stage};
+use crate::intake::{self, IntakeOptions};
+use crate::rules::{PackError, PackSet};
+use crate::store::{Saved, Store};
+use crate::telemetry::{self, Counter};
+use crate::wire::{FailureWire, ResultWire};
+
+/// Runs one stage: times it, traces it, and maps its error to a `JobError`
+/// carrying the stage and the disposition.
+pub fn stage<T, E: Classify + std::fmt::Display>(
+    which: Stage,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, JobError> {
+    let t = Instant::now();
+    let out = f();
+    let secs = t.elapsed().as_secs_f64();
+    telemetry::observe_stage(which, secs);
+    tracing::trace!(stage = %which, secs, "stage done");
+    out.map_err(|e| JobError::new(which, &e))
+}
+
+/// An error type for stages that cannot fail.
+#[derive(Debug)]
+pub enum Never {}
+impl std::fmt::Display for Never {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {}
+    }
+}
+impl Classify for Never {
+    fn disposition(&self) -> crate::error::Disposition {
+        match *self {}
+    }
+}
+
+/// What the engine needs to start.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    pub rules_dir: std::path::PathBuf,
+}
+
+/// Job in, QA result out. Loaded once; shared by all workers.
+pub struct Engine {
+    packs: PackSet,
+    /// Analysers per pack, in the same order as `packs`.
+    analysers: Vec<(Language, Vec<Box<dyn Analyser>>)>,
+}
+
+impl Engine {
+    pub fn load(opts: &EngineOptions) -> Result<Self, PackError> {
+        let packs = PackSet::load(&opts.rules_dir)?;
+        Ok(Self::from_packs(packs))
+    }
+
+    pub fn from_packs(packs: PackSet) -> Self {
+        let analysers = packs
+            .iter()
+            .map(|p| (p.language, analyse::build(p)))
+            .collect();
+        Engine { packs, analysers }
+    }
+
+    pub fn packs(&self) -> &PackSet {
+        &self.packs
+    }
+
+    fn analysers(&self, language: Language) -> &[Box<dyn Analyser>] {
+        self.analysers
+            .iter()
+            .find(|(l, _)| *l == language)
+            .map(|(_, a)| a.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Builds the conversation of a job: chats directly, calls through
+    /// decoding and transcription.
+    fn conversation(&self, job: &Job) -> Result<Conversation, JobError> {
+        match job {
+            Job::Chat(chat) => {
+                let language = match chat.header.language {
+                    LanguageChoice::Fixed(l) => l,
+                    LanguageChoice::Auto => {
+                        crate::text::detect_language(chat.messages.iter().map(|m| m.text.as_str()))
+                    }
+                };
+                stage(Stage::Intake, || {
+                    Ok::<_, Never>(Conversation::from_chat(chat, language))
+                })
+            }
+            Job::Call(_) => Err(JobError::reject(
+                Stage::Transcribe,
+                "call transcription is not available in this build",
+            )),
+        }
+    }
+
+    /// Scores one job. CPU-bound: call from a blocking thread.
+    pub fn process(&self, job: &Job) -> Result<QaResult, JobError> {
+        let conv = self.conversation(job)?;
+        let pack = self.packs.get(conv.language).ok_or_else(|| {
+            JobError::reject(
+                Stage::Analyse,
+                format!("no rule pack for language {}", conv.language),
+            )
+        })?;
+        let header = job.header();
+        let subject = Subject {
+            conv: &conv,
+            metadata: &header.metadata,
+            signals: None,
+        };
+        let analysis = stage(Stage::Analyse, || {
+            Ok::<_, Never>(analyse::run(self.analysers(conv.language), &subject))
+        })?;
+        let scored = stage(Stage::Score, || {
+            Ok::<_, Never>(pack.scorecard.apply(&analysis.flags))
+        })?;
+        let coaching = crate::coach::suggest(pack, &analysis.flags);
+        let mut metadata = header.metadata.clone();
+        metadata.started_at = metadata.started_at.or(conv.started_at);
+        Ok(QaResult {
+            job_id: header.id.clone(),
+            agent: header.agent.clone(),
+            medium: conv.medium,
+            language: conv.language,
+            channel: conv.channel.clone(),
+            attribution: conv.attribution,
+            metadata,
+            turns: conv.turns,
+            analysis,
+            scored,
+            coaching,
+            versions: Versions {
+                callqa: env!("CARGO_PKG_VERSION").to_owned(),
+                rule_pack: pack.label(),
+                scorecard: pack.scorecard.label(),
+                models: Vec::new(),
+            },
+            processed_at: chrono::Utc::now(),
+        })
+    }
+}
+
+/// How one input ended.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Scored and stored (or already stored: `saved` says which).
+    Done {
+        result: Box<ResultWire>,
+        saved: Saved,
+    },
+    /// Rejected: recorded as a failure with its reason.
+    Failed(FailureWire),
+}
+
+/// The engine plus storage, for async callers.
+#[derive(Clone)]
+pub struct Pipeline {
+    engine: Arc<Engine>,
+    store: Store,
+    intake: IntakeOptions,
+    /// Bounds CPU-heavy work however many callers there are.
+    cpu: Arc<Semaphore>,
+}
+
+impl Pipeline {
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Store,
+        intake: IntakeOptions,
+        concurrency: usize,
+    ) -> Self {
+        Pipeline {
+            engine,
+            store,
+            intake,
+            cpu: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn engine(&self) -> &Arc<Engine> {
+        &self.engine
+    }
+
+    /// Parses, scores and stores one job given as JSON. Rejections are
+    /// stored as failure records and returned as `Outcome::Failed`; an
+    /// `Err` is a transient fault (retry) — nothing was stored.
+    pub async fn run_json(&self, source: &str, bytes: Vec<u8>) -> Result<Outcome, JobError> {
+        let parsed = {
+            let intake = self.intake.clone();
+            let t = Instant::now();
+            let r = intake::parse_job(&bytes, &intake);
+            telemetry::observe_stage(Stage::Intake, t.elapsed().as_secs_f64());
+            r
+        };
+        match parsed {
+            Ok(job) => self.run_job(source, job).await,
+            Err((job_id, e)) => {
+                self.fail(job_id, source, JobError::new(Stage::Intake, &e))
+                    .await
+            }
+        }
+    }
+
+    /// Scores and stores a validated job.
+    pub async fn run_job(&self, source: &str, job: Job) -> Result<Outcome, JobError> {
+        let job_id = job.id().to_string();
+        // A redelivered job whose result is stored needs no work.
+        if stage_store(self.store.result_exists(&job_id).await)? {
+            telemetry::count(Counter::JobsDuplicate);
+            if let Some(r) = stage_store(self.store.get_result(&job_id).await)? {
+                return Ok(Outcome::Done {
+                    result: Box::new(r),
+                    saved: Saved::Duplicate,
+                });
+            }
+        }
+        let permit = self
+            .cpu
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| JobError::retry(Stage::Analyse, "shutting down"))?;
+        let engine = self.engine.clone();
+        let processed = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            engine.process(&job).map(|r| ResultWire::from(&r))
+        })
+        .await
+        .map_err(|e| JobError::retry(Stage::Analyse, format!("worker thread failed: {e}")))?;
+        match processed {
+            Ok(result) => {
+                let t = Instant::now();
+                let saved = stage_store(self.store.save_result(&result).await)?;
+                telemetry::observe_stage(Stage::Store, t.elapsed().as_secs_f64());
+                match saved {
+                    Saved::Inserted => {
+                        telemetry::count(Counter::JobsProcessed);
+                        if result.is_flagged() {
+                            telemetry::count(Counter::JobsFlagged);
+                        }
+                    }
+                    Saved::Duplicate => telemetry::count(Counter::JobsDuplicate),
+                }
+                Ok(Outcome::Done {
+                    result: Box::new(result),
+                    saved,
+                })
+            }
+            Err(e) if e.disposition == crate::error::Disposition::Reject => {
+                self.fail(Some(job_id), source, e).await
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Stores a failure record for a rejected job.
+    pub async fn fail(
+        &self,
+        job_id: Option<String>,
+        source: &str,
+        e: JobError,
+    ) -> Result<Outcome, JobError> {
+        if e.disposition == crate::error::Disposition::Retry {
+            return Err(e);
+        }
+        let f = FailureWire::new(job_id, source, &e);
+        stage_store(self.store.save_failure(&f).await)?;
+        telemetry::count(Counter::JobsFailed);
+        Ok(Outcome::Failed(f))
+    }
+
+    /// Reads a job file and runs it.
+    pub async fn run_file(&self, path: &Path) -> Result<Outcome, JobError> {
+        let source = path.display().to_string();
+        match tokio::fs::read(path).await {
+            Ok(bytes) => self.run_json(&source, bytes).await,
+            Err(e) => {
+                let err = intake::IntakeError::Read {
+                    path: source.clone(),
+                    source: e,
+                };
+                self.fail(None, &source, JobError::new(Stage::Intake, &err))
+                    .await
+            }
+        }
+    }
+}
+
+fn stage_store<T>(r: Result<T, crate::store::StoreError>) -> Result<T, JobError> {
+    r.map_err(|e| JobError::new(Stage::Store, &e))
+}

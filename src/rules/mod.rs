@@ -1,0 +1,641 @@
+//! Rule packs: the TOML files a QA team edits (`rules/<lang>/rules.toml`
+//! and `scorecard.toml`), loaded and validated once at start-up. A bad pack
+//! (unknown kind, invalid regex, a scorecard naming a missing rule, weights
+//! that do not add up) fails here with the file and line, never in the
+//! middle of a batch.
+
+pub mod matcher;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::domain::{FlagId, Language, RuleId, Severity, Speaker};
+use crate::score::Scorecard;
+use matcher::{alternation, MatchOptions, PhraseMatcher};
+
+/// A load-time error with the file and line at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub struct PackError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub message: String,
+}
+
+impl fmt::Display for PackError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{}: {}", self.file.display(), l, self.message),
+            None => write!(f, "{}: {}", self.file.display(), self.message),
+        }
+    }
+}
+
+/// Turns byte offsets in a source file into line numbers.
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SourceFile {
+    pub fn read(path: &Path) -> Result<Self, PackError> {
+        let text = fs::read_to_string(path).map_err(|e| PackError {
+            file: path.to_path_buf(),
+            line: None,
+            message: format!("cannot read: {e}"),
+        })?;
+        Ok(SourceFile {
+            path: path.to_path_buf(),
+            text,
+        })
+    }
+
+    pub fn line_of(&self, byte: usize) -> usize {
+        self.text[..byte.min(self.text.len())].matches('\n').count() + 1
+    }
+
+    pub fn err_at(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> PackError {
+        PackError {
+            file: self.path.clone(),
+            line: Some(self.line_of(span.start)),
+            message: message.into(),
+        }
+    }
+
+    pub fn parse<T: for<'de> Deserialize<'de>>(&self) -> Result<T, PackError> {
+        toml::from_str(&self.text).map_err(|e| PackError {
+            file: self.path.clone(),
+            line: e.span().map(|s| self.line_of(s.start)),
+            message: e.message().to_owned(),
+        })
+    }
+}
+
+// ---- The file format -------------------------------------------------
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackFile {
+    pack: PackHeader,
+    #[serde(default)]
+    matching: MatchingFile,
+    #[serde(default)]
+    rules: Vec<RuleFile>,
+    #[serde(default)]
+    intents: Vec<IntentFile>,
+    #[serde(default)]
+    intent_options: IntentOptionsFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PackHeader {
+    id: String,
+    version: String,
+    language: Spanned<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    description: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MatchingFile {
+    #[serde(default)]
+    negations: Vec<String>,
+    negation_window: Option<usize>,
+    skip_quoted: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleFile {
+    id: Spanned<String>,
+    kind: Spanned<String>,
+    flag: Spanned<String>,
+    severity: Spanned<String>,
+    message: String,
+    coaching: String,
+    #[serde(default = "yes")]
+    enabled: bool,
+    speaker: Option<Speaker>,
+    // Phrase rules.
+    #[serde(default)]
+    phrases: Vec<String>,
+    #[serde(default)]
+    patterns: Vec<Spanned<String>>,
+    #[serde(default)]
+    exclude: Vec<String>,
+    negation: Option<bool>,
+    first_turns: Option<usize>,
+    first_seconds: Option<f64>,
+    last_turns: Option<usize>,
+    last_seconds: Option<f64>,
+    // PII.
+    #[serde(default)]
+    detect: Vec<Spanned<String>>,
+    #[serde(default)]
+    context: BTreeMap<String, Vec<String>>,
+    // Timing and acoustics.
+    #[serde(default)]
+    max_seconds: BTreeMap<String, f64>,
+    min_seconds: Option<f64>,
+    // Models: semantic rules and sentiment.
+    #[serde(default)]
+    examples: Vec<String>,
+    threshold: Option<f32>,
+    required: Option<bool>,
+    min_turns: Option<usize>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentFile {
+    id: String,
+    #[serde(default)]
+    name: String,
+    examples: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IntentOptionsFile {
+    threshold: Option<f32>,
+}
+
+// ---- The compiled pack -----------------------------------------------
+
+/// What every rule has, whatever its kind.
+#[derive(Debug, Clone)]
+pub struct RuleMeta {
+    pub id: RuleId,
+    pub flag: FlagId,
+    pub severity: Severity,
+    pub message: String,
+    pub coaching: String,
+}
+
+/// Where in a conversation a required phrase must appear.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Window {
+    pub first_turns: Option<usize>,
+    pub first_seconds: Option<f64>,
+    pub last_turns: Option<usize>,
+    pub last_seconds: Option<f64>,
+}
+
+/// The kinds of personal data the PII analyser knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PiiKind {
+    BankCard,
+    CnMobile,
+    CnId,
+    Email,
+}
+
+impl PiiKind {
+    pub const ALL: [PiiKind; 4] = [
+        PiiKind::BankCard,
+        PiiKind::CnMobile,
+        PiiKind::CnId,
+        PiiKind::Email,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PiiKind::BankCard => "bank_card",
+            PiiKind::CnMobile => "cn_mobile",
+            PiiKind::CnId => "cn_id",
+            PiiKind::Email => "email",
+        }
+    }
+}
+
+/// Per-channel limits in seconds (`chat`, `phone`, …, and `default`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ChannelLimits(pub BTreeMap<String, f64>);
+
+impl ChannelLimits {
+    pub fn for_channel(&self, channel: &str) -> Option<f64> {
+        self.0
+            .get(channel)
+            .or_else(|| self.0.get("default"))
+            .copied()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum RuleKind {
+    RequiredPhrase {
+        speaker: Speaker,
+        matcher: PhraseMatcher,
+        window: Window,
+    },
+    ForbiddenPhrase {
+        speaker: Speaker,
+        matcher: PhraseMatcher,
+    },
+    /// Customer-side risk (complaint, churn): one flag per conversation.
+    CustomerTrigger {
+        speaker: Speaker,
+        matcher: PhraseMatcher,
+    },
+    Pii {
+        speaker: Speaker,
+        detect: Vec<PiiKind>,
+        /// Normalised context words per kind.
+        context: HashMap<PiiKind, Vec<String>>,
+    },
+    FirstResponse {
+        limits: ChannelLimits,
+    },
+    ResponseTime {
+        limits: ChannelLimits,
+    },
+    LongSilence {
+        min_seconds: f64,
+    },
+    Interruption {
+        min_seconds: f64,
+    },
+    NoSpeech,
+    /// Matches by meaning: similarity to example phrases above a threshold.
+    Semantic {
+        speaker: Speaker,
+        /// Required: raise the flag when no turn matches; forbidden: raise
+        /// it for each turn that does.
+        required: bool,
+        examples: Vec<String>,
+        threshold: f32,
+        window: Window,
+    },
+    /// Strongly negative customer turns.
+    CustomerAnger {
+        threshold: f32,
+        min_turns: usize,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub meta: RuleMeta,
+    pub kind: RuleKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub id: String,
+    pub name: String,
+    pub examples: Vec<String>,
+}
+
+/// One language's rules, intents and scorecard.
+#[derive(Debug, Clone)]
+pub struct RulePack {
+    pub id: String,
+    pub version: String,
+    pub language: Language,
+    pub dir: PathBuf,
+    pub matching: MatchOptions,
+    pub rules: Vec<Rule>,
+    pub intents: Vec<Intent>,
+    pub intent_threshold: f32,
+    pub scorecard: Scorecard,
+}
+
+impl RulePack {
+    pub fn rule(&self, id: &RuleId) -> Option<&Rule> {
+        self.rules.iter().find(|r| &r.meta.id == id)
+    }
+
+    /// Whether any rule needs the text models (semantic, sentiment, intent).
+    pub fn needs_models(&self) -> bool {
+        !self.intents.is_empty()
+            || self.rules.iter().any(|r| {
+                matches!(
+                    r.kind,
+                    RuleKind::Semantic { .. } | RuleKind::CustomerAnger { .. }
+                )
+            })
+    }
+
+    /// `id@version` for result provenance.
+    pub fn label(&self) -> String {
+        format!("{}@{}", self.id, self.version)
+    }
+
+    /// Loads `rules.toml` and `scorecard.toml` from a pack directory.
+    pub fn load(dir: &Path) -> Result<Self, PackError> {
+        let src = SourceFile::read(&dir.join("rules.toml"))?;
+        let file: PackFile = src.parse()?;
+        let language: Language = file
+            .pack
+            .language
+            .get_ref()
+            .parse()
+            .map_err(|e: String| src.err_at(file.pack.language.span(), e))?;
+        let default_negations: &[&str] = match language {
+            Language::Zh => &["不", "没", "别", "无法", "未"],
+            Language::En => &["not", "no", "never", "n't", "cannot"],
+        };
+        let negations: Vec<String> = if file.matching.negations.is_empty() {
+            default_negations.iter().map(|s| s.to_string()).collect()
+        } else {
+            file.matching.negations.clone()
+        };
+        let matching = MatchOptions {
+            language,
+            negations: negations
+                .iter()
+                .map(|n| crate::text::normalise(n, language).text)
+                .filter(|n| !n.is_empty())
+                .collect(),
+            negation_window: file.matching.negation_window.unwrap_or(match language {
+                Language::Zh => 4,
+                Language::En => 3,
+            }),
+            skip_quoted: file.matching.skip_quoted.unwrap_or(true),
+        };
+        let mut rules = Vec::new();
+        let mut seen = HashSet::new();
+        for r in file.rules {
+            if !seen.insert(r.id.get_ref().clone()) {
+                return Err(src.err_at(
+                    r.id.span(),
+                    format!("duplicate rule id {:?}", r.id.get_ref()),
+                ));
+            }
+            if !r.enabled {
+                continue;
+            }
+            rules.push(compile_rule(&src, r, language)?);
+        }
+        let mut intents = Vec::new();
+        for i in file.intents {
+            if i.examples.is_empty() {
+                return Err(PackError {
+                    file: src.path.clone(),
+                    line: None,
+                    message: format!("intent {:?} has no examples", i.id),
+                });
+            }
+            intents.push(Intent {
+                name: if i.name.is_empty() {
+                    i.id.clone()
+                } else {
+                    i.name
+                },
+                id: i.id,
+                examples: i.examples,
+            });
+        }
+        let scorecard = Scorecard::load(&dir.join("scorecard.toml"), &rules)?;
+        Ok(RulePack {
+            id: file.pack.id,
+            version: file.pack.version,
+            language,
+            dir: dir.to_path_buf(),
+            matching,
+            rules,
+            intents,
+            intent_threshold: file.intent_options.threshold.unwrap_or(0.45),
+            scorecard,
+        })
+    }
+}
+
+fn compile_rule(src: &SourceFile, r: RuleFile, language: Language) -> Result<Rule, PackError> {
+    let id_span = r.id.span();
+    let flag: FlagId = r
+        .flag
+        .get_ref()
+        .parse()
+        .map_err(|e: String| src.err_at(r.flag.span(), e))?;
+    let severity: Severity = r
+        .severity
+        .get_ref()
+        .parse()
+        .map_err(|e: String| src.err_at(r.severity.span(), e))?;
+    let rid = r.id.get_ref().clone();
+    if rid.is_empty()
+        || !rid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+    {
+        return Err(src.err_at(
+            id_span,
+            format!("rule id {rid:?} must be letters, digits, '_', '-' or '.'"),
+        ));
+    }
+    let meta = RuleMeta {
+        id: RuleId::new(rid.clone()),
+        flag,
+        severity,
+        message: r.message.clone(),
+        coaching: r.coaching.clone(),
+    };
+    let need = |cond: bool, what: &str| -> Result<(), PackError> {
+        if cond {
+            Ok(())
+        } else {
+            Err(src.err_at(
+                id_span.clone(),
+                format!("rule {rid:?} ({}) needs {what}", r.kind.get_ref()),
+            ))
+        }
+    };
+    let matcher = |negation_default: bool| -> Result<PhraseMatcher, PackError> {
+        let patterns: Vec<String> = r.patterns.iter().map(|p| p.get_ref().clone()).collect();
+        let find = alternation(&r.phrases, &patterns, language).map_err(|(i, e)| {
+            match r.patterns.get(i) {
+                Some(p) => src.err_at(p.span(), format!("invalid pattern in rule {rid:?}: {e}")),
+                None => src.err_at(id_span.clone(), format!("rule {rid:?}: {e}")),
+            }
+        })?;
+        let find = find.ok_or_else(|| {
+            src.err_at(
+                id_span.clone(),
+                format!(
+                    "rule {rid:?} ({}) needs phrases or patterns",
+                    r.kind.get_ref()
+                ),
+            )
+        })?;
+        let exclude = alternation(&r.exclude, &[], language)
+            .map_err(|(_, e)| src.err_at(id_span.clone(), format!("rule {rid:?} exclude: {e}")))?;
+        Ok(PhraseMatcher::new(
+            find,
+            exclude,
+            r.negation.unwrap_or(negation_default),
+        ))
+    };
+    let window = Window {
+        first_turns: r.first_turns,
+        first_seconds: r.first_seconds,
+        last_turns: r.last_turns,
+        last_seconds: r.last_seconds,
+    };
+    let limits = || -> Result<ChannelLimits, PackError> {
+        need(
+            !r.max_seconds.is_empty(),
+            "max_seconds (e.g. { chat = 30 })",
+        )?;
+        for (ch, v) in &r.max_seconds {
+            if !(v.is_finite() && *v > 0.0) {
+                return Err(src.err_at(
+                    id_span.clone(),
+                    format!("rule {rid:?}: max_seconds.{ch} must be positive"),
+                ));
+            }
+        }
+        Ok(ChannelLimits(r.max_seconds.clone()))
+    };
+    let positive = |v: Option<f64>, what: &str| -> Result<f64, PackError> {
+        match v {
+            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
+            _ => Err(src.err_at(
+                id_span.clone(),
+                format!("rule {rid:?} needs a positive {what}"),
+            )),
+        }
+    };
+    let kind = match r.kind.get_ref().as_str() {
+        "required_phrase" => RuleKind::RequiredPhrase {
+            speaker: r.speaker.unwrap_or(Speaker::Agent),
+            matcher: matcher(false)?,
+            window,
+        },
+        "forbidden_phrase" => RuleKind::ForbiddenPhrase {
+            speaker: r.speaker.unwrap_or(Speaker::Agent),
+            matcher: matcher(true)?,
+        },
+        "customer_trigger" => RuleKind::CustomerTrigger {
+            speaker: r.speaker.unwrap_or(Speaker::Customer),
+            matcher: matcher(true)?,
+        },
+        "pii" => {
+            need(!r.detect.is_empty(), "detect = [\"bank_card\", \"cn_mobile\", \"cn_id\", \"email\"]")?;
+            let mut detect = Vec::new();
+            for d in &r.detect {
+                let k = PiiKind::ALL
+                    .into_iter()
+                    .find(|k| k.as_str() == d.get_ref())
+                    .ok_or_else(|| src.err_at(d.span(), format!("unknown personal-data kind {:?} (bank_card, cn_mobile, cn_id, email)", d.get_ref())))?;
+                detect.push(k);
+            }
+            let mut context = HashMap::new();
+            for (k, words) in &r.context {
+                let kind = PiiKind::ALL
+                    .into_iter()
+                    .find(|x| x.as_str() == k)
+                    .ok_or_else(|| src.err_at(id_span.clone(), format!("rule {rid:?}: unknown context kind {k:?}")))?;
+                context.insert(
+                    kind,
+                    words.iter().map(|w| crate::text::normalise(w, language).text).collect(),
+                );
+            }
+            RuleKind::Pii {
+                speaker: r.speaker.unwrap_or(Speaker::Agent),
+                detect,
+                context,
+            }
+        }
+        "first_response" => RuleKind::FirstResponse { limits: limits()? },
+        "response_time" => RuleKind::ResponseTime { limits: limits()? },
+        "long_silence" => RuleKind::LongSilence {
+            min_seconds: positive(r.min_seconds, "min_seconds")?,
+        },
+        "interruption" => RuleKind::Interruption {
+            min_seconds: positive(r.min_seconds, "min_seconds")?,
+        },
+        "no_speech" => RuleKind::NoSpeech,
+        "semantic" => {
+            need(!r.examples.is_empty(), "examples")?;
+            let threshold = r.threshold.unwrap_or(0.6);
+            need((0.0..=1.0).contains(&threshold), "a threshold between 0 and 1")?;
+            RuleKind::Semantic {
+                speaker: r.speaker.unwrap_or(Speaker::Agent),
+                required: r.required.unwrap_or(true),
+                examples: r.examples.clone(),
+                threshold,
+                window,
+            }
+        }
+        "customer_anger" => {
+            let threshold = r.threshold.unwrap_or(0.8);
+            need((0.0..=1.0).contains(&threshold), "a threshold between 0 and 1")?;
+            RuleKind::CustomerAnger {
+                threshold,
+                min_turns: r.min_turns.unwrap_or(1).max(1),
+            }
+        }
+        other => {
+            return Err(src.err_at(
+                r.kind.span(),
+                format!(
+                    "unknown rule kind {other:?} (required_phrase, forbidden_phrase, customer_trigger, pii, first_response, response_time, long_silence, interruption, no_speech, semantic, customer_anger)"
+                ),
+            ))
+        }
+    };
+    Ok(Rule { meta, kind })
+}
+
+/// The packs for every language, from the subdirectories of a rules
+/// directory (`rules/zh`, `rules/en`).
+#[derive(Debug, Clone)]
+pub struct PackSet {
+    packs: Vec<RulePack>,
+}
+
+impl PackSet {
+    pub fn load(dir: &Path) -> Result<Self, PackError> {
+        let mut packs = Vec::new();
+        let entries = fs::read_dir(dir).map_err(|e| PackError {
+            file: dir.to_path_buf(),
+            line: None,
+            message: format!("cannot read rule pack directory: {e}"),
+        })?;
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("rules.toml").is_file())
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            let pack = RulePack::load(&d)?;
+            if packs.iter().any(|p: &RulePack| p.language == pack.language) {
+                return Err(PackError {
+                    file: d.join("rules.toml"),
+                    line: None,
+                    message: format!("a second pack for language {}", pack.language),
+                });
+            }
+            packs.push(pack);
+        }
+        if packs.is_empty() {
+            return Err(PackError {
+                file: dir.to_path_buf(),
+                line: None,
+                message:
+                    "no rule packs (expected subdirectories with rules.toml, e.g. zh/ and en/)"
+                        .into(),
+            });
+        }
+        Ok(PackSet { packs })
+    }
+
+    pub fn get(&self, language: Language) -> Option<&RulePack> {
+        self.packs.iter().find(|p| p.language == language)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &RulePack> {
+        self.packs.iter()
+    }
+}
