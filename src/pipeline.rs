@@ -145,6 +145,10 @@ impl Engine {
             channel: conv.channel.clone(),
             attribution: conv.attribution,
             metadata,
+            recording: match job {
+                Job::Call(c) => Some(c.recording.path.clone()),
+                Job::Chat(_) => None,
+            },
             turns: conv.turns,
             analysis,
             scored,

@@ -103,6 +103,8 @@ pub struct QaResult {
     pub channel: String,
     pub attribution: Attribution,
     pub metadata: Metadata,
+    /// The recording a call was transcribed from (canonical path).
+    pub recording: Option<std::path::PathBuf>,
     pub turns: Vec<Turn>,
     pub analysis: Analysis,
     pub scored: Scored,

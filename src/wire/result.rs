@@ -32,6 +32,9 @@ pub struct ResultWire {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fatal: Vec<FatalWire>,
     pub attribution: Attribution,
+    /// Calls: the recording's path, for the review page's audio player.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
     pub turns: Vec<TurnWire>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_reason: Option<IntentWire>,
@@ -351,6 +354,7 @@ impl From<&QaResult> for ResultWire {
                 })
                 .collect(),
             attribution: r.attribution,
+            recording: r.recording.as_ref().map(|p| p.display().to_string()),
             turns: r
                 .turns
                 .iter()
