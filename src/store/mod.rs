@@ -359,7 +359,7 @@ impl Store {
     /// Results, newest first, with optional filters.
     pub async fn list_results(&self, f: &ResultFilter) -> Result<Vec<ResultRow>, StoreError> {
         let rows = sqlx::query(self.sql(
-            "SELECT job_id, agent_id, team, kind, language, score, passed, flag_count, started_at, processed_at
+            "SELECT job_id, agent_id, team, kind, language, score, CASE WHEN passed THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS passed, flag_count, started_at, processed_at
              FROM results
              WHERE ($1 IS NULL OR agent_id = $1)
                AND ($2 IS NULL OR team = $2)
@@ -386,7 +386,8 @@ impl Store {
                     kind: r.try_get("kind")?,
                     language: r.try_get("language")?,
                     score: r.try_get("score")?,
-                    passed: r.try_get("passed")?,
+                    // Any cannot decode SQLite booleans; read it as an integer.
+                    passed: r.try_get::<i64, _>("passed")? != 0,
                     flag_count: r.try_get("flag_count")?,
                     started_at: r.try_get("started_at")?,
                     processed_at: r.try_get("processed_at")?,

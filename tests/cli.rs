@@ -1,0 +1,219 @@
+//! The `callqa` binary end to end on the embedded default (SQLite file):
+//! the README's first command on the shipped samples, a batch that mixes
+//! good and bad jobs, and idempotent re-runs.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn callqa(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_callqa"))
+        .current_dir(repo())
+        .env_remove("CALLQA_DATABASE")
+        .env_remove("CALLQA_CONFIG")
+        .args([
+            "--database",
+            &format!("sqlite://{}", db.display()),
+            "--rules",
+            "rules",
+        ])
+        .args(args)
+        .output()
+        .expect("runs callqa")
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON: {l}: {e}")))
+        .collect()
+}
+
+fn by_id<'a>(results: &'a [Value], id: &str) -> &'a Value {
+    results
+        .iter()
+        .find(|r| r["job_id"] == id)
+        .unwrap_or_else(|| panic!("no result {id}"))
+}
+
+fn flag_rules(r: &Value) -> Vec<String> {
+    r["flags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn analyzes_the_sample_chats_into_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("qa.db");
+    let out = callqa(&db, &["analyze", "samples/chats", "--json", "--rules-only"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = json_lines(&out);
+    assert_eq!(results.len(), 12);
+
+    let clean = by_id(&results, "chat-zh-01");
+    assert_eq!(
+        (clean["score"].as_f64(), clean["passed"].as_bool()),
+        (Some(100.0), Some(true))
+    );
+    assert!(flag_rules(clean).is_empty());
+
+    let pii = by_id(&results, "chat-zh-04");
+    assert_eq!(
+        (pii["score"].as_f64(), pii["passed"].as_bool()),
+        (Some(0.0), Some(false))
+    );
+    assert_eq!(flag_rules(pii), ["pii"]);
+    assert_eq!(pii["fatal"][0]["item"], "pii");
+    let ev = &pii["flags"][0]["evidence"][0];
+    assert_eq!(
+        (ev["speaker"].as_str(), ev["start"].as_f64()),
+        (Some("agent"), Some(45.0))
+    );
+    assert!(
+        ev["text"].as_str().unwrap().contains("**** **** **** 7894"),
+        "{ev}"
+    );
+
+    let buck = by_id(&results, "chat-en-02");
+    assert_eq!(
+        flag_rules(buck),
+        ["closing", "buck_passing", "complaint_threat"]
+    );
+    assert_eq!(buck["score"].as_f64(), Some(75.0));
+    let attitude = buck["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "attitude")
+        .unwrap();
+    assert_eq!(attitude["deductions"][0]["points"].as_f64(), Some(15.0));
+    assert_eq!(buck["coaching"].as_array().unwrap().len(), 3);
+
+    let slow = by_id(&results, "chat-zh-05");
+    assert_eq!(slow["metrics"]["first_response_s"].as_f64(), Some(75.0));
+    assert!(flag_rules(slow).contains(&"slow_response".to_owned()));
+    assert_eq!(slow["versions"]["rule_pack"], "callqa-default-zh@1.0.0");
+
+    // Stored: 12 rows; a second run stores nothing new.
+    let listed = json_lines(&callqa(&db, &["results", "--json"]));
+    assert_eq!(listed.len(), 12);
+    let again = callqa(&db, &["analyze", "samples/chats", "--rules-only"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("12 already stored"));
+    assert_eq!(json_lines(&callqa(&db, &["results", "--json"])).len(), 12);
+    let flagged = json_lines(&callqa(
+        &db,
+        &["results", "--json", "--flagged", "--agent", "E102"],
+    ));
+    assert_eq!(flagged.len(), 2);
+}
+
+#[test]
+fn a_bad_job_is_recorded_as_failed_and_the_batch_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).unwrap();
+    std::fs::copy(
+        repo().join("samples/chats/zh-01-clean-delivery.json"),
+        jobs.join("a.json"),
+    )
+    .unwrap();
+    std::fs::write(
+        jobs.join("b.json"),
+        r#"{"id":"bad-order","kind":"chat","agent":{"id":"A1"},"messages":[
+        {"speaker":"agent","at":"2026-11-02T10:00:05+08:00","text":"您好"},
+        {"speaker":"customer","at":"2026-11-02T10:00:01+08:00","text":"在吗"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(jobs.join("c.json"), "{ this is not json").unwrap();
+    std::fs::write(
+        jobs.join("d.jsonl"),
+        concat!(
+            r#"{"id":"line-ok","kind":"chat","agent":{"id":"A1"},"messages":[{"speaker":"agent","at":"2026-11-02T10:00:05+08:00","text":"Hello, how can I help? Anything else I can help with?"}]}"#,
+            "\n",
+            r#"{"id":"line-bad","kind":"chat","agent":{"id":"A1"},"messages":[{"speaker":"robot","at":"2026-11-02T10:00:05+08:00","text":"hi"}]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let db = dir.path().join("qa.db");
+    let out = callqa(&db, &["analyze", jobs.to_str().unwrap(), "--rules-only"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.contains("2 scored") && stdout.contains("3 rejected"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("b.json: rejected at intake: messages[1].at"),
+        "{stdout}"
+    );
+
+    let results = json_lines(&callqa(&db, &["results", "--json"]));
+    let ids: Vec<&str> = results
+        .iter()
+        .map(|r| r["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    assert!(ids.contains(&"chat-zh-01") && ids.contains(&"line-ok"));
+
+    let failures = json_lines(&callqa(&db, &["results", "--failures", "--json"]));
+    assert_eq!(failures.len(), 3);
+    let reason = |id: &str| {
+        failures
+            .iter()
+            .find(|f| f["job_id"] == id)
+            .map(|f| f["reason"].as_str().unwrap().to_owned())
+            .unwrap_or_else(|| panic!("no failure for {id}: {failures:?}"))
+    };
+    assert!(reason("bad-order").contains("time order"));
+    assert!(reason("line-bad").contains("messages[0].speaker"));
+    let unreadable = failures
+        .iter()
+        .find(|f| f["job_id"].is_null())
+        .expect("failure without id");
+    assert!(unreadable["source"].as_str().unwrap().ends_with("c.json"));
+}
+
+#[test]
+fn bad_configuration_is_reported_not_panicked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("qa.db");
+    let out = Command::new(env!("CARGO_BIN_EXE_callqa"))
+        .current_dir(repo())
+        .args([
+            "--database",
+            &format!("sqlite://{}", db.display()),
+            "--rules",
+            "/nonexistent",
+            "analyze",
+            "samples/chats",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent"));
+    let out = callqa(&db, &["analyze", "no-such-dir"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-dir"));
+    let out = Command::new(env!("CARGO_BIN_EXE_callqa"))
+        .current_dir(repo())
+        .args(["--database", "mysql://x", "results"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}

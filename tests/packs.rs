@@ -1,0 +1,173 @@
+//! A bad rule pack or scorecard fails at load time with the file and line,
+//! never in the middle of a batch. Each case copies the shipped English
+//! pack, breaks one thing, and checks the error names file, line and cause.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use callqa::rules::{PackSet, RulePack};
+
+fn shipped(lang: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("rules")
+        .join(lang)
+}
+
+/// Copies the English pack into a temp dir with `edit` applied to one file.
+fn broken(file: &str, edit: impl Fn(String) -> String) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("en");
+    fs::create_dir_all(&pack).unwrap();
+    for f in ["rules.toml", "scorecard.toml"] {
+        let text = fs::read_to_string(shipped("en").join(f)).unwrap();
+        fs::write(pack.join(f), if f == file { edit(text) } else { text }).unwrap();
+    }
+    (dir, pack)
+}
+
+fn line_of(text: &str, needle: &str) -> usize {
+    text[..text.find(needle).expect("needle in file")]
+        .matches('\n')
+        .count()
+        + 1
+}
+
+#[test]
+fn shipped_packs_load() {
+    let set = PackSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
+    for lang in [callqa::domain::Language::Zh, callqa::domain::Language::En] {
+        let p = set.get(lang).expect("pack for each language");
+        assert!(p.rules.len() >= 12, "{lang}: {} rules", p.rules.len());
+        assert_eq!(
+            p.scorecard.sections.iter().map(|s| s.weight).sum::<f64>(),
+            100.0
+        );
+    }
+}
+
+#[test]
+fn bad_packs_fail_at_load_with_file_and_line() {
+    let rules_text = fs::read_to_string(shipped("en").join("rules.toml")).unwrap();
+    let card_text = fs::read_to_string(shipped("en").join("scorecard.toml")).unwrap();
+    type Edit = Box<dyn Fn(String) -> String>;
+    let cases: Vec<(&str, &str, Edit, usize, &str)> = vec![
+        (
+            "invalid regex",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "id = \"buck_passing\"",
+                    "id = \"buck_passing\"\npatterns = ['(unclosed']",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "id = \"buck_passing\"") + 1,
+            "invalid pattern in rule \"buck_passing\"",
+        ),
+        (
+            "unknown rule kind",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "kind = \"forbidden_phrase\"",
+                    "kind = \"forbiden_phrase\"",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "kind = \"forbidden_phrase\""),
+            "unknown rule kind \"forbiden_phrase\"",
+        ),
+        (
+            "unknown flag",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen("flag = \"greeting_missing\"", "flag = \"no_greeting\"", 1)
+            }),
+            line_of(&rules_text, "flag = \"greeting_missing\""),
+            "unknown flag id \"no_greeting\"",
+        ),
+        (
+            "unknown field",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "severity = \"major\"",
+                    "severity = \"major\"\nweight = 3",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "severity = \"major\"") + 1,
+            "unknown field `weight`",
+        ),
+        (
+            "toml syntax",
+            "rules.toml",
+            Box::new(|t: String| t.replacen("[[rules]]", "[[rules]", 1)),
+            line_of(&rules_text, "[[rules]]"),
+            "",
+        ),
+        (
+            "weights do not add up",
+            "scorecard.toml",
+            Box::new(|t: String| t.replacen("weight = 20", "weight = 25", 1)),
+            line_of(&card_text, "weight = 20"),
+            "section weights add up to 105, not 100",
+        ),
+        (
+            "scorecard names a missing rule",
+            "scorecard.toml",
+            Box::new(|t: String| {
+                t.replacen("rules = [\"greeting\"]", "rules = [\"greetings\"]", 1)
+            }),
+            line_of(&card_text, "rules = [\"greeting\"]"),
+            "names rule \"greetings\"",
+        ),
+        (
+            "rule counted twice",
+            "scorecard.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "rules = [\"closing\"]",
+                    "rules = [\"closing\", \"greeting\"]",
+                    1,
+                )
+            }),
+            0,
+            "rule \"greeting\" is counted by more than one item",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, file, edit, line, words) in cases {
+        let (_dir, pack) = broken(file, edit);
+        match RulePack::load(&pack) {
+            Ok(_) => failures.push(format!("{name}: loaded")),
+            Err(e) => {
+                let msg = e.to_string();
+                if !e.file.ends_with(file) {
+                    failures.push(format!("{name}: names {:?}, not {file}", e.file));
+                }
+                if line != 0 && e.line != Some(line) {
+                    failures.push(format!("{name}: line {:?}, want {line}: {msg}", e.line));
+                }
+                if !msg.contains(words) {
+                    failures.push(format!("{name}: {msg:?} lacks {words:?}"));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+#[test]
+fn a_missing_pack_directory_is_a_clear_error() {
+    let err = PackSet::load(Path::new("/nonexistent/rules"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("/nonexistent/rules") && err.contains("cannot read"),
+        "{err}"
+    );
+    let empty = tempfile::tempdir().unwrap();
+    let err = PackSet::load(empty.path()).unwrap_err().to_string();
+    assert!(err.contains("no rule packs"), "{err}");
+}
