@@ -49,6 +49,14 @@ pub(crate) fn responses(conv: &Conversation) -> Vec<Response> {
     out
 }
 
+/// Evidence for a response: the agent's reply, spanning from the customer
+/// turn it answered.
+fn response_evidence(conv: &Conversation, r: &Response) -> crate::domain::Evidence {
+    let mut e = turn_evidence(conv, r.agent_turn, None);
+    e.start = conv.turns[r.customer_turn].start;
+    e
+}
+
 /// Most slow responses cited as evidence.
 const MAX_EVIDENCE: usize = 3;
 
@@ -107,11 +115,7 @@ impl Analyser for TimingAnalyser {
                     }
                     let vars = [("value", secs(value)), ("limit", secs(limit))];
                     let evidence = match rs.first() {
-                        Some(r) => {
-                            let mut e = turn_evidence(conv, r.agent_turn, None);
-                            e.start = conv.turns[r.customer_turn].start;
-                            vec![e]
-                        }
+                        Some(r) => vec![response_evidence(conv, r)],
                         None => vec![span_evidence(
                             None,
                             0.0,
@@ -142,11 +146,7 @@ impl Analyser for TimingAnalyser {
                     let evidence = slow
                         .iter()
                         .take(MAX_EVIDENCE)
-                        .map(|r| {
-                            let mut e = turn_evidence(conv, r.agent_turn, None);
-                            e.start = conv.turns[r.customer_turn].start;
-                            e
-                        })
+                        .map(|r| response_evidence(conv, r))
                         .collect();
                     out.flags.push(flag(
                         meta,

@@ -10,7 +10,7 @@ use crate::rules::RulePack;
 pub fn suggest(pack: &RulePack, flags: &[Flag]) -> Vec<Coaching> {
     let mut order: Vec<&Flag> = flags.iter().collect();
     // Stable: equal severities keep conversation order.
-    order.sort_by(|a, b| b.severity.cmp(&a.severity));
+    order.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let mut seen = HashSet::new();
     order
         .into_iter()
