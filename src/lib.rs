@@ -7,14 +7,16 @@
 //! |---|---|---|
 //! | intake | [`intake`] | job JSON (file, CLI, queue) → validated [`domain::Job`] |
 //! | conversation | [`domain::conversation`] | chat messages or transcript → turns with speaker, time, text |
-//! | analyse | [`analyse`] | rules, personal data, timing, metrics → flags with evidence |
+//! | embed | [`embed`] | sentence embeddings and sentiment per turn (ONNX Runtime), once per conversation |
+//! | analyse | [`analyse`] | rules, personal data, timing, metrics, sentiment, intent, semantic rules → flags with evidence |
 //! | score | [`score`] | scorecard (data) → 0–100, pass/fail, which item cost what |
 //! | coach | [`coach`] | a concrete suggestion per rule that fired |
 //! | store | [`store`] | results and failure records in SQLite or PostgreSQL |
 //!
 //! Around them: [`domain`] (types every stage shares), [`wire`] (the JSON
 //! at the edges), [`rules`] (rule packs a QA team edits), [`text`]
-//! (normalisation for Chinese and English), [`config`], [`cli`],
+//! (normalisation for Chinese and English), [`learn`] (training and
+//! evaluating the sentiment head and intent matching), [`config`], [`cli`],
 //! [`telemetry`], and [`error`] (every error says retry or reject).
 
 pub mod analyse;
@@ -22,8 +24,10 @@ pub mod cli;
 pub mod coach;
 pub mod config;
 pub mod domain;
+pub mod embed;
 pub mod error;
 pub mod intake;
+pub mod learn;
 pub mod logging;
 pub mod pipeline;
 pub mod rules;

@@ -17,6 +17,7 @@ use tokio::sync::Semaphore;
 
 use crate::analyse::{self, Analyser, Subject};
 use crate::domain::{Conversation, Job, Language, LanguageChoice, QaResult, Versions};
+use crate::embed::{EmbedError, ModelPaths, TextModels};
 use crate::error::{Classify, JobError, Stage};
 use crate::intake::{self, IntakeOptions};
 use crate::rules::{PackError, PackSet};
@@ -56,6 +57,23 @@ impl Classify for Never {
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
     pub rules_dir: std::path::PathBuf,
+    /// Model directory (`scripts/fetch-models.sh`, `scripts/setup.sh`).
+    pub models_dir: std::path::PathBuf,
+    /// Skip the text models (sentiment, intent, semantic rules). Must be
+    /// asked for: otherwise a missing model fails `Engine::load`.
+    pub rules_only: bool,
+    /// Worker threads that will call `process` at once: one encoder
+    /// session each.
+    pub workers: usize,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Pack(#[from] PackError),
+    #[error("text models: {0}")]
+    Models(#[from] EmbedError),
 }
 
 /// Job in, QA result out. Loaded once; shared by all workers.
@@ -63,20 +81,61 @@ pub struct Engine {
     packs: PackSet,
     /// Analysers per pack, in the same order as `packs`.
     analysers: Vec<(Language, Vec<Box<dyn Analyser>>)>,
+    /// `None` only for an explicit rules-only engine.
+    models: Option<Arc<TextModels>>,
 }
 
 impl Engine {
-    pub fn load(opts: &EngineOptions) -> Result<Self, PackError> {
+    pub fn load(opts: &EngineOptions) -> Result<Self, LoadError> {
         let packs = PackSet::load(&opts.rules_dir)?;
-        Ok(Self::from_packs(packs))
+        let models = if opts.rules_only {
+            None
+        } else {
+            Some(Arc::new(TextModels::load(
+                &ModelPaths::new(&opts.models_dir),
+                opts.workers,
+            )?))
+        };
+        Self::with_models(packs, models)
     }
 
+    /// An engine from loaded packs and (unless rules-only) loaded models.
+    pub fn with_models(packs: PackSet, models: Option<Arc<TextModels>>) -> Result<Self, LoadError> {
+        let mut analysers = Vec::new();
+        for p in packs.iter() {
+            analysers.push((p.language, analyse::build(p, models.as_deref())?));
+        }
+        Ok(Engine {
+            packs,
+            analysers,
+            models,
+        })
+    }
+
+    /// A rules-only engine (tests, `--rules-only`).
     pub fn from_packs(packs: PackSet) -> Self {
         let analysers = packs
             .iter()
-            .map(|p| (p.language, analyse::build(p)))
+            .map(|p| {
+                let a = analyse::build(p, None).unwrap_or_default();
+                (p.language, a)
+            })
             .collect();
-        Engine { packs, analysers }
+        Engine {
+            packs,
+            analysers,
+            models: None,
+        }
+    }
+
+    /// Whether the text models are loaded (false only when rules-only).
+    pub fn has_models(&self) -> bool {
+        self.models.is_some()
+    }
+
+    /// The loaded models' names and checksums; `None` when rules-only.
+    pub fn models_versions(&self) -> Option<&[(String, String)]> {
+        self.models.as_ref().map(|m| m.versions())
     }
 
     pub fn packs(&self) -> &PackSet {
@@ -123,14 +182,34 @@ impl Engine {
             )
         })?;
         let header = job.header();
+        // The text models run once per conversation, all turns in one
+        // batch. A model failure is a diagnostic beside the rule findings,
+        // not a failed job.
+        let (signals, embed_error) = match &self.models {
+            Some(m) => match stage(Stage::Embed, || m.signals(&conv)) {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(e)),
+            },
+            None => (None, None),
+        };
         let subject = Subject {
             conv: &conv,
             metadata: &header.metadata,
-            signals: None,
+            signals: signals.as_ref(),
         };
-        let analysis = stage(Stage::Analyse, || {
+        let mut analysis = stage(Stage::Analyse, || {
             Ok::<_, Never>(analyse::run(self.analysers(conv.language), &subject))
         })?;
+        if let Some(e) = embed_error {
+            tracing::warn!(job = %header.id, error = %e, "text models failed; rules only for this job");
+            analysis.diagnostics.push(crate::domain::Diagnostic {
+                source: "embed".into(),
+                message: format!(
+                    "text models failed, so sentiment, intent and semantic rules did not run: {}",
+                    e.message
+                ),
+            });
+        }
         let scored = stage(Stage::Score, || {
             Ok::<_, Never>(pack.scorecard.apply(&analysis.flags))
         })?;
@@ -157,7 +236,11 @@ impl Engine {
                 callqa: env!("CARGO_PKG_VERSION").to_owned(),
                 rule_pack: pack.label(),
                 scorecard: pack.scorecard.label(),
-                models: Vec::new(),
+                models: self
+                    .models
+                    .as_ref()
+                    .map(|m| m.versions().to_vec())
+                    .unwrap_or_default(),
             },
             processed_at: chrono::Utc::now(),
         })

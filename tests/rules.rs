@@ -54,7 +54,7 @@ fn conv(lang: Language, c: &Case) -> Conversation {
 }
 
 fn run(lang: Language, pack: &RulePack, cases: &[Case]) {
-    let analysers = analyse::build(pack);
+    let analysers = analyse::build(pack, None).expect("rules-only analysers build");
     let mut failures = Vec::new();
     for c in cases {
         let conv = conv(lang, c);
@@ -551,7 +551,7 @@ fn forbidden_flags_carry_speaker_time_text_and_highlight() {
         Attribution::Typed,
     );
     let a = analyse::run(
-        &analyse::build(&p),
+        &analyse::build(&p, None).unwrap(),
         &Subject {
             conv: &c,
             metadata: &Metadata::default(),
@@ -585,7 +585,7 @@ fn pii_evidence_is_masked() {
         Attribution::Typed,
     );
     let a = analyse::run(
-        &analyse::build(&p),
+        &analyse::build(&p, None).unwrap(),
         &Subject {
             conv: &c,
             metadata: &Metadata::default(),

@@ -3,15 +3,23 @@
 //! analyser has the same shape: built once from a rule pack, then
 //! `analyse` per conversation; none calls another, and none knows the order
 //! in which the pipeline runs them.
+//!
+//! Model-based analysers (sentiment and anger, intent, semantic rules)
+//! read the `TextSignals` the embed stage computed; intent and semantic
+//! rules also embed their example phrases once, when they are built.
 
+pub mod intent;
 mod metrics;
 mod phrase;
 mod pii;
+pub mod semantic;
+mod sentiment;
 mod timing;
 
 use crate::domain::{
-    Analysis, Conversation, Evidence, Flag, Language, Metadata, Sentiment, Speaker,
+    Analysis, Conversation, Evidence, Flag, Language, Metadata, Sentiment, Speaker, TurnNote,
 };
+use crate::embed::{EmbedError, TextModels};
 use crate::rules::{RuleMeta, RulePack};
 
 /// Per-turn outputs of the text models, computed once per conversation by
@@ -22,6 +30,11 @@ pub struct TextSignals {
     pub embeddings: Vec<Vec<f32>>,
     /// One per turn.
     pub sentiment: Vec<Sentiment>,
+    /// One per turn: the sentiment of the clause that carries the
+    /// speaker's stance (after a final "but"/"但是"; see
+    /// `embed::stance`), or of the whole turn when there is no such clause.
+    /// Customer anger is judged on this.
+    pub stance: Vec<Sentiment>,
 }
 
 /// What an analyser sees.
@@ -36,19 +49,33 @@ pub trait Analyser: Send + Sync {
     fn analyse(&self, subject: &Subject<'_>, out: &mut Analysis);
 }
 
-/// The analysers a pack needs, in no meaningful order.
-pub fn build(pack: &RulePack) -> Vec<Box<dyn Analyser>> {
-    vec![
+/// The analysers a pack needs, in no meaningful order. With `models`, the
+/// model-based ones too (their example phrases are embedded here, once);
+/// `None` is a rules-only engine, which the caller must have asked for.
+pub fn build(
+    pack: &RulePack,
+    models: Option<&TextModels>,
+) -> Result<Vec<Box<dyn Analyser>>, EmbedError> {
+    let mut out: Vec<Box<dyn Analyser>> = vec![
         Box::new(metrics::MetricsAnalyser::build(pack)),
         Box::new(phrase::PhraseAnalyser::build(pack)),
         Box::new(pii::PiiAnalyser::build(pack)),
         Box::new(timing::TimingAnalyser::build(pack)),
-    ]
+    ];
+    if let Some(models) = models {
+        out.push(Box::new(sentiment::SentimentAnalyser::build(pack)));
+        out.push(Box::new(intent::IntentAnalyser::build(pack, models)?));
+        out.push(Box::new(semantic::SemanticAnalyser::build(pack, models)?));
+    }
+    Ok(out)
 }
 
 /// Runs every analyser over one conversation.
 pub fn run(analysers: &[Box<dyn Analyser>], subject: &Subject<'_>) -> Analysis {
     let mut out = Analysis::default();
+    if subject.signals.is_some() {
+        out.notes = vec![TurnNote::default(); subject.conv.turns.len()];
+    }
     for a in analysers {
         a.analyse(subject, &mut out);
     }

@@ -16,5 +16,5 @@ pub use job::{
     Agent, CallJob, ChannelMap, ChatJob, Csat, Job, JobHeader, Medium, Message, Metadata, Recording,
 };
 pub use result::{
-    Coaching, Deduction, FatalHit, Metrics, QaResult, Scored, SectionScore, Versions,
+    Coaching, Deduction, FatalHit, Metrics, QaResult, Scored, SectionScore, Trend, Versions,
 };

@@ -37,6 +37,18 @@ pub struct Metrics {
     /// Customer valence (positive − negative, −1…1) at start and end.
     pub customer_sentiment_start: Option<f64>,
     pub customer_sentiment_end: Option<f64>,
+    /// Whether the customer's mood got better or worse over the contact.
+    pub customer_sentiment_trend: Option<Trend>,
+}
+
+/// Direction of the customer's sentiment from the start of a contact to
+/// its end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trend {
+    Worsening,
+    Stable,
+    Improving,
 }
 
 /// A deduction the scorecard made, with its reason.

@@ -150,6 +150,9 @@ struct RuleFile {
     threshold: Option<f32>,
     required: Option<bool>,
     min_turns: Option<usize>,
+    /// Semantic rules: apply only when a customer turn means one of these.
+    #[serde(default)]
+    when_customer: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -275,6 +278,10 @@ pub enum RuleKind {
         examples: Vec<String>,
         threshold: f32,
         window: Window,
+        /// When not empty, the rule applies only to conversations in which
+        /// some customer turn matches one of these by meaning (e.g. an
+        /// apology is required only when the customer complains).
+        when_customer: Vec<String>,
     },
     /// Strongly negative customer turns.
     CustomerAnger {
@@ -566,6 +573,7 @@ fn compile_rule(src: &SourceFile, r: RuleFile, language: Language) -> Result<Rul
                 examples: r.examples.clone(),
                 threshold,
                 window,
+                when_customer: r.when_customer.clone(),
             }
         }
         "customer_anger" => {

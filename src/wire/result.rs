@@ -99,6 +99,8 @@ pub struct MetricsWire {
     pub customer_sentiment_start: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_sentiment_end: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_sentiment_trend: Option<domain::Trend>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -258,6 +260,7 @@ impl From<&domain::Metrics> for MetricsWire {
             agent_speech_rate: m.agent_speech_rate.map(|r| r.round()),
             customer_sentiment_start: round3(m.customer_sentiment_start),
             customer_sentiment_end: round3(m.customer_sentiment_end),
+            customer_sentiment_trend: m.customer_sentiment_trend,
         }
     }
 }

@@ -1,0 +1,340 @@
+//! The multilingual sentence encoder (Universal Sentence Encoder
+//! multilingual v3, int8) on ONNX Runtime: tokenise with the `tokenizers`
+//! crate, pack a batch as the graph wants it (all ids concatenated plus
+//! `row_splits`), run one session, return one L2-normalised 512-d vector
+//! per text.
+//!
+//! `Session::run` takes `&mut self`, so sessions live in a small pool: a
+//! caller takes one, runs a whole batch (every utterance of a
+//! conversation) and gives it back. Sessions are created lazily up to the
+//! pool size, each with one intra-op thread, so parallelism comes from
+//! running conversations side by side, as the pipeline does.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Condvar, Mutex, OnceLock};
+
+use ort::environment::Environment;
+use ort::session::builder::GraphOptimizationLevel;
+use ort::session::Session;
+use ort::value::Tensor;
+use tokenizers::Tokenizer;
+
+use super::{check_file, EmbedError};
+
+/// Dimension of the encoder's output.
+pub const DIM: usize = 512;
+
+/// Most tokens kept per text (plus `<s>` and `</s>`): longer texts are cut,
+/// which bounds the cost of a pasted document in a chat.
+pub const MAX_TOKENS: usize = 254;
+
+const BOS: u32 = 1;
+const EOS: u32 = 2;
+
+/// ONNX Runtime allows one environment per process; every encoder shares it.
+static ENVIRONMENT: OnceLock<Mutex<Option<(PathBuf, Environment)>>> = OnceLock::new();
+
+fn environment(runtime: &Path) -> Result<Environment, EmbedError> {
+    let cell = ENVIRONMENT.get_or_init(|| Mutex::new(None));
+    let mut guard = cell
+        .lock()
+        .map_err(|_| EmbedError::Runtime("ONNX Runtime environment lock poisoned".into()))?;
+    if let Some((path, env)) = guard.as_ref() {
+        if path != runtime {
+            return Err(EmbedError::Runtime(format!(
+                "ONNX Runtime is already loaded from {} in this process; cannot also load {}",
+                path.display(),
+                runtime.display()
+            )));
+        }
+        return Ok(env.clone());
+    }
+    let env = ort::init_from(runtime)
+        .map_err(|e| EmbedError::Load {
+            file: runtime.to_path_buf(),
+            message: e.to_string(),
+        })?
+        .with_name("callqa")
+        .build()
+        .map_err(|e| EmbedError::Load {
+            file: runtime.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    *guard = Some((runtime.to_path_buf(), env.clone()));
+    Ok(env)
+}
+
+/// A batch as the graph takes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Packed {
+    /// Every text's ids, concatenated.
+    pub input_ids: Vec<i32>,
+    /// `[0, len0, len0+len1, …]`: `batch + 1` entries.
+    pub row_splits: Vec<i64>,
+}
+
+/// Packs per-text token ids (each already wrapped as `1 … 2`) into the
+/// graph's ragged form, cutting over-long texts to `MAX_TOKENS` while
+/// keeping their closing `</s>`.
+pub fn pack(texts: &[Vec<u32>]) -> Packed {
+    let mut input_ids = Vec::with_capacity(texts.iter().map(|t| t.len()).sum());
+    let mut row_splits = Vec::with_capacity(texts.len() + 1);
+    row_splits.push(0i64);
+    for ids in texts {
+        let keep = if ids.len() > MAX_TOKENS + 2 {
+            let mut cut: Vec<u32> = ids[..MAX_TOKENS + 1].to_vec();
+            cut.push(EOS);
+            cut
+        } else if ids.is_empty() {
+            vec![BOS, EOS]
+        } else {
+            ids.clone()
+        };
+        input_ids.extend(keep.iter().map(|&i| i as i32));
+        row_splits.push(input_ids.len() as i64);
+    }
+    Packed {
+        input_ids,
+        row_splits,
+    }
+}
+
+struct Pool {
+    idle: Vec<Session>,
+    created: usize,
+}
+
+pub struct Encoder {
+    env: Environment,
+    model: PathBuf,
+    tokenizer: Tokenizer,
+    pool: Mutex<Pool>,
+    returned: Condvar,
+    max_sessions: usize,
+}
+
+impl Encoder {
+    /// Loads the runtime library, the tokenizer and one session (so a bad
+    /// model fails here, not on the first job). `max_sessions` bounds the
+    /// pool: one per worker thread.
+    pub fn load(
+        runtime: &Path,
+        model: &Path,
+        tokenizer: &Path,
+        max_sessions: usize,
+    ) -> Result<Self, EmbedError> {
+        check_file(runtime, "ONNX Runtime library")?;
+        check_file(model, "sentence encoder")?;
+        check_file(tokenizer, "encoder tokenizer")?;
+        let env = environment(&std::fs::canonicalize(runtime).map_err(|e| EmbedError::Load {
+            file: runtime.to_path_buf(),
+            message: e.to_string(),
+        })?)?;
+        let tok = Tokenizer::from_file(tokenizer).map_err(|e| EmbedError::Load {
+            file: tokenizer.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let enc = Encoder {
+            env,
+            model: model.to_path_buf(),
+            tokenizer: tok,
+            pool: Mutex::new(Pool {
+                idle: Vec::new(),
+                created: 0,
+            }),
+            returned: Condvar::new(),
+            max_sessions: max_sessions.max(1),
+        };
+        let first = enc.new_session()?;
+        enc.lock()?.idle.push(first);
+        enc.lock()?.created = 1;
+        Ok(enc)
+    }
+
+    fn new_session(&self) -> Result<Session, EmbedError> {
+        let load = |message: String| EmbedError::Load {
+            file: self.model.clone(),
+            message,
+        };
+        // Builder errors carry the builder and are neither Send nor Sync:
+        // keep only their message.
+        Session::builder(&self.env)
+            .map_err(|e| load(e.to_string()))?
+            .with_optimization_level(GraphOptimizationLevel::Level3)
+            .map_err(|e| load(e.to_string()))?
+            .with_intra_threads(1)
+            .map_err(|e| load(e.to_string()))?
+            .with_inter_threads(1)
+            .map_err(|e| load(e.to_string()))?
+            .commit_from_file(&self.model)
+            .map_err(|e| load(e.to_string()))
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Pool>, EmbedError> {
+        self.pool
+            .lock()
+            .map_err(|_| EmbedError::Runtime("encoder session pool lock poisoned".into()))
+    }
+
+    /// Takes an idle session, creates one if the pool is not full, or
+    /// waits for one to come back.
+    fn take(&self) -> Result<Session, EmbedError> {
+        let mut pool = self.lock()?;
+        loop {
+            if let Some(s) = pool.idle.pop() {
+                return Ok(s);
+            }
+            if pool.created < self.max_sessions {
+                pool.created += 1;
+                drop(pool);
+                return self.new_session().inspect_err(|_| {
+                    if let Ok(mut p) = self.lock() {
+                        p.created -= 1;
+                    }
+                });
+            }
+            pool = self
+                .returned
+                .wait(pool)
+                .map_err(|_| EmbedError::Runtime("encoder session pool lock poisoned".into()))?;
+        }
+    }
+
+    fn give_back(&self, s: Session) {
+        if let Ok(mut p) = self.lock() {
+            p.idle.push(s);
+        }
+        self.returned.notify_one();
+    }
+
+    /// Token ids of one text, wrapped as `1 … 2`.
+    pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
+        self.tokenizer
+            .encode(text, true)
+            .map(|e| e.get_ids().to_vec())
+            .map_err(|e| EmbedError::Runtime(format!("tokenizer: {e}")))
+    }
+
+    /// Embeds texts in one run of one session.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = texts
+            .iter()
+            .map(|t| self.tokenize(t))
+            .collect::<Result<Vec<_>, _>>()?;
+        let packed = pack(&ids);
+        let mut session = self.take()?;
+        let out = run(&mut session, packed, texts.len());
+        self.give_back(session);
+        out
+    }
+
+    /// Embeds many texts in chunks, on up to `threads` sessions at once
+    /// (training and evaluation; a job uses `embed`).
+    pub fn embed_many(
+        &self,
+        texts: &[&str],
+        chunk: usize,
+        threads: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let chunks: Vec<&[&str]> = texts.chunks(chunk.max(1)).collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results: Mutex<Vec<Option<Vec<Vec<f32>>>>> = Mutex::new(vec![None; chunks.len()]);
+        let failed: Mutex<Option<EmbedError>> = Mutex::new(None);
+        std::thread::scope(|s| {
+            for _ in 0..threads.max(1) {
+                s.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    if i >= chunks.len() {
+                        break;
+                    }
+                    if failed.lock().map(|f| f.is_some()).unwrap_or(true) {
+                        break;
+                    }
+                    match self.embed(chunks[i]) {
+                        Ok(v) => {
+                            if let Ok(mut r) = results.lock() {
+                                r[i] = Some(v);
+                            }
+                            progress(chunks[i].len());
+                        }
+                        Err(e) => {
+                            if let Ok(mut f) = failed.lock() {
+                                f.get_or_insert(e);
+                            }
+                            break;
+                        }
+                    }
+                });
+            }
+        });
+        if let Some(e) = failed.into_inner().ok().flatten() {
+            return Err(e);
+        }
+        let results = results
+            .into_inner()
+            .map_err(|_| EmbedError::Runtime("embedding worker panicked".into()))?;
+        let mut out = Vec::with_capacity(texts.len());
+        for r in results {
+            out.extend(r.ok_or_else(|| EmbedError::Runtime("embedding chunk missing".into()))?);
+        }
+        Ok(out)
+    }
+}
+
+fn run(session: &mut Session, packed: Packed, batch: usize) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let rt = |e: ort::Error| EmbedError::Runtime(format!("encoder: {e}"));
+    let n = packed.input_ids.len();
+    let ids = Tensor::from_array(([n], packed.input_ids)).map_err(rt)?;
+    let splits = Tensor::from_array(([batch + 1], packed.row_splits)).map_err(rt)?;
+    let outputs = session
+        .run(ort::inputs!["input_ids" => ids, "row_splits" => splits])
+        .map_err(rt)?;
+    let value = outputs
+        .get("embeddings")
+        .ok_or_else(|| EmbedError::Runtime("encoder has no output named `embeddings`".into()))?;
+    let (shape, data) = value.try_extract_tensor::<f32>().map_err(rt)?;
+    let dims: Vec<i64> = shape.iter().copied().collect();
+    if dims != [batch as i64, DIM as i64] {
+        return Err(EmbedError::Runtime(format!(
+            "encoder returned shape {dims:?}, expected [{batch}, {DIM}]"
+        )));
+    }
+    Ok(data.chunks(DIM).map(|c| c.to_vec()).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pack_concatenates_ids_and_counts_row_splits() {
+        let p = pack(&[vec![1, 10, 11, 2], vec![1, 2], vec![1, 7, 2]]);
+        assert_eq!(p.input_ids, vec![1, 10, 11, 2, 1, 2, 1, 7, 2]);
+        assert_eq!(p.row_splits, vec![0, 4, 6, 9]);
+    }
+
+    #[test]
+    fn pack_cuts_long_texts_but_keeps_the_closing_id() {
+        let long: Vec<u32> = std::iter::once(1)
+            .chain(100..100 + 1000)
+            .chain(std::iter::once(2))
+            .collect();
+        let p = pack(&[long, vec![]]);
+        assert_eq!(p.row_splits, vec![0, (MAX_TOKENS + 2) as i64, (MAX_TOKENS + 4) as i64]);
+        assert_eq!(p.input_ids[MAX_TOKENS + 1], 2);
+        assert_eq!(p.input_ids[0], 1);
+        // An empty text still gets <s> </s>.
+        assert_eq!(&p.input_ids[MAX_TOKENS + 2..], &[1, 2]);
+    }
+
+    #[test]
+    fn pack_of_nothing_is_a_single_zero_split() {
+        let p = pack(&[]);
+        assert!(p.input_ids.is_empty());
+        assert_eq!(p.row_splits, vec![0]);
+    }
+}

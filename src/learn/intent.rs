@@ -1,0 +1,215 @@
+//! Evaluating intent matching (`callqa eval-intent`) on labelled data we
+//! did not write. Two figures:
+//!
+//! 1. The mechanism, few-shot: `k` examples per class from the data set's
+//!    train split become the taxonomy (as a QA team would write a pack),
+//!    and every test utterance is matched to its nearest example exactly
+//!    as `analyse::intent` does. With an out-of-scope label, utterances of
+//!    that label count as correct when they fall below the threshold
+//!    (`unknown`).
+//! 2. Our own pack taxonomy (`rules/<lang>/rules.toml` `[[intents]]`) on
+//!    the test utterances whose labels map onto one of its intents (the
+//!    mapping is a file we wrote and show; the utterances and labels are
+//!    not ours).
+
+use std::collections::{BTreeMap, HashMap};
+
+use super::corpus::{self, Example};
+use super::metrics::Confusion;
+use super::{embed_texts, LearnError};
+use crate::analyse::intent::{IntentIndex, UNKNOWN};
+use crate::embed::Encoder;
+use crate::rules::RulePack;
+
+#[derive(Debug, Clone)]
+pub struct FewShotOptions {
+    pub shots: usize,
+    pub seed: u64,
+    /// Below this similarity an utterance is `unknown`.
+    pub threshold: f32,
+    /// The data set's out-of-scope label, if it has one.
+    pub out_of_scope: Option<String>,
+}
+
+/// Picks `k` examples per label, deterministically (by split hash).
+pub fn pick_shots(train: &[Example], k: usize, seed: u64, skip: Option<&str>) -> Vec<(String, Vec<String>)> {
+    let mut by: BTreeMap<String, Vec<&Example>> = BTreeMap::new();
+    for e in train {
+        if Some(e.label.as_str()) != skip {
+            by.entry(e.label.clone()).or_default().push(e);
+        }
+    }
+    by.into_iter()
+        .map(|(l, mut v)| {
+            v.sort_by_key(|e| corpus::split_hash(seed, &e.text));
+            (l, v.into_iter().take(k).map(|e| e.text.clone()).collect())
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone)]
+pub struct FewShotEval {
+    /// In-scope utterances, nearest example, no threshold.
+    pub closed: Confusion,
+    /// With the threshold: in-scope accuracy (right label, above the
+    /// threshold) and out-of-scope recall (below it).
+    pub in_scope_accuracy: f64,
+    pub out_of_scope_recall: Option<f64>,
+    pub out_of_scope_n: usize,
+}
+
+pub fn few_shot(
+    enc: &Encoder,
+    train: &[Example],
+    test: &[Example],
+    opts: &FewShotOptions,
+) -> Result<FewShotEval, LearnError> {
+    let oos = opts.out_of_scope.as_deref();
+    let groups = pick_shots(train, opts.shots, opts.seed, oos);
+    if groups.is_empty() {
+        return Err(LearnError::Data("no labelled training examples".into()));
+    }
+    let ex_texts: Vec<&str> = groups
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(String::as_str))
+        .collect();
+    let ex_emb = embed_texts(enc, &ex_texts, "taxonomy examples")?;
+    let index = IntentIndex::from_embeddings(&groups, ex_emb);
+    let test_texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
+    let x = embed_texts(enc, &test_texts, "test utterances")?;
+    let pos: HashMap<&str, usize> = index
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, l)| (l.as_str(), i))
+        .collect();
+    let mut closed = Confusion::new(index.labels.clone());
+    let (mut in_ok, mut in_n, mut oos_ok, mut oos_n) = (0usize, 0usize, 0usize, 0usize);
+    for (e, v) in test.iter().zip(&x) {
+        let Some((k, s)) = index.nearest(v) else { continue };
+        if Some(e.label.as_str()) == oos {
+            oos_n += 1;
+            oos_ok += usize::from(s < opts.threshold);
+            continue;
+        }
+        let Some(&truth) = pos.get(e.label.as_str()) else { continue };
+        closed.add(truth, k);
+        in_n += 1;
+        in_ok += usize::from(k == truth && s >= opts.threshold);
+    }
+    Ok(FewShotEval {
+        closed,
+        in_scope_accuracy: in_ok as f64 / in_n.max(1) as f64,
+        out_of_scope_recall: (oos_n > 0).then(|| oos_ok as f64 / oos_n as f64),
+        out_of_scope_n: oos_n,
+    })
+}
+
+/// Reads a label mapping: `dataset_label,pack_intent` per line (`#`
+/// comments allowed).
+pub fn read_mapping(path: &std::path::Path) -> Result<HashMap<String, String>, LearnError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| LearnError::Data(format!("{}: {e}", path.display())))?;
+    let mut m = HashMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let Some((a, b)) = line.split_once(',') else {
+            return Err(LearnError::Data(format!(
+                "{}:{}: expected `dataset_label,pack_intent`",
+                path.display(),
+                n + 1
+            )));
+        };
+        m.insert(a.trim().to_owned(), b.trim().to_owned());
+    }
+    Ok(m)
+}
+
+#[derive(Debug, Clone)]
+pub struct PackEval {
+    /// Over mapped test utterances; the extra last label is `unknown`.
+    pub confusion: Confusion,
+    pub unknown: usize,
+}
+
+/// Our pack's taxonomy on the mapped part of a test set.
+pub fn pack_taxonomy(
+    enc: &Encoder,
+    pack: &RulePack,
+    test: &[Example],
+    mapping: &HashMap<String, String>,
+) -> Result<PackEval, LearnError> {
+    let groups: Vec<(String, Vec<String>)> = pack
+        .intents
+        .iter()
+        .map(|i| (i.id.clone(), i.examples.clone()))
+        .collect();
+    for (from, to) in mapping {
+        if !groups.iter().any(|(g, _)| g == to) {
+            return Err(LearnError::Data(format!(
+                "mapping {from} → {to}: the pack has no intent {to:?}"
+            )));
+        }
+    }
+    let ex_texts: Vec<&str> = groups
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(String::as_str))
+        .collect();
+    let index = IntentIndex::from_embeddings(&groups, embed_texts(enc, &ex_texts, "pack examples")?);
+    let mapped: Vec<(&Example, usize)> = test
+        .iter()
+        .filter_map(|e| {
+            let to = mapping.get(&e.label)?;
+            let k = index.labels.iter().position(|l| l == to)?;
+            Some((e, k))
+        })
+        .collect();
+    if mapped.is_empty() {
+        return Err(LearnError::Data("no test utterance has a mapped label".into()));
+    }
+    let texts: Vec<&str> = mapped.iter().map(|(e, _)| e.text.as_str()).collect();
+    let x = embed_texts(enc, &texts, "mapped test utterances")?;
+    let mut labels = index.labels.clone();
+    labels.push(UNKNOWN.to_owned());
+    let unknown_k = labels.len() - 1;
+    let mut confusion = Confusion::new(labels);
+    let mut unknown = 0;
+    for ((_, truth), v) in mapped.iter().zip(&x) {
+        let pred = match index.nearest(v) {
+            Some((k, s)) if s >= pack.intent_threshold => k,
+            _ => {
+                unknown += 1;
+                unknown_k
+            }
+        };
+        confusion.add(*truth, pred);
+    }
+    Ok(PackEval { confusion, unknown })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shots_are_k_per_label_and_skip_out_of_scope() {
+        let ex = |t: &str, l: &str| Example {
+            text: t.into(),
+            label: l.into(),
+            source: 0,
+        };
+        let train: Vec<Example> = (0..10)
+            .map(|i| ex(&format!("a{i}"), "a"))
+            .chain((0..3).map(|i| ex(&format!("b{i}"), "b")))
+            .chain((0..5).map(|i| ex(&format!("o{i}"), "oos")))
+            .collect();
+        let g = pick_shots(&train, 4, 1, Some("oos"));
+        assert_eq!(g.len(), 2);
+        assert_eq!((g[0].0.as_str(), g[0].1.len()), ("a", 4));
+        assert_eq!((g[1].0.as_str(), g[1].1.len()), ("b", 3));
+        assert_eq!(pick_shots(&train, 4, 1, Some("oos")), g, "deterministic");
+    }
+}

