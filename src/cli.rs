@@ -99,6 +99,15 @@ pub struct TrainSentimentArgs {
     pub max_per_source: usize,
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
+    /// L2 penalty on the weights.
+    #[arg(long, default_value_t = 1e-4)]
+    pub l2: f32,
+    #[arg(long, default_value_t = 0.01)]
+    pub learning_rate: f32,
+    /// Weight classes by inverse frequency (helps a rare class; on the
+    /// default corpora it over-predicts neutral).
+    #[arg(long)]
+    pub balanced: bool,
 }
 
 #[derive(Debug, Args)]
@@ -115,27 +124,31 @@ pub struct EvalSentimentArgs {
 
 #[derive(Debug, Args)]
 pub struct EvalIntentArgs {
-    /// Labelled training utterances (CSV text,label or JSONL); k per class become the taxonomy.
+    /// Labelled utterances (CSV text,label or JSONL), split by hash into
+    /// taxonomy and test parts. Default: models/intent/chatterbot-{en,zh}.csv
+    /// (scripts/fetch-models.sh).
     #[arg(long)]
-    pub train: Option<PathBuf>,
-    /// Labelled test utterances.
-    #[arg(long)]
-    pub test: Option<PathBuf>,
-    /// Examples per class taken from the training file.
-    #[arg(long, default_value_t = 10)]
+    pub data: Option<PathBuf>,
+    /// Language of --data (selects the pack for --map); without --data,
+    /// which default set(s) to run: en, zh or all.
+    #[arg(long, default_value = "all")]
+    pub lang: String,
+    /// Examples per class taken from the taxonomy part.
+    #[arg(long, default_value_t = 5)]
     pub shots: usize,
+    /// Share of distinct utterances held out for testing.
+    #[arg(long, default_value_t = 0.5)]
+    pub test_fraction: f64,
     /// Similarity below which an utterance is `unknown`.
     #[arg(long, default_value_t = 0.45)]
     pub threshold: f32,
     /// The data set's out-of-scope label, if any.
     #[arg(long)]
     pub out_of_scope: Option<String>,
-    /// Mapping `dataset_label,pack_intent` per line: also score our pack's taxonomy.
+    /// Mapping `dataset_label,pack_intent` per line: also score our pack's
+    /// taxonomy (default with the default data: docs/eval/chatterbot-<lang>.map).
     #[arg(long)]
     pub map: Option<PathBuf>,
-    /// Language of the pack to score with --map.
-    #[arg(long, default_value = "en")]
-    pub lang: String,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
 }
@@ -610,6 +623,9 @@ fn train_sentiment(cfg: &Config, a: TrainSentimentArgs) -> Result<i32> {
     let fit = crate::embed::head::FitOptions {
         epochs: a.epochs,
         seed: a.split.seed,
+        l2: a.l2,
+        learning_rate: a.learning_rate,
+        balanced: a.balanced,
         ..Default::default()
     };
     let (head, report) = crate::learn::train_sentiment(&enc, &src, &split, &fit)?;
@@ -659,7 +675,12 @@ fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
         );
     }
     let r = crate::learn::eval_sentiment(&enc, &head, &src, &split)?;
-    println!("sentiment head {} — held-out split (seed {}, {:.0}%)", path.display(), split.seed, split.test_fraction * 100.0);
+    println!(
+        "sentiment head {} — held-out split (seed {}, {:.0}%)",
+        path.display(),
+        split.seed,
+        split.test_fraction * 100.0
+    );
     println!("all data: {}", r.overall);
     for (name, c) in &r.per_source {
         println!("{name}: {c}");
@@ -675,60 +696,85 @@ fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
 
 fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
     use crate::learn::{corpus, intent};
-    let dir = cfg.models.join("intent");
-    let train_path = a.train.unwrap_or_else(|| dir.join("train.csv"));
-    let test_path = a.test.unwrap_or_else(|| dir.join("test.csv"));
-    let read = |p: &PathBuf| -> Result<Vec<corpus::Example>> {
-        corpus::read(
+    let runs: Vec<(String, PathBuf, Option<PathBuf>)> = match &a.data {
+        Some(d) => vec![(a.lang.clone(), d.clone(), a.map.clone())],
+        None => ["en", "zh"]
+            .into_iter()
+            .filter(|l| a.lang == "all" || a.lang == *l)
+            .map(|l| {
+                let map = PathBuf::from("docs/eval").join(format!("chatterbot-{l}.map"));
+                (
+                    l.to_owned(),
+                    cfg.models
+                        .join("intent")
+                        .join(format!("chatterbot-{l}.csv")),
+                    a.map.clone().or_else(|| map.is_file().then_some(map)),
+                )
+            })
+            .collect(),
+    };
+    let enc = load_encoder(cfg)?;
+    let packs = crate::rules::PackSet::load(&cfg.rules)?;
+    for (lang, path, map) in runs {
+        let all = corpus::read(
             &corpus::Source {
-                path: p.clone(),
+                path: path.clone(),
                 label: None,
             },
             0,
         )
-        .with_context(|| "reading the intent data set (scripts/fetch-models.sh fetches the default one)")
-    };
-    let train = read(&train_path)?;
-    let test = read(&test_path)?;
-    let enc = load_encoder(cfg)?;
-    let opts = intent::FewShotOptions {
-        shots: a.shots,
-        seed: a.seed,
-        threshold: a.threshold,
-        out_of_scope: a.out_of_scope.clone(),
-    };
-    let r = intent::few_shot(&enc.encoder, &train, &test, &opts)?;
-    println!(
-        "few-shot intent matching: {} examples per class from {} as the taxonomy, nearest example, tested on {}",
-        a.shots,
-        train_path.display(),
-        test_path.display()
-    );
-    println!("in-scope, nearest example (no threshold): {}", r.closed);
-    println!(
-        "with threshold {:.2}: in-scope accuracy {:.1}%{}",
-        a.threshold,
-        r.in_scope_accuracy * 100.0,
-        r.out_of_scope_recall
-            .map(|x| format!(", out-of-scope utterances marked unknown {:.1}% ({} examples)", x * 100.0, r.out_of_scope_n))
-            .unwrap_or_default()
-    );
-    if let Some(map) = &a.map {
-        let mapping = intent::read_mapping(map)?;
-        let lang: crate::domain::Language = a.lang.parse().map_err(anyhow::Error::msg)?;
-        let packs = crate::rules::PackSet::load(&cfg.rules)?;
-        let pack = packs
-            .get(lang)
-            .with_context(|| format!("no rule pack for language {lang}"))?;
-        let p = intent::pack_taxonomy(&enc.encoder, pack, &test, &mapping)?;
+        .with_context(|| {
+            "reading the intent data set (scripts/fetch-models.sh fetches the default one)"
+        })?;
+        let (all, conflicts) = corpus::dedupe(all);
+        let (test, train): (Vec<_>, Vec<_>) = all
+            .into_iter()
+            .partition(|e| corpus::is_test(a.seed, a.test_fraction, &e.text));
+        let opts = intent::FewShotOptions {
+            shots: a.shots,
+            seed: a.seed,
+            threshold: a.threshold,
+            out_of_scope: a.out_of_scope.clone(),
+        };
+        let r = intent::few_shot(&enc, &train, &test, &opts)?;
         println!(
-            "our {} pack taxonomy (threshold {:.2}) on test utterances mapped by {}: {}  ({} fell below the threshold)",
-            pack.label(),
-            pack.intent_threshold,
-            map.display(),
-            p.confusion,
-            p.unknown
+            "== {} ({lang}): {} distinct utterances ({conflicts} dropped for conflicting labels), {:.0}% held out",
+            path.display(),
+            train.len() + test.len(),
+            a.test_fraction * 100.0
         );
+        println!(
+            "few-shot: {} examples per class from the other part as the taxonomy, nearest example (as analyse::intent)",
+            a.shots
+        );
+        println!("{}", r.closed);
+        println!(
+            "with threshold {:.2}: in-scope accuracy {:.1}%{}",
+            a.threshold,
+            r.in_scope_accuracy * 100.0,
+            r.out_of_scope_recall
+                .map(|x| format!(
+                    ", out-of-scope marked unknown {:.1}% ({} examples)",
+                    x * 100.0,
+                    r.out_of_scope_n
+                ))
+                .unwrap_or_default()
+        );
+        if let Some(map) = map {
+            let mapping = intent::read_mapping(&map)?;
+            let l: crate::domain::Language = lang.parse().map_err(anyhow::Error::msg)?;
+            let pack = packs
+                .get(l)
+                .with_context(|| format!("no rule pack for language {l}"))?;
+            let p = intent::pack_taxonomy(&enc, pack, &test, &mapping)?;
+            println!(
+                "our pack's taxonomy ({}, threshold {:.2}) on the same test utterances, labels mapped by {}:\n{}",
+                pack.label(),
+                pack.intent_threshold,
+                map.display(),
+                p.confusion
+            );
+        }
     }
     Ok(0)
 }

@@ -25,7 +25,10 @@ pub struct IntentIndex {
 
 impl IntentIndex {
     /// Embeds `(label, examples)` groups in one batch.
-    pub fn build(models: &TextModels, groups: &[(String, Vec<String>)]) -> Result<Self, EmbedError> {
+    pub fn build(
+        models: &TextModels,
+        groups: &[(String, Vec<String>)],
+    ) -> Result<Self, EmbedError> {
         let texts: Vec<&str> = groups
             .iter()
             .flat_map(|(_, ex)| ex.iter().map(String::as_str))
@@ -53,13 +56,13 @@ impl IntentIndex {
 
     /// The nearest example's label index and its similarity.
     pub fn nearest(&self, x: &[f32]) -> Option<(usize, f32)> {
-        self.examples
-            .iter()
-            .map(|(k, e)| (*k, cosine(e, x)))
-            .fold(None, |best, (k, s)| match best {
+        self.examples.iter().map(|(k, e)| (*k, cosine(e, x))).fold(
+            None,
+            |best, (k, s)| match best {
                 Some((_, bs)) if bs >= s => best,
                 _ => Some((k, s)),
-            })
+            },
+        )
     }
 }
 
@@ -105,7 +108,13 @@ impl Analyser for IntentAnalyser {
         }
         let mut best: Option<(usize, f32)> = None;
         for (i, _) in s.conv.turns_of(Speaker::Customer) {
-            let Some(hit) = sig.embeddings.get(i).and_then(|e| self.index.nearest(e)) else {
+            let Some(hit) = sig.views(i).filter_map(|e| self.index.nearest(e)).fold(
+                None,
+                |b: Option<(usize, f32)>, h| match b {
+                    Some(b) if b.1 >= h.1 => Some(b),
+                    _ => Some(h),
+                },
+            ) else {
                 continue;
             };
             if let Some(note) = out.notes.get_mut(i) {

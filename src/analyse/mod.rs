@@ -28,6 +28,10 @@ use crate::rules::{RuleMeta, RulePack};
 pub struct TextSignals {
     /// One L2-normalised embedding per turn.
     pub embeddings: Vec<Vec<f32>>,
+    /// Per turn: embeddings of its clauses when it has more than one
+    /// (`embed::stance::clauses`), else empty. Semantic rules and intents
+    /// match the best of the turn and its clauses.
+    pub clauses: Vec<Vec<Vec<f32>>>,
     /// One per turn.
     pub sentiment: Vec<Sentiment>,
     /// One per turn: the sentiment of the clause that carries the
@@ -35,6 +39,17 @@ pub struct TextSignals {
     /// `embed::stance`), or of the whole turn when there is no such clause.
     /// Customer anger is judged on this.
     pub stance: Vec<Sentiment>,
+}
+
+impl TextSignals {
+    /// The embeddings a turn is matched on: the whole turn, then its clauses.
+    pub fn views(&self, turn: usize) -> impl Iterator<Item = &[f32]> {
+        self.embeddings
+            .get(turn)
+            .into_iter()
+            .chain(self.clauses.get(turn).into_iter().flatten())
+            .map(Vec::as_slice)
+    }
 }
 
 /// What an analyser sees.

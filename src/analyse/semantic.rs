@@ -80,10 +80,9 @@ impl Analyser for SemanticAnalyser {
         let Some(sig) = s.signals else { return };
         let conv = s.conv;
         let score = |i: usize, ex: &[Vec<f32>]| {
-            sig.embeddings
-                .get(i)
+            sig.views(i)
                 .map(|e| best(ex, e))
-                .unwrap_or(f32::NEG_INFINITY)
+                .fold(f32::NEG_INFINITY, f32::max)
         };
         for r in &self.rules {
             if !r.when_customer.is_empty()
@@ -118,7 +117,8 @@ impl Analyser for SemanticAnalyser {
                         .map(|&i| turn_evidence(conv, i, None))
                         .collect()
                 };
-                out.flags.push(flag(&r.meta, r.meta.message.clone(), evidence));
+                out.flags
+                    .push(flag(&r.meta, r.meta.message.clone(), evidence));
             } else {
                 for &i in &turns {
                     let sc = score(i, &r.examples);

@@ -133,7 +133,7 @@ mod tests {
             (&[-0.5], None),
             (&[-0.8, 0.6], Some(Trend::Improving)),
             (&[0.5, 0.4, -0.6, -0.7], Some(Trend::Worsening)),
-            (&[0.1, -0.9, 0.9, 0.0], Some(Trend::Stable)),
+            (&[0.1, -0.1, 0.2, 0.0], Some(Trend::Stable)),
             (&[-0.9, -0.8, 0.0, 0.5, 0.7], Some(Trend::Improving)),
         ];
         for (v, want) in cases {

@@ -126,10 +126,12 @@ impl Encoder {
         check_file(runtime, "ONNX Runtime library")?;
         check_file(model, "sentence encoder")?;
         check_file(tokenizer, "encoder tokenizer")?;
-        let env = environment(&std::fs::canonicalize(runtime).map_err(|e| EmbedError::Load {
-            file: runtime.to_path_buf(),
-            message: e.to_string(),
-        })?)?;
+        let env = environment(
+            &std::fs::canonicalize(runtime).map_err(|e| EmbedError::Load {
+                file: runtime.to_path_buf(),
+                message: e.to_string(),
+            })?,
+        )?;
         let tok = Tokenizer::from_file(tokenizer).map_err(|e| EmbedError::Load {
             file: tokenizer.to_path_buf(),
             message: e.to_string(),
@@ -324,7 +326,10 @@ mod tests {
             .chain(std::iter::once(2))
             .collect();
         let p = pack(&[long, vec![]]);
-        assert_eq!(p.row_splits, vec![0, (MAX_TOKENS + 2) as i64, (MAX_TOKENS + 4) as i64]);
+        assert_eq!(
+            p.row_splits,
+            vec![0, (MAX_TOKENS + 2) as i64, (MAX_TOKENS + 4) as i64]
+        );
         assert_eq!(p.input_ids[MAX_TOKENS + 1], 2);
         assert_eq!(p.input_ids[0], 1);
         // An empty text still gets <s> </s>.

@@ -178,7 +178,10 @@ impl TextModels {
     pub fn from_parts(encoder: LoadedEncoder, sentiment: SentimentHead) -> Self {
         let versions = vec![(
             "encoder".to_owned(),
-            format!("use-multilingual-v3-int8@{}", &encoder.sha256[..12.min(encoder.sha256.len())]),
+            format!(
+                "use-multilingual-v3-int8@{}",
+                &encoder.sha256[..12.min(encoder.sha256.len())]
+            ),
         )];
         TextModels {
             encoder: encoder.encoder,
@@ -211,25 +214,31 @@ impl TextModels {
     pub fn signals(&self, conv: &Conversation) -> Result<TextSignals, EmbedError> {
         let n = conv.turns.len();
         let mut texts: Vec<&str> = conv.turns.iter().map(|t| t.text.as_str()).collect();
-        let mut clause_of: Vec<Option<usize>> = vec![None; n];
+        let mut stance_of: Vec<Option<usize>> = vec![None; n];
+        let mut clauses_of: Vec<std::ops::Range<usize>> = vec![0..0; n];
         for (i, t) in conv.turns.iter().enumerate() {
-            if t.speaker != Speaker::Customer {
-                continue;
-            }
-            if let Some(c) = stance::stance_clause(&t.text, conv.language) {
-                clause_of[i] = Some(texts.len());
-                texts.push(c);
+            let cs = stance::clauses(&t.text, conv.language);
+            clauses_of[i] = texts.len()..texts.len() + cs.len();
+            texts.extend(cs);
+            if t.speaker == Speaker::Customer {
+                if let Some(c) = stance::stance_clause(&t.text, conv.language) {
+                    stance_of[i] = Some(texts.len());
+                    texts.push(c);
+                }
             }
         }
-        let mut emb = self.encoder.embed(&texts)?;
-        let all: Vec<_> = emb.iter().map(|e| self.sentiment.predict(e)).collect();
-        let sentiment = all[..n].to_vec();
+        let emb = self.encoder.embed(&texts)?;
+        let predict = |k: usize| self.sentiment.predict(&emb[k]);
+        let sentiment: Vec<_> = (0..n).map(predict).collect();
         let stance = (0..n)
-            .map(|i| clause_of[i].map(|k| all[k]).unwrap_or(all[i]))
+            .map(|i| stance_of[i].map(predict).unwrap_or(sentiment[i]))
             .collect();
-        emb.truncate(n);
+        let clauses = clauses_of.iter().map(|r| emb[r.clone()].to_vec()).collect();
+        let mut embeddings = emb;
+        embeddings.truncate(n);
         Ok(TextSignals {
-            embeddings: emb,
+            embeddings,
+            clauses,
             sentiment,
             stance,
         })

@@ -4,6 +4,11 @@
 //! sentence encoder blurs such turns (and barely registers negation), so
 //! the embed stage also scores the clause after the last contrastive
 //! conjunction, and anger is judged on that.
+//!
+//! `clauses` cuts a turn at sentence and clause punctuation, so that a
+//! short formulaic act inside a long turn ("I'm so sorry about the wait,
+//! …it will arrive on Friday") is matched on its own by semantic rules and
+//! intents instead of being diluted by the rest of the turn.
 
 use std::sync::OnceLock;
 
@@ -16,9 +21,9 @@ fn markers(language: Language) -> &'static Regex {
     static EN: OnceLock<Regex> = OnceLock::new();
     match language {
         // Longest first so 但是 wins over 但.
-        Language::Zh => ZH.get_or_init(|| {
-            Regex::new("但是|可是|不过|然而|只是|但").expect("static regex")
-        }),
+        Language::Zh => {
+            ZH.get_or_init(|| Regex::new("但是|可是|不过|然而|只是|但").expect("static regex"))
+        }
         Language::En => EN.get_or_init(|| {
             Regex::new(r"(?i)\b(?:but|however|though|although|yet)\b").expect("static regex")
         }),
@@ -39,6 +44,48 @@ pub fn stance_clause(text: &str, language: Language) -> Option<&str> {
     enough.then_some(rest)
 }
 
+/// Most clauses of one turn embedded separately (a pasted document should
+/// not multiply the batch).
+pub const MAX_CLAUSES: usize = 8;
+
+fn meaningful(s: &str, language: Language) -> bool {
+    match language {
+        Language::Zh => s.chars().filter(|c| c.is_alphanumeric()).count() >= 2,
+        Language::En => s.split_whitespace().count() >= 2,
+    }
+}
+
+/// The clauses of a turn (split at 。！？；，,;!? and at a full stop before a
+/// space), when it has more than one meaningful clause; empty otherwise.
+pub fn clauses(text: &str, language: Language) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut it = text.char_indices().peekable();
+    while let Some((i, c)) = it.next() {
+        let cut = match c {
+            '。' | '！' | '？' | '；' | '，' | '、' | '!' | '?' | ';' | ',' | '\n' => true,
+            '.' => it.peek().is_none_or(|&(_, n)| n.is_whitespace()),
+            _ => false,
+        };
+        if cut {
+            let part = text[start..i].trim();
+            if meaningful(part, language) {
+                out.push(part);
+            }
+            start = i + c.len_utf8();
+        }
+    }
+    let part = text[start..].trim();
+    if meaningful(part, language) {
+        out.push(part);
+    }
+    if out.len() < 2 {
+        return Vec::new();
+    }
+    out.truncate(MAX_CLAUSES);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,17 +93,44 @@ mod tests {
     #[test]
     fn stance_is_the_clause_after_the_last_contrast() {
         let cases: &[(Language, &str, Option<&str>)] = &[
-            (Language::En, "I'm not angry, but please cancel my subscription.", Some("please cancel my subscription")),
-            (Language::En, "It was fine at first. However, now I'm furious!", Some("now I'm furious")),
+            (
+                Language::En,
+                "I'm not angry, but please cancel my subscription.",
+                Some("please cancel my subscription"),
+            ),
+            (
+                Language::En,
+                "It was fine at first. However, now I'm furious!",
+                Some("now I'm furious"),
+            ),
             (Language::En, "Please cancel my subscription.", None),
             (Language::En, "Nothing but trouble", None),
             (Language::En, "Butter is on the table, thanks", None),
-            (Language::Zh, "我没有生气，但是请帮我取消订阅。", Some("请帮我取消订阅")),
+            (
+                Language::Zh,
+                "我没有生气，但是请帮我取消订阅。",
+                Some("请帮我取消订阅"),
+            ),
             (Language::Zh, "东西还行，不过物流太慢了", Some("物流太慢了")),
             (Language::Zh, "请帮我注销账户", None),
         ];
         for (lang, text, want) in cases {
             assert_eq!(stance_clause(text, *lang), *want, "{text}");
         }
+    }
+
+    #[test]
+    fn clauses_split_long_turns_only() {
+        assert_eq!(
+            clauses("I'm so sorry about the wait, that shouldn't have happened. It will arrive on Friday.", Language::En),
+            ["I'm so sorry about the wait", "that shouldn't have happened", "It will arrive on Friday"]
+        );
+        assert_eq!(
+            clauses("非常抱歉让您久等了，明天一定送到。", Language::Zh),
+            ["非常抱歉让您久等了", "明天一定送到"]
+        );
+        assert!(clauses("Sorry about that.", Language::En).is_empty());
+        assert!(clauses("It costs 3.5 dollars", Language::En).is_empty());
+        assert!(clauses("OK, thanks", Language::En).is_empty());
     }
 }

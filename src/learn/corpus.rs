@@ -180,7 +180,10 @@ pub fn read(source: &Source, index: usize) -> Result<Vec<Example>, CorpusError> 
                 .iter()
                 .position(|h| names.contains(&h.trim().to_ascii_lowercase().as_str()))
         };
-        let (Some(t), Some(l)) = (col(&["text", "utterance"]), col(&["label", "sentiment", "intent"])) else {
+        let (Some(t), Some(l)) = (
+            col(&["text", "utterance"]),
+            col(&["label", "sentiment", "intent"]),
+        ) else {
             return Err(file_err(
                 path,
                 format!("CSV header {header:?} needs a `text` and a `label` column"),
@@ -304,7 +307,10 @@ mod tests {
 
     #[test]
     fn sources_parse_with_and_without_a_label() {
-        assert_eq!(Source::parse("a/neg.txt:negative").label.as_deref(), Some("negative"));
+        assert_eq!(
+            Source::parse("a/neg.txt:negative").label.as_deref(),
+            Some("negative")
+        );
         assert_eq!(Source::parse("a/b.csv").label, None);
     }
 
@@ -323,7 +329,10 @@ mod tests {
             ex("c", "pos"),
         ]);
         assert_eq!(conflicts, 1);
-        assert_eq!(kept.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            kept.iter().map(|e| e.text.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         let n = (0..10_000)
             .filter(|i| is_test(42, 0.1, &format!("text {i}")))
             .count();

@@ -18,7 +18,7 @@ use super::corpus::{self, Example};
 use super::metrics::Confusion;
 use super::{embed_texts, LearnError};
 use crate::analyse::intent::{IntentIndex, UNKNOWN};
-use crate::embed::Encoder;
+use crate::embed::LoadedEncoder;
 use crate::rules::RulePack;
 
 #[derive(Debug, Clone)]
@@ -32,7 +32,12 @@ pub struct FewShotOptions {
 }
 
 /// Picks `k` examples per label, deterministically (by split hash).
-pub fn pick_shots(train: &[Example], k: usize, seed: u64, skip: Option<&str>) -> Vec<(String, Vec<String>)> {
+pub fn pick_shots(
+    train: &[Example],
+    k: usize,
+    seed: u64,
+    skip: Option<&str>,
+) -> Vec<(String, Vec<String>)> {
     let mut by: BTreeMap<String, Vec<&Example>> = BTreeMap::new();
     for e in train {
         if Some(e.label.as_str()) != skip {
@@ -59,7 +64,7 @@ pub struct FewShotEval {
 }
 
 pub fn few_shot(
-    enc: &Encoder,
+    enc: &LoadedEncoder,
     train: &[Example],
     test: &[Example],
     opts: &FewShotOptions,
@@ -86,13 +91,17 @@ pub fn few_shot(
     let mut closed = Confusion::new(index.labels.clone());
     let (mut in_ok, mut in_n, mut oos_ok, mut oos_n) = (0usize, 0usize, 0usize, 0usize);
     for (e, v) in test.iter().zip(&x) {
-        let Some((k, s)) = index.nearest(v) else { continue };
+        let Some((k, s)) = index.nearest(v) else {
+            continue;
+        };
         if Some(e.label.as_str()) == oos {
             oos_n += 1;
             oos_ok += usize::from(s < opts.threshold);
             continue;
         }
-        let Some(&truth) = pos.get(e.label.as_str()) else { continue };
+        let Some(&truth) = pos.get(e.label.as_str()) else {
+            continue;
+        };
         closed.add(truth, k);
         in_n += 1;
         in_ok += usize::from(k == truth && s >= opts.threshold);
@@ -106,7 +115,8 @@ pub fn few_shot(
 }
 
 /// Reads a label mapping: `dataset_label,pack_intent` per line (`#`
-/// comments allowed).
+/// comments allowed). `pack_intent` may be `unknown` (the pack should not
+/// claim such utterances); `*` as the dataset label maps every other label.
 pub fn read_mapping(path: &std::path::Path) -> Result<HashMap<String, String>, LearnError> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| LearnError::Data(format!("{}: {e}", path.display())))?;
@@ -137,7 +147,7 @@ pub struct PackEval {
 
 /// Our pack's taxonomy on the mapped part of a test set.
 pub fn pack_taxonomy(
-    enc: &Encoder,
+    enc: &LoadedEncoder,
     pack: &RulePack,
     test: &[Example],
     mapping: &HashMap<String, String>,
@@ -148,7 +158,7 @@ pub fn pack_taxonomy(
         .map(|i| (i.id.clone(), i.examples.clone()))
         .collect();
     for (from, to) in mapping {
-        if !groups.iter().any(|(g, _)| g == to) {
+        if to != UNKNOWN && !groups.iter().any(|(g, _)| g == to) {
             return Err(LearnError::Data(format!(
                 "mapping {from} → {to}: the pack has no intent {to:?}"
             )));
@@ -158,23 +168,29 @@ pub fn pack_taxonomy(
         .iter()
         .flat_map(|(_, v)| v.iter().map(String::as_str))
         .collect();
-    let index = IntentIndex::from_embeddings(&groups, embed_texts(enc, &ex_texts, "pack examples")?);
+    let index =
+        IntentIndex::from_embeddings(&groups, embed_texts(enc, &ex_texts, "pack examples")?);
+    let unknown_k = index.labels.len();
     let mapped: Vec<(&Example, usize)> = test
         .iter()
         .filter_map(|e| {
-            let to = mapping.get(&e.label)?;
+            let to = mapping.get(&e.label).or_else(|| mapping.get("*"))?;
+            if to == UNKNOWN {
+                return Some((e, unknown_k));
+            }
             let k = index.labels.iter().position(|l| l == to)?;
             Some((e, k))
         })
         .collect();
     if mapped.is_empty() {
-        return Err(LearnError::Data("no test utterance has a mapped label".into()));
+        return Err(LearnError::Data(
+            "no test utterance has a mapped label".into(),
+        ));
     }
     let texts: Vec<&str> = mapped.iter().map(|(e, _)| e.text.as_str()).collect();
     let x = embed_texts(enc, &texts, "mapped test utterances")?;
     let mut labels = index.labels.clone();
     labels.push(UNKNOWN.to_owned());
-    let unknown_k = labels.len() - 1;
     let mut confusion = Confusion::new(labels);
     let mut unknown = 0;
     for ((_, truth), v) in mapped.iter().zip(&x) {

