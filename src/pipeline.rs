@@ -72,7 +72,7 @@ pub struct EngineOptions {
 pub enum LoadError {
     #[error(transparent)]
     Pack(#[from] PackError),
-    #[error("text models: {0}")]
+    #[error(transparent)]
     Models(#[from] EmbedError),
 }
 
