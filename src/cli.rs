@@ -217,22 +217,27 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Analyze(a) => analyze(cfg, a).await,
         Command::Results(r) => results(cfg, r).await,
         Command::Check(c) => check(cfg, c),
-        Command::TrainSentiment(a) => tokio::task::block_in_place(|| train_sentiment(&cfg, a)),
-        Command::EvalSentiment(a) => tokio::task::block_in_place(|| eval_sentiment(&cfg, a)),
-        Command::EvalIntent(a) => tokio::task::block_in_place(|| eval_intent(&cfg, a)),
+        // Inference-heavy commands run on a blocking thread, not the runtime.
+        Command::TrainSentiment(a) => blocking(move || train_sentiment(&cfg, a)).await,
+        Command::EvalSentiment(a) => blocking(move || eval_sentiment(&cfg, a)).await,
+        Command::EvalIntent(a) => blocking(move || eval_intent(&cfg, a)).await,
     }
 }
 
+async fn blocking(f: impl FnOnce() -> Result<i32> + Send + 'static) -> Result<i32> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .context("command thread failed")?
+}
+
+/// Loads rule packs and (unless rules-only) the text models, once at
+/// start-up, before any job runs.
 fn load_engine(cfg: &Config) -> Result<Engine> {
-    // Loading runs ONNX Runtime's session set-up: keep it off the async
-    // workers' hot path.
-    tokio::task::block_in_place(|| {
-        Engine::load(&EngineOptions {
-            rules_dir: cfg.rules.clone(),
-            models_dir: cfg.models.clone(),
-            rules_only: cfg.rules_only,
-            workers: cfg.effective_concurrency(),
-        })
+    Engine::load(&EngineOptions {
+        rules_dir: cfg.rules.clone(),
+        models_dir: cfg.models.clone(),
+        rules_only: cfg.rules_only,
+        workers: cfg.effective_concurrency(),
     })
     .with_context(|| {
         if cfg.rules_only {
