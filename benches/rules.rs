@@ -94,8 +94,13 @@ fn job(lang: Language, texts: &[&str; 20]) -> Job {
 }
 
 fn bench(c: &mut Criterion) {
+    // Rules and scoring only: the text models have their own benchmark
+    // (benches/embed.rs).
     let engine = Engine::load(&EngineOptions {
         rules_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
+        models_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
+        rules_only: true,
+        workers: 1,
     })
     .expect("default packs load");
     let mut g = c.benchmark_group("rules_and_scoring_20_turn_chat");
