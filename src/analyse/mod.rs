@@ -39,6 +39,9 @@ pub struct TextSignals {
     /// `embed::stance`), or of the whole turn when there is no such clause.
     /// Customer anger is judged on this.
     pub stance: Vec<Sentiment>,
+    /// One per turn: the embedding of that stance clause, when the turn has
+    /// one (customer turns only).
+    pub stance_embeddings: Vec<Option<Vec<f32>>>,
 }
 
 impl TextSignals {
@@ -49,6 +52,15 @@ impl TextSignals {
             .into_iter()
             .chain(self.clauses.get(turn).into_iter().flatten())
             .map(Vec::as_slice)
+    }
+
+    /// What the speaker stands behind: the stance clause when the turn has
+    /// one, else the whole turn and its clauses.
+    pub fn stance_views(&self, turn: usize) -> Vec<&[f32]> {
+        match self.stance_embeddings.get(turn).and_then(Option::as_ref) {
+            Some(e) => vec![e.as_slice()],
+            None => self.views(turn).collect(),
+        }
     }
 }
 
@@ -78,7 +90,7 @@ pub fn build(
         Box::new(timing::TimingAnalyser::build(pack)),
     ];
     if let Some(models) = models {
-        out.push(Box::new(sentiment::SentimentAnalyser::build(pack)));
+        out.push(Box::new(sentiment::SentimentAnalyser::build(pack, models)?));
         out.push(Box::new(intent::IntentAnalyser::build(pack, models)?));
         out.push(Box::new(semantic::SemanticAnalyser::build(pack, models)?));
     }

@@ -3,17 +3,42 @@
 //! its direction (worsening / improving), and `customer_anger` rules that
 //! fire when enough customer turns are strongly negative.
 //!
-//! Anger is judged on the stance clause (see `embed::stance`), so "I'm not
+//! A generic sentiment head calls many calm turns negative ("退款怎么还没到账？"
+//! is 0.95 negative), so a turn is angry only when its stance clause is
+//! strongly negative **and** reads as anger: closer, by at least a margin,
+//! to the rule's angry example phrases than to its calm counter-examples.
+//! Both are judged on the stance clause (see `embed::stance`), so "I'm not
 //! angry, but please cancel" is scored as the calm request it is.
 
-use super::{fill, flag, turn_evidence, Analyser, Subject};
+use super::{fill, flag, turn_evidence, Analyser, Subject, TextSignals};
 use crate::domain::{Analysis, Speaker, Trend};
+use crate::embed::{cosine, EmbedError, TextModels};
 use crate::rules::{RuleKind, RuleMeta, RulePack};
 
 struct AngerRule {
     meta: RuleMeta,
     threshold: f32,
     min_turns: usize,
+    examples: Vec<Vec<f32>>,
+    counter: Vec<Vec<f32>>,
+    margin: f32,
+}
+
+impl AngerRule {
+    /// How much closer the turn's stance is to anger than to calm; `None`
+    /// when the rule has no examples (negativity alone decides).
+    fn anger_margin(&self, sig: &TextSignals, turn: usize) -> Option<f32> {
+        if self.examples.is_empty() {
+            return None;
+        }
+        let best = |set: &[Vec<f32>]| {
+            sig.stance_views(turn)
+                .iter()
+                .flat_map(|v| set.iter().map(|e| cosine(e, v)))
+                .fold(f32::NEG_INFINITY, f32::max)
+        };
+        Some(best(&self.examples) - best(&self.counter))
+    }
 }
 
 pub struct SentimentAnalyser {
@@ -28,23 +53,36 @@ const TREND_DELTA: f64 = 0.3;
 const MAX_EVIDENCE: usize = 5;
 
 impl SentimentAnalyser {
-    pub fn build(pack: &RulePack) -> Self {
-        let anger = pack
-            .rules
-            .iter()
-            .filter_map(|r| match r.kind {
-                RuleKind::CustomerAnger {
-                    threshold,
-                    min_turns,
-                } => Some(AngerRule {
-                    meta: r.meta.clone(),
-                    threshold,
-                    min_turns,
-                }),
-                _ => None,
-            })
-            .collect();
-        SentimentAnalyser { anger }
+    pub fn build(pack: &RulePack, models: &TextModels) -> Result<Self, EmbedError> {
+        let mut anger = Vec::new();
+        for r in &pack.rules {
+            let RuleKind::CustomerAnger {
+                threshold,
+                min_turns,
+                examples,
+                counter_examples,
+                margin,
+            } = &r.kind
+            else {
+                continue;
+            };
+            let texts: Vec<&str> = examples
+                .iter()
+                .chain(counter_examples)
+                .map(String::as_str)
+                .collect();
+            let mut emb = models.embed(&texts)?;
+            let counter = emb.split_off(examples.len());
+            anger.push(AngerRule {
+                meta: r.meta.clone(),
+                threshold: *threshold,
+                min_turns: *min_turns,
+                examples: emb,
+                counter,
+                margin: *margin,
+            });
+        }
+        Ok(SentimentAnalyser { anger })
     }
 }
 
@@ -96,7 +134,10 @@ impl Analyser for SentimentAnalyser {
             let angry: Vec<(usize, f32)> = customer
                 .iter()
                 .filter_map(|&i| sig.stance.get(i).map(|x| (i, x.negative)))
-                .filter(|&(_, p)| p >= rule.threshold)
+                .filter(|&(i, p)| {
+                    p >= rule.threshold
+                        && rule.anger_margin(sig, i).is_none_or(|m| m >= rule.margin)
+                })
                 .collect();
             if angry.len() < rule.min_turns {
                 continue;

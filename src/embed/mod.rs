@@ -234,6 +234,10 @@ impl TextModels {
             .map(|i| stance_of[i].map(predict).unwrap_or(sentiment[i]))
             .collect();
         let clauses = clauses_of.iter().map(|r| emb[r.clone()].to_vec()).collect();
+        let stance_embeddings = stance_of
+            .iter()
+            .map(|k| k.map(|k| emb[k].clone()))
+            .collect();
         let mut embeddings = emb;
         embeddings.truncate(n);
         Ok(TextSignals {
@@ -241,6 +245,7 @@ impl TextModels {
             clauses,
             sentiment,
             stance,
+            stance_embeddings,
         })
     }
 }

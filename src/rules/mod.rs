@@ -153,6 +153,12 @@ struct RuleFile {
     /// Semantic rules: apply only when a customer turn means one of these.
     #[serde(default)]
     when_customer: Vec<String>,
+    /// Customer anger: calm (if negative) turns that are not anger.
+    #[serde(default)]
+    counter_examples: Vec<String>,
+    /// Customer anger: how much closer to `examples` than to
+    /// `counter_examples` a turn must be.
+    margin: Option<f32>,
 }
 
 fn yes() -> bool {
@@ -283,10 +289,17 @@ pub enum RuleKind {
         /// apology is required only when the customer complains).
         when_customer: Vec<String>,
     },
-    /// Strongly negative customer turns.
+    /// Strongly negative customer turns that read as anger.
     CustomerAnger {
+        /// Least negative probability of the turn's stance clause.
         threshold: f32,
+        /// Angry turns needed to raise the flag.
         min_turns: usize,
+        /// Angry example phrases; when given, a turn must also be at least
+        /// `margin` closer (cosine) to them than to `counter_examples`.
+        examples: Vec<String>,
+        counter_examples: Vec<String>,
+        margin: f32,
     },
 }
 
@@ -579,9 +592,16 @@ fn compile_rule(src: &SourceFile, r: RuleFile, language: Language) -> Result<Rul
         "customer_anger" => {
             let threshold = r.threshold.unwrap_or(0.8);
             need((0.0..=1.0).contains(&threshold), "a threshold between 0 and 1")?;
+            need(
+                r.examples.is_empty() || !r.counter_examples.is_empty(),
+                "counter_examples (calm turns) when it has examples",
+            )?;
             RuleKind::CustomerAnger {
                 threshold,
                 min_turns: r.min_turns.unwrap_or(1).max(1),
+                examples: r.examples.clone(),
+                counter_examples: r.counter_examples.clone(),
+                margin: r.margin.unwrap_or(0.1),
             }
         }
         other => {
