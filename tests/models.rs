@@ -117,6 +117,24 @@ fn sentiment_spot_checks_in_chinese_and_english() {
 }
 
 #[test]
+fn the_tokenizer_wraps_each_text_and_batches_pack_into_row_splits() {
+    let m = models();
+    let enc = m.encoder();
+    let a = enc.tokenize("I want a refund").unwrap();
+    let b = enc.tokenize("我要退款").unwrap();
+    for ids in [&a, &b] {
+        assert_eq!((ids[0], *ids.last().unwrap()), (1, 2), "{ids:?}");
+        assert!(ids.len() > 3, "{ids:?}");
+    }
+    let p = callqa::embed::encoder::pack(&[a.clone(), b.clone()]);
+    assert_eq!(
+        p.row_splits,
+        vec![0, a.len() as i64, (a.len() + b.len()) as i64]
+    );
+    assert_eq!(p.input_ids.len(), a.len() + b.len());
+}
+
+#[test]
 fn embeddings_are_normalised_and_translations_are_close() {
     let m = models();
     let e = m
