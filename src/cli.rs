@@ -634,6 +634,12 @@ fn train_sentiment(cfg: &Config, a: TrainSentimentArgs) -> Result<i32> {
         ..Default::default()
     };
     let (head, report) = crate::learn::train_sentiment(&enc, &src, &split, &fit)?;
+    if report.unlabelled > 0 {
+        eprintln!(
+            "callqa: warning: skipped {} texts whose label is not negative, neutral or positive",
+            report.unlabelled
+        );
+    }
     let out = a
         .out
         .unwrap_or_else(|| crate::learn::default_head_path(&cfg.models));

@@ -114,16 +114,12 @@ pub fn split_sentiment(
     let mut unlabelled = 0;
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for e in unique {
-        match parse_polarity(&e.label) {
-            Some(p) => {
-                if corpus::is_test(opts.seed, opts.test_fraction, &e.text) {
-                    test.push(e);
-                } else {
-                    train.push(e);
-                }
-                let _ = p;
-            }
-            None => unlabelled += 1,
+        if parse_polarity(&e.label).is_none() {
+            unlabelled += 1;
+        } else if corpus::is_test(opts.seed, opts.test_fraction, &e.text) {
+            test.push(e);
+        } else {
+            train.push(e);
         }
     }
     if let Some(m) = opts.max_train_per_source {
@@ -261,6 +257,8 @@ pub struct TrainReport {
     pub per_class: [usize; 3],
     pub distinct: usize,
     pub conflicts: usize,
+    /// Texts skipped because their label is not a sentiment we know.
+    pub unlabelled: usize,
     pub embed_secs: f64,
     pub fit_secs: f64,
 }
@@ -307,6 +305,7 @@ pub fn train_sentiment(
             per_class,
             distinct: data.distinct,
             conflicts: data.conflicts,
+            unlabelled: data.unlabelled,
             embed_secs,
             fit_secs,
         },
