@@ -6,6 +6,7 @@ pub mod finding;
 pub mod ids;
 pub mod job;
 pub mod result;
+pub mod review;
 
 pub use conversation::{Attribution, Conversation, Span, SpeechTimeline, Turn};
 pub use finding::{
@@ -18,3 +19,4 @@ pub use job::{
 pub use result::{
     Coaching, Deduction, FatalHit, Metrics, QaResult, Scored, SectionScore, Trend, Versions,
 };
+pub use review::{Decision, DisputeStatus, Role};

@@ -12,6 +12,13 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
+mod reviews;
+
+pub use reviews::{
+    AgentRow, CalibrationRow, Dispute, DisputeDecided, DisputeOpened, FlagReview, LogEntry,
+    QueueFlagRow, ReviewFilter, SupervisorScore, UserAdded, UserRow,
+};
+
 use crate::error::{Classify, Disposition};
 use crate::wire::{FailureWire, ResultWire};
 
@@ -105,11 +112,19 @@ pub struct Store {
     backend: Backend,
 }
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    include_str!("migrations/0001_init.sqlite.sql"),
-    include_str!("migrations/0001_init.postgres.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        include_str!("migrations/0001_init.sqlite.sql"),
+        include_str!("migrations/0001_init.postgres.sql"),
+    ),
+    // Review: users, flag decisions, disputes, supervisor scores, audit log.
+    (
+        2,
+        include_str!("migrations/0002_reviews.sqlite.sql"),
+        include_str!("migrations/0002_reviews.postgres.sql"),
+    ),
+];
 
 /// Normalises a database setting: a bare path means an SQLite file.
 pub fn database_url(setting: &str) -> String {
