@@ -30,6 +30,7 @@ pub mod intake;
 pub mod learn;
 pub mod logging;
 pub mod pipeline;
+pub mod report;
 pub mod rules;
 pub mod score;
 pub mod store;

@@ -154,7 +154,10 @@ mod tests {
     #[test]
     fn closed_disputes_imply_a_decision() {
         assert_eq!(DisputeStatus::Upheld.decision(), Some(Decision::Dismissed));
-        assert_eq!(DisputeStatus::Rejected.decision(), Some(Decision::Confirmed));
+        assert_eq!(
+            DisputeStatus::Rejected.decision(),
+            Some(Decision::Confirmed)
+        );
         assert_eq!(DisputeStatus::Open.decision(), None);
     }
 }

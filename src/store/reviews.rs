@@ -251,8 +251,16 @@ impl Store {
         let at = now();
         self.upsert_review(&mut tx, job_id, idx, decision, comment, reviewer, &at)
             .await?;
-        self.log(&mut tx, job_id, idx, reviewer, decision.as_str(), comment, &at)
-            .await?;
+        self.log(
+            &mut tx,
+            job_id,
+            idx,
+            reviewer,
+            decision.as_str(),
+            comment,
+            &at,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -396,9 +404,9 @@ impl Store {
         .await?
         .rows_affected();
         if n == 0 {
-            let exists = sqlx::query(self.sql(
-                "SELECT COUNT(*) FROM disputes WHERE job_id = $1 AND idx = $2",
-            ))
+            let exists = sqlx::query(
+                self.sql("SELECT COUNT(*) FROM disputes WHERE job_id = $1 AND idx = $2"),
+            )
             .bind(job_id)
             .bind(idx as i64)
             .fetch_one(&mut *tx)
@@ -426,9 +434,9 @@ impl Store {
             dispute_columns!(),
             " FROM disputes WHERE job_id = $1 ORDER BY idx"
         )))
-            .bind(job_id)
-            .fetch_all(&self.pool)
-            .await?;
+        .bind(job_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(dispute_from).collect()
     }
 
@@ -445,11 +453,11 @@ impl Store {
             " FROM disputes WHERE ($1 IS NULL OR status = $1) AND ($2 IS NULL OR agent_id = $2)
              ORDER BY opened_at, job_id, idx LIMIT $3"
         )))
-            .bind(status.map(|s| s.as_str().to_owned()))
-            .bind(agent_id.map(str::to_owned))
-            .bind(limit)
-            .fetch_all(&self.pool)
-            .await?;
+        .bind(status.map(|s| s.as_str().to_owned()))
+        .bind(agent_id.map(str::to_owned))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(dispute_from).collect()
     }
 
@@ -641,7 +649,10 @@ impl Store {
         Ok(())
     }
 
-    pub async fn supervisor_scores(&self, period: &str) -> Result<Vec<SupervisorScore>, StoreError> {
+    pub async fn supervisor_scores(
+        &self,
+        period: &str,
+    ) -> Result<Vec<SupervisorScore>, StoreError> {
         let rows = sqlx::query(self.sql(
             "SELECT period, agent_id, score, comment, scored_by, scored_at FROM supervisor_scores WHERE period = $1 ORDER BY agent_id",
         ))

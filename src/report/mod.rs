@@ -1,0 +1,915 @@
+//! Evaluation reports: stored QA results over a period → per-agent and
+//! per-team KPIs, a composite score from an evaluation scheme, grades and
+//! bonus coefficients, and coaching; rendered as a terminal table, CSV,
+//! JSON or a self-contained HTML page with charts.
+//!
+//! The maths is pure and lives in its own files, each table-tested on
+//! hand-checked data: [`kpi`] (KPIs, first-contact resolution), [`scheme`]
+//! (the scheme file, item scores, the composite), [`grade`] (forced
+//! distribution and thresholds), [`coaching`]. This file turns stored
+//! results into [`Contact`]s — leaving out flags that reviewers dismissed
+//! and rescoring those results — and assembles the [`Report`]; [`load`] is
+//! the only part that reads the store. [`render`] and [`html`] format it.
+
+pub mod coaching;
+pub mod grade;
+pub mod html;
+pub mod kpi;
+pub mod labels;
+pub mod period;
+pub mod render;
+pub mod scheme;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+use serde::Serialize;
+
+use crate::domain::{Csat, Flag, FlagId, Language, RuleId, Severity};
+use crate::error::{Classify, Disposition};
+use crate::rules::PackSet;
+use crate::score::Scorecard;
+use crate::store::{ResultFilter, Store, StoreError};
+use crate::wire::job::JobKind;
+use crate::wire::result::EvidenceWire;
+use crate::wire::ResultWire;
+
+pub use coaching::Weakness;
+pub use grade::{GradeDef, Method};
+pub use kpi::Kpis;
+pub use period::Period;
+pub use scheme::{Composite, Scheme, SchemeError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Scheme(#[from] SchemeError),
+    #[error("{0}")]
+    Period(String),
+    #[error("{file}:{line}: {message}")]
+    Supervisor {
+        file: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+impl Classify for ReportError {
+    fn disposition(&self) -> Disposition {
+        match self {
+            ReportError::Store(e) => e.disposition(),
+            _ => Disposition::Reject,
+        }
+    }
+}
+
+// ---- Rounding for output ------------------------------------------------
+
+pub fn round_to<const D: u32>(x: f64) -> f64 {
+    let m = 10f64.powi(D as i32);
+    (x * m).round() / m
+}
+
+/// Serialises an optional float rounded to `D` decimals: reports show
+/// figures, not float noise; the maths keeps full precision.
+pub(crate) fn opt_round<const D: u32, S: serde::Serializer>(
+    v: &Option<f64>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match v {
+        Some(x) => s.serialize_some(&round_to::<D>(*x)),
+        None => s.serialize_none(),
+    }
+}
+
+// ---- Contacts -------------------------------------------------------------
+
+/// A flag that counts (not dismissed), with what coaching needs of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountedFlag {
+    pub id: FlagId,
+    pub rule: String,
+    pub severity: Severity,
+    /// The first piece of evidence, for coaching examples.
+    pub evidence: Option<EvidenceWire>,
+    /// The result's coaching text for this rule, if any.
+    pub coaching: Option<String>,
+}
+
+impl CountedFlag {
+    pub fn bare(id: FlagId, rule: &str, severity: Severity) -> Self {
+        CountedFlag {
+            id,
+            rule: rule.to_owned(),
+            severity,
+            evidence: None,
+            coaching: None,
+        }
+    }
+
+    /// The agent's own fault: not a customer-risk signal, not info-only.
+    pub fn is_violation(&self) -> bool {
+        !self.id.is_customer_risk() && self.severity > Severity::Info
+    }
+}
+
+/// One stored result as reports see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub job_id: String,
+    pub agent_id: String,
+    pub agent_name: Option<String>,
+    pub team: Option<String>,
+    pub role: Option<String>,
+    pub kind: JobKind,
+    pub language: Language,
+    /// Start time in the scheme's local offset.
+    pub started: Option<DateTime<FixedOffset>>,
+    /// QA score and verdict after dismissed flags are taken out.
+    pub score: f64,
+    pub passed: bool,
+    pub flags: Vec<CountedFlag>,
+    /// Flags of this result that reviewers dismissed.
+    pub dismissed: usize,
+    pub first_response_s: Option<f64>,
+    pub avg_response_s: Option<f64>,
+    pub handle_time_s: f64,
+    pub after_call_work_s: Option<f64>,
+    pub silence_share: Option<f64>,
+    pub csat: Option<Csat>,
+    pub resolved: Option<bool>,
+    /// First-contact resolution, set when the report sees later contacts.
+    pub fcr: Option<bool>,
+    pub sentiment_change: Option<f64>,
+}
+
+impl Contact {
+    /// Handle time plus after-call work.
+    pub fn aht_s(&self) -> f64 {
+        self.handle_time_s + self.after_call_work_s.unwrap_or(0.0)
+    }
+
+    /// CSAT on a 5-point scale.
+    pub fn csat5(&self) -> Option<f64> {
+        self.csat
+            .filter(|c| c.scale > 0.0 && c.score.is_finite())
+            .map(|c| c.score * 5.0 / c.scale)
+    }
+
+    /// A contact from a stored result, without the flags in `dismissed`
+    /// (indices into `r.flags`), rescored by `card` when it is the
+    /// scorecard that scored the result.
+    pub fn from_result(
+        r: &ResultWire,
+        dismissed: &BTreeSet<usize>,
+        card: Option<&Scorecard>,
+        tz: FixedOffset,
+    ) -> Contact {
+        let (score, passed) = rescore(r, dismissed, card);
+        let m = &r.metrics;
+        Contact {
+            job_id: r.job_id.clone(),
+            agent_id: r.agent_id.clone(),
+            agent_name: r.agent.name.clone(),
+            team: r.agent.team.clone(),
+            role: r.agent.role.clone(),
+            kind: r.kind,
+            language: r.language,
+            started: r
+                .started_at
+                .as_deref()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&tz)),
+            score,
+            passed,
+            flags: r
+                .flags
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| !dismissed.contains(i))
+                .map(|(_, f)| CountedFlag {
+                    id: f.id,
+                    rule: f.rule.clone(),
+                    severity: f.severity,
+                    evidence: f.evidence.first().cloned(),
+                    coaching: r
+                        .coaching
+                        .iter()
+                        .find(|c| c.rule == f.rule)
+                        .map(|c| c.text.clone()),
+                })
+                .collect(),
+            dismissed: dismissed.iter().filter(|&&i| i < r.flags.len()).count(),
+            first_response_s: m.first_response_s,
+            avg_response_s: m.avg_response_s,
+            handle_time_s: m.handle_time_s,
+            after_call_work_s: m.after_call_work_s.or(r.metadata.after_call_work_s),
+            silence_share: m.silence_share,
+            csat: r.metadata.csat.map(|score| Csat {
+                score,
+                scale: r.metadata.csat_scale.unwrap_or(5.0),
+            }),
+            resolved: r.metadata.resolved,
+            fcr: None,
+            sentiment_change: match (m.customer_sentiment_start, m.customer_sentiment_end) {
+                (Some(a), Some(b)) => Some(b - a),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// A result's score and verdict without the dismissed flags. With the
+/// scorecard that scored it (same `id@version`), the scorecard is applied
+/// again to the remaining flags — exact, caps and fatal items included.
+/// Otherwise the stored deductions of the dismissed flags are given back
+/// (each section capped at its weight) and a fatal hit that was dismissed
+/// no longer fails the result; this can under-restore when an item had hit
+/// its cap, which the report's `rescored_without_scorecard` count shows.
+pub fn rescore(
+    r: &ResultWire,
+    dismissed: &BTreeSet<usize>,
+    card: Option<&Scorecard>,
+) -> (f64, bool) {
+    if !dismissed.iter().any(|&i| i < r.flags.len()) {
+        return (r.score, r.passed);
+    }
+    if let Some(card) = card.filter(|c| c.label() == r.versions.scorecard) {
+        let flags: Vec<Flag> = r
+            .flags
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !dismissed.contains(i))
+            .map(|(_, f)| Flag {
+                id: f.id,
+                rule: RuleId::new(f.rule.clone()),
+                severity: f.severity,
+                message: f.message.clone(),
+                evidence: Vec::new(),
+            })
+            .collect();
+        let s = card.apply(&flags);
+        return (round_to::<1>(s.score), s.passed);
+    }
+    let fatal_left = r.fatal.iter().any(|f| !dismissed.contains(&f.flag_index));
+    let total: f64 = r
+        .sections
+        .iter()
+        .map(|s| {
+            let lost: f64 = s
+                .deductions
+                .iter()
+                .filter(|d| !dismissed.contains(&d.flag_index))
+                .map(|d| d.points)
+                .sum();
+            (s.weight - lost).max(0.0)
+        })
+        .sum();
+    if fatal_left {
+        (r.score, false)
+    } else {
+        let score = round_to::<1>(total);
+        (score, score >= r.pass_score)
+    }
+}
+
+// ---- The report -------------------------------------------------------------
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PeriodInfo {
+    pub label: String,
+    pub since: String,
+    pub until: String,
+    pub utc_offset: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentReport {
+    pub agent_id: String,
+    pub name: Option<String>,
+    pub team: Option<String>,
+    pub role: Option<String>,
+    pub language: Language,
+    pub kpis: Kpis,
+    pub composite: Composite,
+    /// Rank within the grading pool (1 = best; ties share a rank).
+    pub rank: Option<usize>,
+    pub grade: Option<String>,
+    pub bonus: Option<f64>,
+    pub coaching: Vec<Weakness>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TeamReport {
+    pub team: Option<String>,
+    pub agents: usize,
+    pub kpis: Kpis,
+    /// Mean composite of the team's graded agents.
+    #[serde(serialize_with = "opt_round::<2, _>")]
+    pub avg_composite: Option<f64>,
+    pub grades: BTreeMap<String, usize>,
+}
+
+/// Mean QA score of one day (local time), for one team or all (`None`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendPoint {
+    pub date: String,
+    pub team: Option<String>,
+    pub contacts: usize,
+    pub avg_score: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub period: PeriodInfo,
+    pub scheme: String,
+    pub grading: Method,
+    pub generated_at: String,
+    pub team_filter: Option<String>,
+    pub agent_filter: Option<String>,
+    /// KPIs of everyone in scope together.
+    pub overall: Kpis,
+    pub teams: Vec<TeamReport>,
+    pub agents: Vec<AgentReport>,
+    pub trend: Vec<TrendPoint>,
+    /// Flags in scope that reviewers dismissed (or disputes upheld): left
+    /// out of every figure.
+    pub dismissed_flags: usize,
+    /// Results rescored from stored deductions because their scorecard is
+    /// not loaded (see `rescore`).
+    pub rescored_without_scorecard: usize,
+}
+
+/// What a report is made from.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    /// Results started in the period and up to the FCR window after it.
+    pub results: Vec<ResultWire>,
+    /// `(job id, flag index)` of dismissed flags.
+    pub dismissed: Vec<(String, usize)>,
+    /// Supervisor score (0–100) per agent id.
+    pub supervisor: BTreeMap<String, f64>,
+}
+
+pub struct Options<'a> {
+    pub scheme: &'a Scheme,
+    pub period: &'a Period,
+    pub team: Option<&'a str>,
+    /// Only this agent's row (graded among their team).
+    pub agent: Option<&'a str>,
+    /// Language of coaching; default: each agent's most used language.
+    pub lang: Option<Language>,
+    /// Rule packs, for rescoring, rule names and coaching text.
+    pub packs: Option<&'a PackSet>,
+}
+
+/// Reads what a report needs from the store: results from the period's
+/// start to the FCR window past its end (later contacts tell whether a
+/// customer came back), dismissed flags, and supervisor scores stored for
+/// the period's label.
+pub async fn load(store: &Store, scheme: &Scheme, period: &Period) -> Result<Inputs, ReportError> {
+    let window = chrono::Duration::milliseconds((scheme.fcr_window_days * 86_400_000.0) as i64);
+    let results = store
+        .results_between(&ResultFilter {
+            since: Some(period.since_utc()),
+            until: Some(Period::utc(period.end + window)),
+            ..Default::default()
+        })
+        .await?;
+    let dismissed = store
+        .dismissed_flags(Some(&period.since_utc()), Some(&period.until_utc()))
+        .await?;
+    let supervisor = store
+        .supervisor_scores(&period.label)
+        .await?
+        .into_iter()
+        .map(|s| (s.agent_id, s.score))
+        .collect();
+    Ok(Inputs {
+        results,
+        dismissed,
+        supervisor,
+    })
+}
+
+/// The most frequent value, ties going to the latest seen.
+fn most_common<T: Clone + Ord>(values: impl Iterator<Item = T>) -> Option<T> {
+    let mut counts: BTreeMap<T, (usize, usize)> = BTreeMap::new();
+    for (i, v) in values.enumerate() {
+        let e = counts.entry(v).or_insert((0, 0));
+        e.0 += 1;
+        e.1 = i;
+    }
+    counts
+        .into_iter()
+        .max_by_key(|(_, (n, last))| (*n, *last))
+        .map(|(v, _)| v)
+}
+
+fn rule_text(
+    packs: Option<&PackSet>,
+    lang: Language,
+    rule: &str,
+    flag: FlagId,
+) -> coaching::RuleText {
+    let pack = packs.and_then(|p| p.get(lang));
+    let rid = RuleId::new(rule);
+    let label = pack
+        .and_then(|p| {
+            p.scorecard
+                .sections
+                .iter()
+                .flat_map(|s| s.items.iter())
+                .find(|i| i.rules.contains(&rid))
+                .map(|i| i.name.clone())
+        })
+        .unwrap_or_else(|| labels::flag_label(flag, lang).to_owned());
+    coaching::RuleText {
+        label,
+        suggestion: pack
+            .and_then(|p| p.rule(&rid))
+            .map(|r| r.meta.coaching.clone())
+            .filter(|s| !s.trim().is_empty()),
+    }
+}
+
+/// Builds the report. Pure: everything comes from `inputs` and `o`.
+pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
+    let tz = o.scheme.utc_offset;
+    let mut dismissed: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+    for (job, idx) in &inputs.dismissed {
+        dismissed.entry(job.as_str()).or_default().insert(*idx);
+    }
+    let none = BTreeSet::new();
+    let mut without_card = 0;
+    let mut contacts: Vec<Contact> = inputs
+        .results
+        .iter()
+        .map(|r| {
+            let d = dismissed.get(r.job_id.as_str()).unwrap_or(&none);
+            let card = o
+                .packs
+                .and_then(|p| p.get(r.language))
+                .map(|p| &p.scorecard)
+                .filter(|c| c.label() == r.versions.scorecard);
+            let c = Contact::from_result(r, d, card, tz);
+            if card.is_none() && c.dismissed > 0 {
+                without_card += 1;
+            }
+            c
+        })
+        .collect();
+    // First-contact resolution looks at every loaded contact, including
+    // those after the period.
+    let fcr = {
+        let keys: Vec<kpi::ContactKey> = inputs
+            .results
+            .iter()
+            .zip(&contacts)
+            .map(|(r, c)| kpi::ContactKey {
+                job_id: &c.job_id,
+                customer_id: r.metadata.customer_id.as_deref(),
+                started: c.started,
+                resolved: c.resolved,
+            })
+            .collect();
+        kpi::first_contact_resolution(&keys, o.scheme.fcr_window_days)
+    };
+    for (c, f) in contacts.iter_mut().zip(fcr) {
+        c.fcr = f;
+    }
+
+    // Scope: in the period, in the team; for one agent, their team(s).
+    let in_period: Vec<&Contact> = contacts
+        .iter()
+        .filter(|c| c.started.is_some_and(|t| o.period.contains(t)))
+        .filter(|c| o.team.is_none_or(|t| c.team.as_deref() == Some(t)))
+        .collect();
+    let scope: Vec<&Contact> = match o.agent {
+        Some(a) => {
+            let teams: BTreeSet<&Option<String>> = in_period
+                .iter()
+                .filter(|c| c.agent_id == a)
+                .map(|c| &c.team)
+                .collect();
+            in_period
+                .into_iter()
+                .filter(|c| teams.contains(&c.team))
+                .collect()
+        }
+        None => in_period,
+    };
+
+    let mut by_team: BTreeMap<Option<String>, Vec<&Contact>> = BTreeMap::new();
+    let mut by_agent: BTreeMap<&str, Vec<&Contact>> = BTreeMap::new();
+    for c in &scope {
+        by_team.entry(c.team.clone()).or_default().push(c);
+        by_agent.entry(c.agent_id.as_str()).or_default().push(c);
+    }
+    let team_kpis: BTreeMap<Option<String>, Kpis> = by_team
+        .iter()
+        .map(|(t, cs)| (t.clone(), Kpis::of(cs.iter().copied())))
+        .collect();
+
+    let mut agents: Vec<AgentReport> = by_agent
+        .iter()
+        .map(|(&id, cs)| {
+            let k = Kpis::of(cs.iter().copied());
+            let team = most_common(cs.iter().map(|c| c.team.clone())).flatten();
+            let role = most_common(cs.iter().filter_map(|c| c.role.clone()));
+            let language = o
+                .lang
+                .or_else(|| {
+                    most_common(cs.iter().map(|c| c.language.as_str())).and_then(|l| l.parse().ok())
+                })
+                .unwrap_or(Language::En);
+            let composite =
+                o.scheme
+                    .composite(cs, &k, role.as_deref(), inputs.supervisor.get(id).copied());
+            let empty = Kpis::default();
+            let tk = team_kpis.get(&team).unwrap_or(&empty);
+            let text = |rule: &str, flag: FlagId| rule_text(o.packs, language, rule, flag);
+            let coaching = coaching::weaknesses(cs, &k, tk, language, &o.scheme.coaching, &text);
+            AgentReport {
+                agent_id: id.to_owned(),
+                name: cs.iter().rev().find_map(|c| c.agent_name.clone()),
+                team,
+                role,
+                language,
+                kpis: k,
+                composite,
+                rank: None,
+                grade: None,
+                bonus: None,
+                coaching,
+            }
+        })
+        .collect();
+
+    // Grades, per pool.
+    let g = &o.scheme.grading;
+    let mut pools: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
+    for (i, a) in agents.iter().enumerate() {
+        if a.composite.total.is_some() && a.kpis.contacts >= g.min_contacts {
+            let key = match g.within {
+                scheme::Within::Team => a.team.clone(),
+                scheme::Within::All => None,
+            };
+            pools.entry(key).or_default().push(i);
+        }
+    }
+    for members in pools.values() {
+        let scores: Vec<f64> = members
+            .iter()
+            .map(|&i| agents[i].composite.total.unwrap_or(0.0))
+            .collect();
+        let idx = match g.method {
+            Method::Forced => grade::forced(&scores, &g.grades),
+            Method::Thresholds => grade::by_threshold(&scores, &g.grades),
+        };
+        for (pos, &i) in members.iter().enumerate() {
+            let def = &g.grades[idx[pos]];
+            let key = (scores[pos] * 100.0).round() as i64;
+            let better = scores
+                .iter()
+                .filter(|&&s| (s * 100.0).round() as i64 > key)
+                .count();
+            let a = &mut agents[i];
+            a.grade = Some(def.name.clone());
+            a.bonus = Some(def.bonus);
+            a.rank = Some(better + 1);
+        }
+    }
+    agents.sort_by(|a, b| {
+        a.team
+            .cmp(&b.team)
+            .then(
+                a.rank
+                    .unwrap_or(usize::MAX)
+                    .cmp(&b.rank.unwrap_or(usize::MAX)),
+            )
+            .then(a.agent_id.cmp(&b.agent_id))
+    });
+
+    let teams: Vec<TeamReport> = team_kpis
+        .into_iter()
+        .map(|(team, kpis)| {
+            let members: Vec<&AgentReport> = agents.iter().filter(|a| a.team == team).collect();
+            let mut grades = BTreeMap::new();
+            for a in &members {
+                if let Some(gr) = &a.grade {
+                    *grades.entry(gr.clone()).or_default() += 1;
+                }
+            }
+            TeamReport {
+                agents: members.len(),
+                avg_composite: kpi::mean(members.iter().filter_map(|a| a.composite.total)),
+                team,
+                kpis,
+                grades,
+            }
+        })
+        .collect();
+
+    // Daily trend, overall and per team.
+    let mut days: BTreeMap<(String, Option<String>), (usize, f64)> = BTreeMap::new();
+    for c in &scope {
+        let Some(t) = c.started else { continue };
+        let day = t.format("%Y-%m-%d").to_string();
+        for key in [(day.clone(), None), (day, c.team.clone())] {
+            let e = days.entry(key).or_insert((0, 0.0));
+            e.0 += 1;
+            e.1 += c.score;
+        }
+    }
+    // Overall and per-team points coincide when everyone has no team.
+    let trend = days
+        .into_iter()
+        .map(|((date, team), (n, sum))| TrendPoint {
+            date,
+            team,
+            contacts: n,
+            avg_score: round_to::<2>(sum / n as f64),
+        })
+        .collect();
+
+    let overall = Kpis::of(scope.iter().copied());
+    let dismissed_flags = scope.iter().map(|c| c.dismissed).sum();
+    if let Some(a) = o.agent {
+        agents.retain(|x| x.agent_id == a);
+    }
+    Report {
+        period: PeriodInfo {
+            label: o.period.label.clone(),
+            since: o.period.since_utc(),
+            until: o.period.until_utc(),
+            utc_offset: tz.to_string(),
+        },
+        scheme: o.scheme.label(),
+        grading: g.method,
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        team_filter: o.team.map(str::to_owned),
+        agent_filter: o.agent.map(str::to_owned),
+        overall,
+        teams,
+        agents,
+        trend,
+        dismissed_flags,
+        rescored_without_scorecard: without_card,
+    }
+}
+
+/// Supervisor scores from a file: CSV lines `agent_id,score[,comment]`
+/// (a header line is allowed) or TOML `[scores]` with `agent_id = score`.
+pub fn read_supervisor_scores(path: &Path) -> Result<BTreeMap<String, f64>, ReportError> {
+    let err = |line: usize, message: String| ReportError::Supervisor {
+        file: path.to_path_buf(),
+        line,
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(0, format!("cannot read: {e}")))?;
+    let mut out = BTreeMap::new();
+    let check = |line: usize, id: &str, v: f64| -> Result<(), ReportError> {
+        if id.is_empty() || id.len() > 128 {
+            return Err(err(
+                line,
+                format!("agent id {id:?} must be 1 to 128 characters"),
+            ));
+        }
+        if !(0.0..=100.0).contains(&v) {
+            return Err(err(
+                line,
+                format!("score {v} for {id} is not between 0 and 100"),
+            ));
+        }
+        Ok(())
+    };
+    if path.extension().is_some_and(|e| e == "toml") {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct File {
+            scores: BTreeMap<String, f64>,
+        }
+        let f: File = toml::from_str(&text).map_err(|e| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start].matches('\n').count() + 1)
+                .unwrap_or(0);
+            err(line, e.message().to_owned())
+        })?;
+        for (id, v) in f.scores {
+            check(0, &id, v)?;
+            out.insert(id, v);
+        }
+        return Ok(out);
+    }
+    for (i, line) in text.lines().enumerate() {
+        let n = i + 1;
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let mut cols = line.split(',').map(str::trim);
+        let id = cols.next().unwrap_or_default();
+        let score = cols.next().unwrap_or_default();
+        match score.parse::<f64>() {
+            Ok(v) => {
+                check(n, id, v)?;
+                out.insert(id.to_owned(), v);
+            }
+            Err(_) if out.is_empty() && n == 1 => continue, // a header
+            Err(_) => return Err(err(n, format!("{score:?} is not a score"))),
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use crate::wire::job::{AgentWire, MetadataWire};
+    use crate::wire::result::{
+        DeductionWire, FatalWire, FlagWire, MetricsWire, SectionWire, VersionsWire,
+    };
+
+    /// A contact with only the essentials set; tests fill in the rest.
+    pub fn contact(job: &str, kind: JobKind, score: f64, passed: bool) -> Contact {
+        Contact {
+            job_id: job.into(),
+            agent_id: "A1".into(),
+            agent_name: None,
+            team: Some("T".into()),
+            role: None,
+            kind,
+            language: Language::En,
+            started: None,
+            score,
+            passed,
+            flags: Vec::new(),
+            dismissed: 0,
+            first_response_s: None,
+            avg_response_s: None,
+            handle_time_s: 0.0,
+            after_call_work_s: None,
+            silence_share: None,
+            csat: None,
+            resolved: None,
+            fcr: None,
+            sentiment_change: None,
+        }
+    }
+
+    fn flag(id: FlagId, rule: &str, sev: Severity) -> FlagWire {
+        FlagWire {
+            id,
+            rule: rule.into(),
+            severity: sev,
+            message: String::new(),
+            evidence: Vec::new(),
+        }
+    }
+
+    /// A result as the English default scorecard scores it: the greeting
+    /// and closing missing (10 + 10 from script), three long silences
+    /// (3 + 3 + 0: the item is capped at 6).
+    fn result(scorecard: &str) -> ResultWire {
+        let d = |item: &str, f: FlagId, rule: &str, points: f64, i: usize| DeductionWire {
+            item: item.into(),
+            flag: f,
+            rule: rule.into(),
+            points,
+            flag_index: i,
+        };
+        let sec = |id: &str, weight: f64, deductions: Vec<DeductionWire>| SectionWire {
+            id: id.into(),
+            name: id.into(),
+            weight,
+            score: weight - deductions.iter().map(|d| d.points).sum::<f64>(),
+            deductions,
+        };
+        ResultWire {
+            job_id: "j1".into(),
+            agent_id: "A1".into(),
+            agent: AgentWire {
+                id: "A1".into(),
+                name: None,
+                team: None,
+                role: None,
+            },
+            kind: JobKind::Call,
+            language: Language::En,
+            channel: "phone".into(),
+            started_at: Some("2026-11-02T10:00:00+08:00".into()),
+            score: 74.0,
+            passed: false,
+            pass_score: 80.0,
+            flags: vec![
+                flag(FlagId::GreetingMissing, "greeting", Severity::Major),
+                flag(FlagId::ClosingMissing, "closing", Severity::Minor),
+                flag(FlagId::LongSilence, "long_silence", Severity::Minor),
+                flag(FlagId::LongSilence, "long_silence", Severity::Minor),
+                flag(FlagId::LongSilence, "long_silence", Severity::Minor),
+            ],
+            metrics: MetricsWire::default(),
+            coaching: Vec::new(),
+            sections: vec![
+                sec(
+                    "script",
+                    20.0,
+                    vec![
+                        d("greeting", FlagId::GreetingMissing, "greeting", 10.0, 0),
+                        d("closing", FlagId::ClosingMissing, "closing", 10.0, 1),
+                    ],
+                ),
+                sec("attitude", 30.0, vec![]),
+                sec("compliance", 30.0, vec![]),
+                sec(
+                    "timeliness",
+                    20.0,
+                    vec![
+                        d("silence", FlagId::LongSilence, "long_silence", 3.0, 2),
+                        d("silence", FlagId::LongSilence, "long_silence", 3.0, 3),
+                        d("silence", FlagId::LongSilence, "long_silence", 0.0, 4),
+                    ],
+                ),
+            ],
+            fatal: Vec::new(),
+            attribution: crate::domain::Attribution::Channels,
+            recording: None,
+            turns: Vec::new(),
+            contact_reason: None,
+            diagnostics: Vec::new(),
+            metadata: MetadataWire::default(),
+            versions: VersionsWire {
+                scorecard: scorecard.into(),
+                ..Default::default()
+            },
+            processed_at: "2026-11-02T03:00:00.000Z".into(),
+        }
+    }
+
+    fn en_card() -> Scorecard {
+        crate::rules::RulePack::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/en"))
+            .expect("en pack")
+            .scorecard
+    }
+
+    #[test]
+    fn rescoring_table() {
+        let card = en_card();
+        let label = card.label();
+        // (dismissed flag indices, with the scorecard?) → (score, passed)
+        let cases: &[(&[usize], bool, f64, bool)] = &[
+            // 0 (script) + 30 + 30 + 14 (timeliness: 20 − 6) = 74.
+            (&[], true, 74.0, false),
+            (&[0], true, 84.0, true),
+            (&[0, 1], true, 94.0, true),
+            // One of three silences dismissed: the cap still takes 6, so
+            // the scorecard gives nothing back…
+            (&[2], true, 74.0, false),
+            // …while the stored deductions give back the 3 points that
+            // silence cost (the fallback is approximate when an item was
+            // capped, and says so in `rescored_without_scorecard`).
+            (&[2], false, 77.0, false),
+            (&[0, 1], false, 94.0, true),
+            (&[9], true, 74.0, false), // out of range: ignored
+        ];
+        for (dis, with_card, score, passed) in cases {
+            let r = result(if *with_card { &label } else { "other@0" });
+            let d: BTreeSet<usize> = dis.iter().copied().collect();
+            assert_eq!(
+                rescore(&r, &d, Some(&card)),
+                (*score, *passed),
+                "{dis:?} card={with_card}"
+            );
+        }
+        // A dismissed fatal hit no longer fails the result.
+        let mut r = result("other@0");
+        r.fatal = vec![FatalWire {
+            item: "greeting".into(),
+            flag_index: 0,
+        }];
+        r.score = 0.0;
+        assert_eq!(rescore(&r, &BTreeSet::from([1]), None), (0.0, false));
+        assert_eq!(rescore(&r, &BTreeSet::from([0, 1]), None), (94.0, true));
+    }
+
+    #[test]
+    fn supervisor_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("s.csv");
+        std::fs::write(&csv, "agent_id,score,comment\nA1,90,good\n A2 , 75.5\n").unwrap();
+        let m = read_supervisor_scores(&csv).unwrap();
+        assert_eq!(m["A1"], 90.0);
+        assert_eq!(m["A2"], 75.5);
+        std::fs::write(&csv, "A1,90\nA2,120\n").unwrap();
+        let e = read_supervisor_scores(&csv).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("120"), "{e}");
+        let toml = dir.path().join("s.toml");
+        std::fs::write(&toml, "[scores]\nA1 = 88\n").unwrap();
+        assert_eq!(read_supervisor_scores(&toml).unwrap()["A1"], 88.0);
+    }
+}

@@ -1,0 +1,322 @@
+//! Text forms of a report: a terminal table (teams, agents, coaching), CSV
+//! (one row per team and per agent, for spreadsheets and payroll) and JSON
+//! (the whole report). The HTML page is in `html`.
+
+use std::fmt::Write;
+
+use super::labels::{words, Words};
+use super::{AgentReport, Kpis, Report};
+use crate::domain::Language;
+
+fn num(v: Option<f64>, decimals: usize) -> String {
+    v.map(|x| format!("{x:.decimals$}"))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map(|x| format!("{:.1}%", 100.0 * x))
+        .unwrap_or_else(|| "-".into())
+}
+
+fn clock(s: f64) -> String {
+    let s = s.max(0.0);
+    format!("{:02}:{:04.1}", (s / 60.0) as u64, s % 60.0)
+}
+
+/// Width in a terminal: CJK characters take two columns.
+fn display_width(s: &str) -> usize {
+    s.chars()
+        .map(|c| if (c as u32) >= 0x1100 { 2 } else { 1 })
+        .sum()
+}
+
+fn pad(s: &str, width: usize, right: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(display_width(s)));
+    if right {
+        format!("{fill}{s}")
+    } else {
+        format!("{s}{fill}")
+    }
+}
+
+/// The KPI cells shared by team and agent rows.
+fn kpi_cells(k: &Kpis) -> Vec<String> {
+    vec![
+        k.contacts.to_string(),
+        num(k.avg_score, 1),
+        pct(k.pass_rate),
+        k.violations.to_string(),
+        pct(k.complaint_rate),
+        num(k.first_response_chat_s, 1),
+        num(k.first_response_call_s, 1),
+        num(k.avg_response_s, 1),
+        num(k.aht_s, 0),
+        pct(k.silence_share),
+        num(k.csat, 2),
+        pct(k.fcr_rate),
+        pct(k.resolution_rate),
+        num(k.sentiment_change, 2),
+    ]
+}
+
+fn kpi_heads(w: &Words) -> Vec<&'static str> {
+    vec![
+        w.contacts,
+        w.qa_score,
+        w.pass_rate,
+        w.violations,
+        w.complaint_rate,
+        w.frt_chat,
+        w.frt_call,
+        w.art,
+        w.aht,
+        w.silence,
+        w.csat,
+        w.fcr,
+        w.resolution,
+        w.sentiment,
+    ]
+}
+
+fn table_of(out: &mut String, heads: &[&str], rows: &[Vec<String>], left_cols: usize) {
+    let widths: Vec<usize> = (0..heads.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| display_width(&r[i]))
+                .chain(std::iter::once(display_width(heads[i])))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(i, c)| pad(c, widths[i], i >= left_cols))
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_owned()
+    };
+    let _ = writeln!(
+        out,
+        "{}",
+        line(heads.iter().map(|h| h.to_string()).collect())
+    );
+    for r in rows {
+        let _ = writeln!(out, "{}", line(r.clone()));
+    }
+}
+
+fn team_name(t: &Option<String>) -> String {
+    t.clone().unwrap_or_else(|| "-".into())
+}
+
+fn agent_label(a: &AgentReport) -> String {
+    match &a.name {
+        Some(n) => format!("{} ({n})", a.agent_id),
+        None => a.agent_id.clone(),
+    }
+}
+
+/// The terminal table, headings in `lang`; coaching in each agent's language.
+pub fn table(r: &Report, lang: Language) -> String {
+    let w = words(lang);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{} — {} {} ({} … {}), {} {}",
+        w.report, w.period, r.period.label, r.period.since, r.period.until, w.scheme, r.scheme
+    );
+    if r.dismissed_flags > 0 {
+        let _ = writeln!(out, "{} {}", r.dismissed_flags, w.excluded);
+    }
+    let _ = writeln!(out, "\n{}", w.teams);
+    let mut heads = vec![w.team, w.agents];
+    heads.extend(kpi_heads(w));
+    heads.push(w.composite);
+    let rows: Vec<Vec<String>> = r
+        .teams
+        .iter()
+        .map(|t| {
+            let mut row = vec![team_name(&t.team), t.agents.to_string()];
+            row.extend(kpi_cells(&t.kpis));
+            row.push(num(t.avg_composite, 1));
+            row
+        })
+        .collect();
+    table_of(&mut out, &heads, &rows, 1);
+
+    let _ = writeln!(out, "\n{}", w.agents);
+    let mut heads = vec![w.agent, w.team, w.role];
+    heads.extend(kpi_heads(w));
+    heads.extend([w.composite, w.grade, w.bonus]);
+    let rows: Vec<Vec<String>> = r
+        .agents
+        .iter()
+        .map(|a| {
+            let mut row = vec![
+                agent_label(a),
+                team_name(&a.team),
+                a.role.clone().unwrap_or_else(|| "-".into()),
+            ];
+            row.extend(kpi_cells(&a.kpis));
+            row.push(num(a.composite.total, 1));
+            row.push(a.grade.clone().unwrap_or_else(|| "-".into()));
+            row.push(num(a.bonus, 1));
+            row
+        })
+        .collect();
+    table_of(&mut out, &heads, &rows, 3);
+
+    let _ = writeln!(out, "\n{}", w.coaching);
+    for a in &r.agents {
+        let aw = words(a.language);
+        let _ = writeln!(out, "{}:", agent_label(a));
+        if a.coaching.is_empty() {
+            let _ = writeln!(out, "  {}", aw.no_weaknesses);
+        }
+        for wk in &a.coaching {
+            let _ = writeln!(out, "  - {}", wk.summary);
+            if !wk.suggestion.is_empty() {
+                let _ = writeln!(out, "    → {}", wk.suggestion);
+            }
+            for e in &wk.examples {
+                let who = e.speaker.map(|s| s.as_str()).unwrap_or("-");
+                let _ = writeln!(
+                    out,
+                    "    · {} {} {} “{}”",
+                    e.job_id,
+                    clock(e.start),
+                    who,
+                    e.text
+                );
+            }
+        }
+    }
+    out
+}
+
+fn csv_cell(s: &str) -> String {
+    // Cells starting with = + - @ are formulas to spreadsheets: quote them
+    // with a leading apostrophe so an agent name cannot run one.
+    let s = if s.starts_with(['=', '+', '@']) || (s.starts_with('-') && s.parse::<f64>().is_err()) {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+fn opt(v: Option<f64>) -> String {
+    v.map(|x| format!("{}", super::round_to::<4>(x)))
+        .unwrap_or_default()
+}
+
+/// One header line, then a row per team and per agent.
+pub fn csv(r: &Report) -> String {
+    let mut out = String::from(
+        "level,team,agent_id,name,role,contacts,avg_score,pass_rate,violations,complaint_rate,first_response_chat_s,first_response_call_s,avg_response_s,handle_time_s,after_call_work_s,aht_s,silence_share,csat5,csat_responses,fcr_rate,resolution_rate,sentiment_change,common_score,role_score,data_score,supervisor_score,composite,rank,grade,bonus\n",
+    );
+    let kcells = |k: &Kpis| -> Vec<String> {
+        vec![
+            k.contacts.to_string(),
+            opt(k.avg_score),
+            opt(k.pass_rate),
+            k.violations.to_string(),
+            opt(k.complaint_rate),
+            opt(k.first_response_chat_s),
+            opt(k.first_response_call_s),
+            opt(k.avg_response_s),
+            opt(k.handle_time_s),
+            opt(k.after_call_work_s),
+            opt(k.aht_s),
+            opt(k.silence_share),
+            opt(k.csat),
+            k.csat_responses.to_string(),
+            opt(k.fcr_rate),
+            opt(k.resolution_rate),
+            opt(k.sentiment_change),
+        ]
+    };
+    for t in &r.teams {
+        let mut row = vec![
+            "team".to_owned(),
+            t.team.clone().unwrap_or_default(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
+        row.extend(kcells(&t.kpis));
+        row.extend([
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            opt(t.avg_composite),
+        ]);
+        row.extend([String::new(), String::new(), String::new()]);
+        out.push_str(
+            &row.iter()
+                .map(|c| csv_cell(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+    }
+    for a in &r.agents {
+        let c = &a.composite;
+        let mut row = vec![
+            "agent".to_owned(),
+            a.team.clone().unwrap_or_default(),
+            a.agent_id.clone(),
+            a.name.clone().unwrap_or_default(),
+            a.role.clone().unwrap_or_default(),
+        ];
+        row.extend(kcells(&a.kpis));
+        row.extend([
+            opt(c.common),
+            opt(c.role_score),
+            opt(c.data),
+            opt(c.supervisor),
+            opt(c.total),
+        ]);
+        row.extend([
+            a.rank.map(|r| r.to_string()).unwrap_or_default(),
+            a.grade.clone().unwrap_or_default(),
+            opt(a.bonus),
+        ]);
+        out.push_str(
+            &row.iter()
+                .map(|c| csv_cell(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+    }
+    out
+}
+
+/// The whole report as pretty JSON.
+pub fn json(r: &Report) -> String {
+    serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_cells_are_quoted_and_defused() {
+        assert_eq!(csv_cell("plain"), "plain");
+        assert_eq!(csv_cell("a,b"), "\"a,b\"");
+        assert_eq!(csv_cell("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_cell("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+        assert_eq!(csv_cell("-0.25"), "-0.25");
+        assert_eq!(pad("张三", 6, false), "张三  ");
+    }
+}
