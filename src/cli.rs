@@ -17,6 +17,9 @@ use crate::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
 use crate::store::{ResultFilter, Saved, Store};
 use crate::wire::ResultWire;
 
+mod review;
+pub use review::{ReportArgs, ServeArgs, UsersCommand};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "callqa",
@@ -63,6 +66,14 @@ pub enum Command {
     EvalSentiment(EvalSentimentArgs),
     /// Print intent-matching accuracy on a labelled data set (few-shot, and our pack's taxonomy).
     EvalIntent(EvalIntentArgs),
+    /// Evaluation report over a period: KPIs, composite score, grade and
+    /// bonus per agent and team, and coaching.
+    Report(ReportArgs),
+    /// Users of the review server (agent, reviewer, supervisor, admin).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Run the review server: the JSON API and the review page.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +232,9 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::TrainSentiment(a) => blocking(move || train_sentiment(&cfg, a)).await,
         Command::EvalSentiment(a) => blocking(move || eval_sentiment(&cfg, a)).await,
         Command::EvalIntent(a) => blocking(move || eval_intent(&cfg, a)).await,
+        Command::Report(r) => review::report(cfg, r).await,
+        Command::Users(u) => review::users(cfg, u).await,
+        Command::Serve(s) => review::serve(cfg, s).await,
     }
 }
 

@@ -36,6 +36,30 @@ pub struct Config {
     pub rules_only: bool,
     /// Jobs processed at once (0: one per CPU core). Env: CALLQA_CONCURRENCY.
     pub concurrency: usize,
+    /// The evaluation scheme for `callqa report` and the report API.
+    /// Env: CALLQA_EVALUATION.
+    pub evaluation: PathBuf,
+    /// The review server (`callqa serve`).
+    pub http: HttpConfig,
+}
+
+/// `[http]`: the review server.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Address to listen on. Env: CALLQA_HTTP_LISTEN.
+    pub listen: String,
+    /// Seconds a signed audio link stays valid (30–86400).
+    pub media_link_ttl_s: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: "127.0.0.1:8080".into(),
+            media_link_ttl_s: 900,
+        }
+    }
 }
 
 impl Default for Config {
@@ -47,6 +71,8 @@ impl Default for Config {
             recording_roots: Vec::new(),
             rules_only: false,
             concurrency: 0,
+            evaluation: "rules/evaluation.toml".into(),
+            http: HttpConfig::default(),
         }
     }
 }
@@ -130,6 +156,12 @@ impl Config {
         if let Some(v) = env("CALLQA_CONCURRENCY") {
             self.concurrency = parse_num("CALLQA_CONCURRENCY", &v)?;
         }
+        if let Some(v) = env("CALLQA_EVALUATION") {
+            self.evaluation = v.into();
+        }
+        if let Some(v) = env("CALLQA_HTTP_LISTEN") {
+            self.http.listen = v;
+        }
         Ok(())
     }
 
@@ -156,6 +188,8 @@ mod tests {
         assert_eq!(cfg.database, "sqlite://callqa.db");
         assert_eq!(cfg.rules, PathBuf::from("rules"));
         assert!(!cfg.recording_roots.is_empty());
+        assert_eq!(cfg.evaluation, PathBuf::from("rules/evaluation.toml"));
+        assert_eq!(cfg.http, HttpConfig::default());
     }
 
     #[test]

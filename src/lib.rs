@@ -26,6 +26,7 @@ pub mod config;
 pub mod domain;
 pub mod embed;
 pub mod error;
+pub mod http;
 pub mod intake;
 pub mod learn;
 pub mod logging;

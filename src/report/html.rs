@@ -91,6 +91,10 @@ fn trend_chart(r: &Report, w: &Words) -> String {
             series.push(p.team.clone());
         }
     }
+    // One team: its line is the overall line.
+    if series.len() == 2 {
+        series.truncate(1);
+    }
     for (si, team) in series.iter().enumerate() {
         let color = if si == 0 {
             "#333"
@@ -314,7 +318,7 @@ h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}p.meta{colo
 table{border-collapse:collapse;margin:8px 0}th,td{border:1px solid #ddd;padding:3px 6px}th{background:#f4f4f4;font-weight:600}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}.chart{width:100%;max-width:680px;height:auto;display:block;margin:8px 0}\
 .tick{font-size:11px;fill:#444}.grade{font-weight:700}.coach li{margin:6px 0}.ex{color:#555;font-size:13px}\
-.charts{display:flex;flex-wrap:wrap;gap:24px}.charts figure{margin:0}figcaption{font-weight:600}";
+.charts{display:flex;flex-wrap:wrap;gap:24px}.charts figure{margin:0;flex:1 1 440px;max-width:680px}figcaption{font-weight:600}.scroll{overflow-x:auto}";
 
 /// The page, headings in `lang`; each agent's coaching in their language.
 pub fn page(r: &Report, lang: Language) -> String {
@@ -361,7 +365,7 @@ pub fn page(r: &Report, lang: Language) -> String {
     );
     let _ = write!(
         s,
-        "<h2>{}</h2><table id=\"teams\"><tr><th>{}</th><th>{}</th>{}<th>{}</th></tr>",
+        "<h2>{}</h2><div class=\"scroll\"><table id=\"teams\"><tr><th>{}</th><th>{}</th>{}<th>{}</th></tr>",
         esc(w.teams),
         esc(w.team),
         esc(w.agents),
@@ -378,10 +382,10 @@ pub fn page(r: &Report, lang: Language) -> String {
             num(t.avg_composite, 1)
         );
     }
-    s.push_str("</table>");
+    s.push_str("</table></div>");
     let _ = write!(
         s,
-        "<h2>{}</h2><table id=\"agents\"><tr><th>{}</th><th>{}</th><th>{}</th>{}<th>{}</th><th>{}</th><th>{}</th></tr>",
+        "<h2>{}</h2><div class=\"scroll\"><table id=\"agents\"><tr><th>{}</th><th>{}</th><th>{}</th>{}<th>{}</th><th>{}</th><th>{}</th></tr>",
         esc(w.agents),
         esc(w.agent),
         esc(w.team),
@@ -409,7 +413,7 @@ pub fn page(r: &Report, lang: Language) -> String {
             num(a.bonus, 1)
         );
     }
-    s.push_str("</table>");
+    s.push_str("</table></div>");
     let _ = write!(s, "<h2>{}</h2>", esc(w.coaching));
     for a in &r.agents {
         let aw = words(a.language);

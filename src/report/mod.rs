@@ -409,6 +409,9 @@ fn most_common<T: Clone + Ord>(values: impl Iterator<Item = T>) -> Option<T> {
         .map(|(v, _)| v)
 }
 
+/// A weakness is named by its flag ("Greeting missing"); where several
+/// rules of the pack raise that flag, the scorecard item (or rule id) tells
+/// them apart: "Forbidden phrase (Buck-passing)".
 fn rule_text(
     packs: Option<&PackSet>,
     lang: Language,
@@ -417,16 +420,21 @@ fn rule_text(
 ) -> coaching::RuleText {
     let pack = packs.and_then(|p| p.get(lang));
     let rid = RuleId::new(rule);
-    let label = pack
-        .and_then(|p| {
+    let base = labels::flag_label(flag, lang);
+    let shared = pack.is_none_or(|p| p.rules.iter().filter(|r| r.meta.flag == flag).count() > 1);
+    let label = if shared {
+        let item = pack.and_then(|p| {
             p.scorecard
                 .sections
                 .iter()
                 .flat_map(|s| s.items.iter())
                 .find(|i| i.rules.contains(&rid))
                 .map(|i| i.name.clone())
-        })
-        .unwrap_or_else(|| labels::flag_label(flag, lang).to_owned());
+        });
+        format!("{base} ({})", item.unwrap_or_else(|| rule.to_owned()))
+    } else {
+        base.to_owned()
+    };
     coaching::RuleText {
         label,
         suggestion: pack

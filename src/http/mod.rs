@@ -1,0 +1,16 @@
+//! The review server (`callqa serve`): a JSON API over stored results,
+//! flags, disputes, agents, reports and calibration, and the review page
+//! for compliance officers, served from files embedded in the binary. This
+//! module owns axum; the rest of callqa never sees it.
+//!
+//! - [`api`]: routes, input checks and handlers;
+//! - [`auth`]: bearer tokens, roles, signed media links;
+//! - [`media`]: recordings with range requests;
+//! - [`review`]: the page (HTML, JS, CSS in `assets/`);
+//! - [`server`]: binding, serving, graceful shutdown.
+
+pub mod api;
+pub mod auth;
+pub mod media;
+pub mod review;
+pub mod server;
