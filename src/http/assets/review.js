@@ -1,0 +1,444 @@
+// callqa review page. Plain JavaScript, no dependencies: the page signs in
+// with a bearer token (kept in sessionStorage, gone when the tab closes),
+// lists flagged conversations most severe first, shows the transcript with
+// the evidence highlighted and plays the recording from the flagged moment
+// (through a short-lived signed link), and records decisions. All text
+// from the server is inserted with textContent, never as HTML.
+"use strict";
+
+const T = {
+  en: {
+    title: "Call QA review", queue: "Flagged conversations", disputes: "Disputes", report: "Report",
+    calibration: "Calibration", signout: "Sign out", token: "Access token", signin: "Sign in",
+    tokenhint: "Ask an administrator for a token (callqa users add).", status: "Status",
+    pending: "Pending", all: "All", disputed: "Disputed", confirmed: "Confirmed", dismissed: "Dismissed",
+    refresh: "Refresh", pick: "Pick a conversation on the left.", period: "Period", team: "Team",
+    load: "Load", download: "Download HTML", badtoken: "That token was not accepted.",
+    play: "Play from", confirm: "Confirm", dismiss: "Dismiss", comment: "Comment (required to dismiss)",
+    dispute: "Dispute (申诉)", reason: "Why is this flag wrong?", uphold: "Uphold dispute (dismiss flag)",
+    reject: "Reject dispute (keep flag)", decision: "Supervisor's comment", score: "Score",
+    agent: "Agent", kind: "Kind", started: "Started", noflags: "No conversations.", saved: "Saved",
+    noaudio: "No recording for this conversation.", transcript: "Transcript", evidence: "Evidence",
+    contacts: "Contacts", qa: "QA score", violations: "Violations", composite: "Composite",
+    grade: "Grade", bonus: "Bonus", pass: "Pass rate", rule: "Rule", raised: "Raised",
+    precision: "Precision", decided: "Decided", flag: "Flag", opened: "Opened", by: "By",
+    coaching: "Coaching", agreement: "Agreement with reviewers", excluded: "dismissed flags left out",
+    job: "Conversation", outcome: "Status", csat: "CSAT", fcr: "FCR", reasonh: "Reason",
+  },
+  zh: {
+    title: "智能质检复核", queue: "告警会话", disputes: "申诉", report: "考核报告", calibration: "规则校准",
+    signout: "退出", token: "访问令牌", signin: "登录", tokenhint: "请向管理员索取令牌（callqa users add）。",
+    status: "状态", pending: "待复核", all: "全部", disputed: "申诉中", confirmed: "已确认", dismissed: "已驳回",
+    refresh: "刷新", pick: "请在左侧选择一个会话。", period: "考核周期", team: "班组", load: "查询",
+    download: "下载 HTML", badtoken: "令牌无效。", play: "播放自", confirm: "确认违规", dismiss: "驳回告警",
+    comment: "备注（驳回时必填）", dispute: "申诉", reason: "请说明告警错误的原因", uphold: "申诉成立（驳回告警）",
+    reject: "申诉不成立（维持告警）", decision: "主管意见", score: "得分", agent: "坐席", kind: "类型",
+    started: "开始时间", noflags: "没有会话。", saved: "已保存", noaudio: "该会话没有录音。",
+    transcript: "转写文本", evidence: "证据", contacts: "通数", qa: "质检均分", violations: "违规数",
+    composite: "综合得分", grade: "等级", bonus: "绩效系数", pass: "质检合格率", rule: "规则", raised: "告警数",
+    precision: "准确率", decided: "已复核", flag: "告警", opened: "提出时间", by: "提出人", coaching: "辅导建议",
+    agreement: "与人工复核一致率", excluded: "条被驳回的告警已剔除", job: "会话", outcome: "状态",
+    csat: "满意度", fcr: "一次解决率", reasonh: "理由",
+  },
+};
+
+const state = { token: null, me: null, lang: "en", selected: null, detail: null };
+const $ = (id) => document.getElementById(id);
+const t = (k) => (T[state.lang] && T[state.lang][k]) || T.en[k] || k;
+
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") e.className = v;
+    else if (k === "text") e.textContent = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children) {
+    if (c === null || c === undefined) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function clock(s) {
+  s = Math.max(0, s || 0);
+  const m = Math.floor(s / 60);
+  const r = (s - m * 60).toFixed(1).padStart(4, "0");
+  return `${String(m).padStart(2, "0")}:${r}`;
+}
+
+function toast(msg) {
+  const e = $("toast");
+  e.textContent = msg;
+  e.classList.add("show");
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => e.classList.remove("show"), 2500);
+}
+
+class ApiError extends Error {
+  constructor(status, message) { super(message); this.status = status; }
+}
+
+async function api(path, opts = {}) {
+  const headers = { Authorization: `Bearer ${state.token}` };
+  if (opts.body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(path, {
+    method: opts.method || "GET",
+    headers,
+    body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
+  });
+  if (res.status === 401) { signOut(); throw new ApiError(401, t("badtoken")); }
+  if (!res.ok) {
+    let msg = res.statusText;
+    try { msg = (await res.json()).error || msg; } catch (_) { /* not JSON */ }
+    throw new ApiError(res.status, msg);
+  }
+  if (opts.raw) return res;
+  if (res.status === 204) return null;
+  return res.json();
+}
+
+function translate() {
+  document.documentElement.lang = state.lang;
+  for (const e of document.querySelectorAll("[data-t]")) e.textContent = t(e.dataset.t);
+}
+
+// ---- sign-in --------------------------------------------------------------
+
+async function signIn(token) {
+  state.token = token;
+  try {
+    state.me = await api("/api/me");
+  } catch (e) {
+    state.token = null;
+    sessionStorage.removeItem("callqa.token");
+    $("login-error").textContent = e.message;
+    return;
+  }
+  sessionStorage.setItem("callqa.token", token);
+  $("login").hidden = true;
+  $("app").hidden = false;
+  $("tabs").hidden = false;
+  $("logout").hidden = false;
+  $("whoami").textContent = `${state.me.name} · ${state.me.role}`;
+  $("tab-calibration").hidden = state.me.role === "agent";
+  const month = new Date().toISOString().slice(0, 7);
+  for (const id of ["report-period", "cal-period"]) if (!$(id).value) $(id).value = month;
+  if (state.me.role === "agent") $("status-filter").value = "all";
+  await loadQueue();
+}
+
+function signOut() {
+  state.token = null;
+  state.me = null;
+  sessionStorage.removeItem("callqa.token");
+  $("app").hidden = true;
+  $("tabs").hidden = true;
+  $("logout").hidden = true;
+  $("login").hidden = false;
+  $("whoami").textContent = "";
+}
+
+// ---- queue ------------------------------------------------------------------
+
+async function loadQueue() {
+  const status = $("status-filter").value;
+  const items = await api(`/api/flags?status=${encodeURIComponent(status)}&limit=200`);
+  const ul = $("queue");
+  ul.replaceChildren();
+  if (!items.length) ul.append(el("li", { class: "empty", text: t("noflags") }));
+  for (const it of items) {
+    const counts = {};
+    for (const f of it.flags) counts[f.flag] = (counts[f.flag] || 0) + 1;
+    const li = el("li", {
+      class: `sev-${it.max_severity}` + (it.job_id === state.selected ? " selected" : ""),
+      "data-job": it.job_id,
+      onclick: () => openResult(it.job_id),
+    },
+      el("div", {}, el("span", { class: `badge ${it.max_severity}`, text: it.max_severity }), " ", el("b", { text: it.job_id })),
+      el("div", { class: "meta", text: `${it.agent_id}${it.team ? " · " + it.team : ""} · ${it.kind} · ${t("score")} ${it.score}` }),
+      el("div", { class: "meta", text: Object.entries(counts).map(([k, n]) => (n > 1 ? `${k} ×${n}` : k)).join(", ") }),
+    );
+    ul.append(li);
+  }
+}
+
+// ---- one conversation ----------------------------------------------------------
+
+function highlighted(text, ranges) {
+  // Offsets are in characters (code points), as Rust counts them.
+  const chars = Array.from(text);
+  const out = [];
+  let pos = 0;
+  const sorted = ranges.filter((r) => r && r[1] > r[0]).sort((a, b) => a[0] - b[0]);
+  for (const [a, b] of sorted) {
+    if (a < pos) continue;
+    if (a > pos) out.push(document.createTextNode(chars.slice(pos, a).join("")));
+    out.push(el("mark", { text: chars.slice(a, b).join("") }));
+    pos = Math.min(b, chars.length);
+  }
+  if (pos < chars.length) out.push(document.createTextNode(chars.slice(pos).join("")));
+  return out;
+}
+
+function playAt(seconds) {
+  const a = $("player");
+  if (!a) return;
+  const go = () => {
+    a.currentTime = seconds;
+    const p = a.play();
+    if (p && p.catch) p.catch((e) => toast(e.message));
+  };
+  if (a.readyState >= 1) go();
+  else a.addEventListener("loadedmetadata", go, { once: true });
+}
+
+async function openResult(job) {
+  state.selected = job;
+  for (const li of document.querySelectorAll("#queue li")) li.classList.toggle("selected", li.dataset.job === job);
+  const d = await api(`/api/results/${encodeURIComponent(job)}`);
+  state.detail = d;
+  const r = d.result;
+  const pane = $("detail");
+  pane.replaceChildren();
+  pane.dataset.job = job;
+  pane.append(
+    el("h2", { text: `${r.job_id}` }),
+    el("div", { class: "hint", text: `${t("agent")} ${r.agent_id}${r.agent.name ? " " + r.agent.name : ""} · ${r.kind} · ${r.language} · ${t("started")} ${r.started_at || "-"} · ${t("score")} ${r.score}${r.passed ? " ✓" : " ✗"}` }),
+  );
+  if (d.has_audio) {
+    const audio = el("audio", { id: "player", controls: true, preload: "metadata" });
+    pane.append(audio);
+    try {
+      const link = await api(`/api/results/${encodeURIComponent(job)}/media-link`);
+      audio.src = link.url;
+    } catch (e) {
+      pane.append(el("p", { class: "error", text: e.message }));
+    }
+  } else if (r.kind === "call") {
+    pane.append(el("p", { class: "hint", text: t("noaudio") }));
+  }
+  const ul = el("ul", { class: "flags" });
+  r.flags.forEach((f, idx) => ul.append(flagItem(r, d, f, idx)));
+  pane.append(ul);
+  pane.append(transcript(r));
+}
+
+function statusBadges(st) {
+  const out = [];
+  if (st && st.review) out.push(el("span", { class: `badge ${st.review.decision}`, text: t(st.review.decision) }));
+  else out.push(el("span", { class: "badge", text: t("pending") }));
+  if (st && st.dispute) out.push(" ", el("span", { class: `badge ${st.dispute.status}`, text: `${t("dispute")}: ${st.dispute.status}` }));
+  return out;
+}
+
+function flagItem(r, d, f, idx) {
+  const st = d.flags.find((s) => s.idx === idx);
+  const ev = f.evidence[0];
+  const li = el("li", { class: "flag", "data-idx": idx },
+    el("div", {},
+      el("span", { class: `badge ${f.severity}`, text: f.severity }), " ",
+      el("b", { text: f.id }), ` (${f.rule}) `,
+      el("span", { class: "flag-status", "data-idx": idx }, ...statusBadges(st)),
+    ),
+    el("div", { text: f.message }),
+  );
+  if (ev) {
+    li.append(el("div", { class: "hint" }, `${t("evidence")}: ${ev.speaker || "-"} ${clock(ev.start)}–${clock(ev.end)} “`, ...highlighted(ev.text, ev.highlight ? [ev.highlight] : []), "”"));
+    if (d.has_audio) {
+      li.append(el("button", { type: "button", class: "play", "data-idx": idx, "data-start": ev.start, onclick: () => playAt(ev.start), text: `▶ ${t("play")} ${clock(ev.start)}` }));
+    }
+  }
+  const role = state.me.role;
+  const reviewer = role === "reviewer" || role === "supervisor" || role === "admin";
+  const supervisor = role === "supervisor" || role === "admin";
+  if (reviewer) {
+    const c = el("textarea", { class: "comment", "data-idx": idx, placeholder: t("comment"), maxlength: 2000 });
+    li.append(c, el("div", { class: "actions" },
+      el("button", { type: "button", class: "confirm", "data-idx": idx, text: t("confirm"), onclick: () => decide(r.job_id, idx, "confirmed", c.value) }),
+      el("button", { type: "button", class: "dismiss", "data-idx": idx, text: t("dismiss"), onclick: () => decide(r.job_id, idx, "dismissed", c.value) }),
+    ));
+  }
+  if (role === "agent" && !(st && st.dispute) && !(st && st.review && st.review.decision === "dismissed")) {
+    const c = el("textarea", { class: "reason", "data-idx": idx, placeholder: t("reason"), maxlength: 2000 });
+    li.append(c, el("div", { class: "actions" },
+      el("button", { type: "button", class: "dispute", "data-idx": idx, text: t("dispute"), onclick: () => dispute(r.job_id, idx, c.value) }),
+    ));
+  }
+  if (supervisor && st && st.dispute && st.dispute.status === "open") {
+    const c = el("textarea", { class: "decision", "data-idx": idx, placeholder: t("decision"), maxlength: 2000 });
+    li.append(el("div", { class: "hint", text: `${t("dispute")} · ${st.dispute.opened_by}: ${st.dispute.reason}` }), c, el("div", { class: "actions" },
+      el("button", { type: "button", class: "uphold", "data-idx": idx, text: t("uphold"), onclick: () => decideDispute(r.job_id, idx, "upheld", c.value) }),
+      el("button", { type: "button", class: "reject", "data-idx": idx, text: t("reject"), onclick: () => decideDispute(r.job_id, idx, "rejected", c.value) }),
+    ));
+  }
+  const hist = d.log.filter((l) => l.idx === idx);
+  if (hist.length) {
+    li.append(el("div", { class: "history" }, ...hist.map((l) => el("div", { text: `${l.at} · ${l.actor} · ${l.action}${l.comment ? ": " + l.comment : ""}` }))));
+  }
+  return li;
+}
+
+function transcript(r) {
+  const box = el("div", { class: "transcript" }, el("h3", { text: t("transcript") }));
+  const marks = new Map();
+  for (const f of r.flags) for (const ev of f.evidence) {
+    if (ev.turn === undefined || ev.turn === null) continue;
+    if (!marks.has(ev.turn)) marks.set(ev.turn, []);
+    if (ev.highlight) marks.get(ev.turn).push(ev.highlight);
+  }
+  r.turns.forEach((turn, i) => {
+    const flagged = marks.has(i);
+    box.append(el("div", { class: "turn" + (flagged ? " flagged" : ""), "data-turn": i },
+      el("span", { class: "t", text: clock(turn.start), onclick: () => playAt(turn.start) }),
+      el("span", { class: `who-${turn.speaker}`, text: turn.speaker }),
+      el("span", {}, ...highlighted(turn.text, marks.get(i) || [])),
+    ));
+  });
+  return box;
+}
+
+async function decide(job, idx, decision, comment) {
+  try {
+    await api(`/api/results/${encodeURIComponent(job)}/flags/${idx}/review`, { method: "POST", body: { decision, comment } });
+    toast(t("saved"));
+    await openResult(job);
+    await loadQueue();
+  } catch (e) { toast(e.message); }
+}
+
+async function dispute(job, idx, reason) {
+  try {
+    await api(`/api/results/${encodeURIComponent(job)}/flags/${idx}/dispute`, { method: "POST", body: { reason } });
+    toast(t("saved"));
+    await openResult(job);
+  } catch (e) { toast(e.message); }
+}
+
+async function decideDispute(job, idx, outcome, comment) {
+  try {
+    await api(`/api/results/${encodeURIComponent(job)}/flags/${idx}/dispute/decision`, { method: "POST", body: { outcome, comment } });
+    toast(t("saved"));
+    await openResult(job);
+    await loadQueue();
+  } catch (e) { toast(e.message); }
+}
+
+// ---- disputes, report, calibration ----------------------------------------------
+
+async function loadDisputes() {
+  const list = await api("/api/disputes?limit=500");
+  const tb = $("disputes-table");
+  tb.replaceChildren(el("tr", {}, ...["job", "flag", "agent", "by", "reasonh", "outcome", "opened"].map((k) => el("th", { text: t(k) }))));
+  for (const d of list) {
+    tb.append(el("tr", { "data-job": d.job_id },
+      el("td", {}, el("a", { href: "#", text: d.job_id, onclick: (e) => { e.preventDefault(); showTab("queue"); openResult(d.job_id); } })),
+      el("td", { class: "n", text: d.idx }), el("td", { text: d.agent_id }), el("td", { text: d.opened_by }),
+      el("td", { text: d.reason }), el("td", {}, el("span", { class: `badge ${d.status}`, text: d.status })),
+      el("td", { text: d.opened_at }),
+    ));
+  }
+}
+
+function reportQuery(format) {
+  const q = new URLSearchParams({ period: $("report-period").value.trim(), format, lang: state.lang });
+  const team = $("report-team").value.trim();
+  if (team) q.set("team", team);
+  return `/api/reports?${q}`;
+}
+
+const fmt = (v, d = 1) => (v === null || v === undefined ? "–" : Number(v).toFixed(d));
+const pct = (v) => (v === null || v === undefined ? "–" : `${(100 * v).toFixed(1)}%`);
+
+async function loadReport() {
+  let r;
+  try { r = await api(reportQuery("json")); } catch (e) { toast(e.message); return; }
+  $("report-meta").textContent = `${r.period.label} · ${r.scheme} · ${r.overall.contacts} ${t("contacts")}` + (r.dismissed_flags ? ` · ${r.dismissed_flags} ${t("excluded")}` : "");
+  const tb = $("report-table");
+  const heads = ["agent", "team", "contacts", "qa", "pass", "violations", "csat", "fcr", "composite", "grade", "bonus"];
+  tb.replaceChildren(el("tr", {}, ...heads.map((k) => el("th", { text: t(k) }))));
+  for (const a of r.agents) {
+    tb.append(el("tr", { "data-agent": a.agent_id },
+      el("td", { text: a.agent_id + (a.name ? " " + a.name : "") }), el("td", { text: a.team || "–" }),
+      el("td", { class: "n contacts", text: a.kpis.contacts }), el("td", { class: "n score", text: fmt(a.kpis.avg_score) }),
+      el("td", { class: "n", text: pct(a.kpis.pass_rate) }), el("td", { class: "n violations", text: a.kpis.violations }),
+      el("td", { class: "n", text: fmt(a.kpis.csat, 2) }), el("td", { class: "n", text: pct(a.kpis.fcr_rate) }),
+      el("td", { class: "n composite", text: fmt(a.composite.total) }), el("td", { class: "grade", text: a.grade || "–" }),
+      el("td", { class: "n", text: fmt(a.bonus) }),
+    ));
+  }
+  const box = $("report-coaching");
+  box.replaceChildren(el("h3", { text: t("coaching") }));
+  for (const a of r.agents) {
+    if (!a.coaching.length) continue;
+    box.append(el("div", { class: "coach", lang: a.language },
+      el("b", { text: a.agent_id }),
+      el("ul", {}, ...a.coaching.map((w) => el("li", {}, w.summary, w.suggestion ? el("div", { class: "hint", text: w.suggestion }) : null))),
+    ));
+  }
+}
+
+async function downloadReport() {
+  try {
+    const res = await api(reportQuery("html"), { raw: true });
+    const blob = await res.blob();
+    const a = el("a", { href: URL.createObjectURL(blob), download: `callqa-report-${$("report-period").value.trim()}.html` });
+    document.body.append(a);
+    a.click();
+    a.remove();
+  } catch (e) { toast(e.message); }
+}
+
+async function loadCalibration() {
+  let c;
+  try { c = await api(`/api/calibration?period=${encodeURIComponent($("cal-period").value.trim())}`); } catch (e) { toast(e.message); return; }
+  $("cal-meta").textContent = `${t("agreement")}: ${pct(c.agreement)} (${c.decided}/${c.raised})`;
+  const tb = $("cal-table");
+  tb.replaceChildren(el("tr", {}, ...["rule", "flag", "raised", "confirmed", "dismissed", "pending", "precision"].map((k) => el("th", { text: t(k) }))));
+  for (const r of c.rules) {
+    tb.append(el("tr", { "data-rule": r.rule },
+      el("td", { text: r.rule }), el("td", { text: r.flag }), el("td", { class: "n", text: r.raised }),
+      el("td", { class: "n", text: r.confirmed }), el("td", { class: "n", text: r.dismissed }),
+      el("td", { class: "n", text: r.pending }), el("td", { class: "n precision", text: pct(r.precision) }),
+    ));
+  }
+}
+
+function showTab(name) {
+  for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === name);
+  for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${name}`;
+  if (name === "disputes") loadDisputes().catch((e) => toast(e.message));
+  if (name === "report") loadReport();
+  if (name === "calibration") loadCalibration();
+}
+
+// ---- start ----------------------------------------------------------------------------
+
+document.addEventListener("DOMContentLoaded", () => {
+  const savedLang = sessionStorage.getItem("callqa.lang");
+  state.lang = savedLang || ((navigator.language || "").startsWith("zh") ? "zh" : "en");
+  $("lang").value = state.lang;
+  translate();
+  $("lang").addEventListener("change", () => {
+    state.lang = $("lang").value;
+    sessionStorage.setItem("callqa.lang", state.lang);
+    translate();
+    if (state.selected && state.me) openResult(state.selected).catch((e) => toast(e.message));
+  });
+  $("login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    signIn($("token").value.trim());
+  });
+  $("logout").addEventListener("click", signOut);
+  $("refresh").addEventListener("click", () => loadQueue().catch((e) => toast(e.message)));
+  $("status-filter").addEventListener("change", () => loadQueue().catch((e) => toast(e.message)));
+  for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => showTab(b.dataset.tab));
+  $("report-load").addEventListener("click", loadReport);
+  $("report-html").addEventListener("click", downloadReport);
+  $("cal-load").addEventListener("click", loadCalibration);
+  const saved = sessionStorage.getItem("callqa.token");
+  if (saved) signIn(saved);
+});
