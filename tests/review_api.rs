@@ -20,7 +20,10 @@ async fn seed(store: &Store, recording: &std::path::Path) -> ResultWire {
     let p = pipeline(store);
     run_chat(&p, chat_job("c-a1-1", "A1", "T1", 3, true, "k1", Some(5.0))).await;
     let rude = run_chat(&p, chat_job("c-a1-2", "A1", "T1", 4, false, "k2", None)).await;
-    assert!(rude.flags.iter().any(|f| f.id == FlagId::GreetingMissing), "the rude chat lacks a greeting");
+    assert!(
+        rude.flags.iter().any(|f| f.id == FlagId::GreetingMissing),
+        "the rude chat lacks a greeting"
+    );
     run_chat(&p, chat_job("c-a2-1", "A2", "T1", 5, true, "k3", Some(4.0))).await;
     run_chat(&p, chat_job("c-a2-2", "A2", "T1", 6, true, "k1", None)).await;
     let call = call_result(
@@ -66,7 +69,10 @@ async fn unauthenticated_requests_see_no_data() {
     let page = anon.get("/").await;
     assert_eq!(page.status, 200);
     assert!(page.text().contains("/assets/review.js"));
-    assert!(!page.text().contains("refund"), "the page shell carries no data");
+    assert!(
+        !page.text().contains("refund"),
+        "the page shell carries no data"
+    );
     let csp = page.header("content-security-policy").unwrap_or_default();
     assert!(csp.contains("script-src 'self'"), "{csp}");
     assert_eq!(anon.get("/assets/review.js").await.status, 200);
@@ -94,9 +100,15 @@ async fn unauthenticated_requests_see_no_data() {
     }
     // A disabled user's token stops working.
     let tok = user(&w.store, "temp", Role::Reviewer, None).await;
-    assert_eq!(Client::new(&w.addr, Some(&tok)).get("/api/me").await.status, 200);
+    assert_eq!(
+        Client::new(&w.addr, Some(&tok)).get("/api/me").await.status,
+        200
+    );
     assert!(w.store.disable_user("temp").await.unwrap());
-    assert_eq!(Client::new(&w.addr, Some(&tok)).get("/api/me").await.status, 401);
+    assert_eq!(
+        Client::new(&w.addr, Some(&tok)).get("/api/me").await.status,
+        401
+    );
     w.stop().await;
 }
 
@@ -104,8 +116,14 @@ async fn unauthenticated_requests_see_no_data() {
 async fn an_agent_cannot_read_another_agents_results() {
     let w = world().await;
     let call = seed(&w.store, &w.recording).await;
-    let a1 = Client::new(&w.addr, Some(&user(&w.store, "li", Role::Agent, Some("A1")).await));
-    let a2 = Client::new(&w.addr, Some(&user(&w.store, "wang", Role::Agent, Some("A2")).await));
+    let a1 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+    );
+    let a2 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "wang", Role::Agent, Some("A2")).await),
+    );
 
     // A1 reads their own call, transcript included.
     let own = a1.get("/api/results/call-1").await;
@@ -122,29 +140,65 @@ async fn an_agent_cannot_read_another_agents_results() {
     ] {
         let r = a2.get(path).await;
         assert_eq!(r.status, 404, "{path}: {}", r.text());
-        assert!(!r.text().contains("refund") && !r.text().contains("parcel"), "{path}");
+        assert!(
+            !r.text().contains("refund") && !r.text().contains("parcel"),
+            "{path}"
+        );
     }
     let r = a2.get("/api/results?agent=A1").await;
     assert_eq!(r.status, 403, "{}", r.text());
     let list = a2.get("/api/results").await.json();
-    let ids: Vec<&str> = list.as_array().unwrap().iter().map(|r| r["job_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["job_id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 2, "{list}");
-    assert!(list.as_array().unwrap().iter().all(|r| r["agent_id"] == "A2"), "{list}");
+    assert!(
+        list.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["agent_id"] == "A2"),
+        "{list}"
+    );
     let queue = a2.get("/api/flags?status=all").await.json();
-    assert!(queue.as_array().unwrap().iter().all(|i| i["agent_id"] == "A2"), "{queue}");
+    assert!(
+        queue
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|i| i["agent_id"] == "A2"),
+        "{queue}"
+    );
     assert_eq!(a2.get("/api/flags?agent=A1").await.status, 403);
     // A2 cannot dispute A1's flag either.
     let r = a2
-        .send("POST", "/api/results/call-1/flags/0/dispute", &json!({"reason": "not me"}))
+        .send(
+            "POST",
+            "/api/results/call-1/flags/0/dispute",
+            &json!({"reason": "not me"}),
+        )
         .await;
     assert_eq!(r.status, 404, "{}", r.text());
     // The report gives an agent their own row only, and no other agent's
     // coaching evidence.
     let rep = report(&a2).await;
-    let agents: Vec<&str> = rep["agents"].as_array().unwrap().iter().map(|a| a["agent_id"].as_str().unwrap()).collect();
+    let agents: Vec<&str> = rep["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agent_id"].as_str().unwrap())
+        .collect();
     assert_eq!(agents, ["A2"]);
-    assert!(!rep.to_string().contains("not my department"), "A1's evidence leaked");
-    assert_eq!(a2.get("/api/reports?period=2026-11&agent=A1").await.status, 403);
+    assert!(
+        !rep.to_string().contains("not my department"),
+        "A1's evidence leaked"
+    );
+    assert_eq!(
+        a2.get("/api/reports?period=2026-11&agent=A1").await.status,
+        403
+    );
     let agents = a2.get("/api/agents").await.json();
     assert_eq!(agents.as_array().unwrap().len(), 1);
     assert_eq!(agents[0]["agent_id"], "A2");
@@ -158,7 +212,10 @@ async fn an_agent_cannot_read_another_agents_results() {
 async fn audio_is_served_with_ranges_through_signed_links() {
     let w = world().await;
     seed(&w.store, &w.recording).await;
-    let rev = Client::new(&w.addr, Some(&user(&w.store, "qa", Role::Reviewer, None).await));
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
     let anon = Client::new(&w.addr, None);
     let wav = std::fs::read(&w.recording).unwrap();
     let len = wav.len();
@@ -172,7 +229,10 @@ async fn audio_is_served_with_ranges_through_signed_links() {
     // header), in ranges.
     let r = anon.get_with(&url, &[("Range", "bytes=0-99")]).await;
     assert_eq!(r.status, 206);
-    assert_eq!(r.header("content-range"), Some(format!("bytes 0-99/{len}").as_str()));
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes 0-99/{len}").as_str())
+    );
     assert_eq!(r.header("accept-ranges"), Some("bytes"));
     assert_eq!(r.header("content-type"), Some("audio/wav"));
     assert_eq!(r.body, wav[..100]);
@@ -183,22 +243,45 @@ async fn audio_is_served_with_ranges_through_signed_links() {
         .get_with(&url, &[("Range", &format!("bytes={mid}-{}", mid + 9))])
         .await;
     assert_eq!((r.status, r.body.as_slice()), (206, &wav[mid..mid + 10]));
-    let r = anon.get_with(&url, &[("Range", &format!("bytes={len}-"))]).await;
+    let r = anon
+        .get_with(&url, &[("Range", &format!("bytes={len}-"))])
+        .await;
     assert_eq!(r.status, 416);
-    assert_eq!(r.header("content-range"), Some(format!("bytes */{len}").as_str()));
+    assert_eq!(
+        r.header("content-range"),
+        Some(format!("bytes */{len}").as_str())
+    );
     let r = anon.get(&url).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), len);
 
     // A bearer token works too; a tampered or foreign link does not.
-    let r = rev.get_with("/api/results/call-1/audio", &[("Range", "bytes=0-3")]).await;
+    let r = rev
+        .get_with("/api/results/call-1/audio", &[("Range", "bytes=0-3")])
+        .await;
     assert_eq!((r.status, r.body.as_slice()), (206, &b"RIFF"[..]));
-    let tampered = url.replace("sig=", "sig=0").chars().take(url.len()).collect::<String>();
+    let tampered = url
+        .replace("sig=", "sig=0")
+        .chars()
+        .take(url.len())
+        .collect::<String>();
     assert_eq!(anon.get(&tampered).await.status, 403);
     let other = url.replace("/call-1/", "/c-a1-1/");
-    assert_eq!(anon.get(&other).await.status, 403, "a link opens only its job");
+    assert_eq!(
+        anon.get(&other).await.status,
+        403,
+        "a link opens only its job"
+    );
     let later = {
-        let exp: i64 = url.split("exp=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+        let exp: i64 = url
+            .split("exp=")
+            .nth(1)
+            .unwrap()
+            .split('&')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
         url.replace(&format!("exp={exp}"), &format!("exp={}", exp + 1000))
     };
     assert_eq!(anon.get(&later).await.status, 403, "the expiry is signed");
@@ -221,7 +304,11 @@ async fn audio_is_served_with_ranges_through_signed_links() {
     save(&w.store, &stray).await;
     let r = rev.get("/api/results/call-stray/audio").await;
     assert_eq!(r.status, 404, "{}", r.text());
-    assert!(r.text().contains("outside the recording roots"), "{}", r.text());
+    assert!(
+        r.text().contains("outside the recording roots"),
+        "{}",
+        r.text()
+    );
     w.stop().await;
 }
 
@@ -229,16 +316,39 @@ async fn audio_is_served_with_ranges_through_signed_links() {
 async fn reviews_and_disputes_feed_reports_and_calibration() {
     let w = world().await;
     let call = seed(&w.store, &w.recording).await;
-    let rev = Client::new(&w.addr, Some(&user(&w.store, "qa", Role::Reviewer, None).await));
-    let sup = Client::new(&w.addr, Some(&user(&w.store, "boss", Role::Supervisor, None).await));
-    let a1 = Client::new(&w.addr, Some(&user(&w.store, "li", Role::Agent, Some("A1")).await));
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let a1 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+    );
 
     // The queue: flagged conversations, most severe first.
     let queue = rev.get("/api/flags?status=all").await.json();
-    let rank = |s: &str| ["info", "minor", "major", "critical"].iter().position(|x| *x == s).unwrap();
-    let sev: Vec<usize> = queue.as_array().unwrap().iter().map(|i| rank(i["max_severity"].as_str().unwrap())).collect();
+    let rank = |s: &str| {
+        ["info", "minor", "major", "critical"]
+            .iter()
+            .position(|x| *x == s)
+            .unwrap()
+    };
+    let sev: Vec<usize> = queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| rank(i["max_severity"].as_str().unwrap()))
+        .collect();
     assert!(sev.windows(2).all(|w| w[0] >= w[1]), "{queue}");
-    assert!(queue.as_array().unwrap().iter().any(|i| i["job_id"] == "call-1"));
+    assert!(queue
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["job_id"] == "call-1"));
 
     let before = report(&rev).await;
     let a1_before = agent_row(&before, "A1").clone();
@@ -248,7 +358,9 @@ async fn reviews_and_disputes_feed_reports_and_calibration() {
     // Dismissing needs a comment.
     let buck = flag_idx(&call, FlagId::ForbiddenPhrase);
     let path = format!("/api/results/call-1/flags/{buck}/review");
-    let r = rev.send("POST", &path, &json!({"decision": "dismissed"})).await;
+    let r = rev
+        .send("POST", &path, &json!({"decision": "dismissed"}))
+        .await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("comment"));
     let r = rev
@@ -278,7 +390,11 @@ async fn reviews_and_disputes_feed_reports_and_calibration() {
         })
         .collect();
     let new_call_score = en_pack().scorecard.apply(&remaining).score;
-    assert!(new_call_score > call.score, "{new_call_score} vs {}", call.score);
+    assert!(
+        new_call_score > call.score,
+        "{new_call_score} vs {}",
+        call.score
+    );
     let old_avg = a1_before["kpis"]["avg_score"].as_f64().unwrap();
     let new_avg = a1_after["kpis"]["avg_score"].as_f64().unwrap();
     let want = old_avg + (new_call_score - call.score) / 3.0;
@@ -291,64 +407,148 @@ async fn reviews_and_disputes_feed_reports_and_calibration() {
     // refused; reviewers can neither dispute nor decide.
     let greet = flag_idx(&call, FlagId::GreetingMissing);
     let dpath = format!("/api/results/call-1/flags/{greet}/dispute");
-    let r = a1.send("POST", &dpath, &json!({"reason": "I said hello before the recording started"})).await;
+    let r = a1
+        .send(
+            "POST",
+            &dpath,
+            &json!({"reason": "I said hello before the recording started"}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text());
     assert_eq!(r.json()["dispute"]["status"], "open");
-    assert_eq!(a1.send("POST", &dpath, &json!({"reason": "again"})).await.status, 409);
-    assert_eq!(rev.send("POST", &dpath, &json!({"reason": "x"})).await.status, 403);
+    assert_eq!(
+        a1.send("POST", &dpath, &json!({"reason": "again"}))
+            .await
+            .status,
+        409
+    );
+    assert_eq!(
+        rev.send("POST", &dpath, &json!({"reason": "x"}))
+            .await
+            .status,
+        403
+    );
     // A dismissed flag cannot be disputed.
     let r = a1
-        .send("POST", &format!("/api/results/call-1/flags/{buck}/dispute"), &json!({"reason": "x"}))
+        .send(
+            "POST",
+            &format!("/api/results/call-1/flags/{buck}/dispute"),
+            &json!({"reason": "x"}),
+        )
         .await;
     assert_eq!(r.status, 409);
     let decide = format!("{dpath}/decision");
-    let r = rev.send("POST", &decide, &json!({"outcome": "upheld", "comment": "ok"})).await;
+    let r = rev
+        .send(
+            "POST",
+            &decide,
+            &json!({"outcome": "upheld", "comment": "ok"}),
+        )
+        .await;
     assert_eq!(r.status, 403);
     let open = sup.get("/api/disputes?status=open").await.json();
     assert_eq!(open.as_array().unwrap().len(), 1);
     assert_eq!(open[0]["agent_id"], "A1");
     let r = sup
-        .send("POST", &decide, &json!({"outcome": "rejected", "comment": "the recording starts at the answer"}))
+        .send(
+            "POST",
+            &decide,
+            &json!({"outcome": "rejected", "comment": "the recording starts at the answer"}),
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["dispute"]["status"], "rejected");
     assert_eq!(r.json()["review"]["decision"], "confirmed");
-    assert_eq!(sup.send("POST", &decide, &json!({"outcome": "upheld", "comment": "x"})).await.status, 409);
+    assert_eq!(
+        sup.send(
+            "POST",
+            &decide,
+            &json!({"outcome": "upheld", "comment": "x"})
+        )
+        .await
+        .status,
+        409
+    );
 
     // A1 disputes the greeting of the rude chat; the supervisor upholds it.
     let rude: ResultWire = w.store.get_result("c-a1-2").await.unwrap().unwrap();
     let g2 = flag_idx(&rude, FlagId::GreetingMissing);
     let d2 = format!("/api/results/c-a1-2/flags/{g2}/dispute");
-    assert_eq!(a1.send("POST", &d2, &json!({"reason": "the greeting was sent as an image"})).await.status, 201);
-    let r = sup.send("POST", &format!("{d2}/decision"), &json!({"outcome": "upheld", "comment": "fair"})).await;
+    assert_eq!(
+        a1.send(
+            "POST",
+            &d2,
+            &json!({"reason": "the greeting was sent as an image"})
+        )
+        .await
+        .status,
+        201
+    );
+    let r = sup
+        .send(
+            "POST",
+            &format!("{d2}/decision"),
+            &json!({"outcome": "upheld", "comment": "fair"}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["review"]["decision"], "dismissed");
     let third = report(&rev).await;
-    assert_eq!(agent_row(&third, "A1")["kpis"]["violations"].as_u64().unwrap(), v0 - 2);
+    assert_eq!(
+        agent_row(&third, "A1")["kpis"]["violations"]
+            .as_u64()
+            .unwrap(),
+        v0 - 2
+    );
     assert_eq!(third["dismissed_flags"], 2);
 
     // Calibration: buck_passing 0 of 1 decided confirmed; greeting 1 of 2.
     let cal = rev.get("/api/calibration?period=2026-11").await.json();
-    let rule = |id: &str| cal["rules"].as_array().unwrap().iter().find(|r| r["rule"] == id).unwrap().clone();
+    let rule = |id: &str| {
+        cal["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == id)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(rule("buck_passing")["precision"], 0.0);
     assert_eq!(rule("buck_passing")["dismissed"], 1);
     assert_eq!(rule("greeting")["confirmed"], 1);
     assert_eq!(rule("greeting")["dismissed"], 1);
     assert_eq!(rule("greeting")["precision"], 0.5);
     assert_eq!(cal["decided"], 3);
-    assert_eq!(cal["rules"][0]["rule"], "buck_passing", "least precise first");
+    assert_eq!(
+        cal["rules"][0]["rule"], "buck_passing",
+        "least precise first"
+    );
 
     // The history of the call, oldest first.
     let d = a1.get("/api/results/call-1").await.json();
-    let actions: Vec<&str> = d["log"].as_array().unwrap().iter().map(|l| l["action"].as_str().unwrap()).collect();
+    let actions: Vec<&str> = d["log"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["action"].as_str().unwrap())
+        .collect();
     assert_eq!(actions, ["dismissed", "disputed", "rejected"]);
     // The report as HTML and CSV.
-    let html = rev.get("/api/reports?period=2026-11&format=html&lang=zh").await;
+    let html = rev
+        .get("/api/reports?period=2026-11&format=html&lang=zh")
+        .await;
     assert_eq!(html.status, 200);
     assert!(html.text().contains("<svg") && html.text().contains("坐席考核报告"));
-    assert!(!html.text().contains("<script"), "the HTML report runs nothing");
+    assert!(
+        !html.text().contains("<script"),
+        "the HTML report runs nothing"
+    );
     let csv = rev.get("/api/reports?period=2026-11&format=csv").await;
-    assert!(csv.text().lines().any(|l| l.starts_with("agent,T1,A1,")), "{}", csv.text());
+    assert!(
+        csv.text().lines().any(|l| l.starts_with("agent,T1,A1,")),
+        "{}",
+        csv.text()
+    );
     w.stop().await;
 }
 
@@ -356,18 +556,59 @@ async fn reviews_and_disputes_feed_reports_and_calibration() {
 async fn inputs_are_validated() {
     let w = world().await;
     seed(&w.store, &w.recording).await;
-    let rev = Client::new(&w.addr, Some(&user(&w.store, "qa", Role::Reviewer, None).await));
-    let admin = Client::new(&w.addr, Some(&user(&w.store, "root", Role::Admin, None).await));
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let admin = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "root", Role::Admin, None).await),
+    );
     let review = "/api/results/call-1/flags/0/review";
     let cases: Vec<(&str, &str, String, u16)> = vec![
-        ("unknown field", review, json!({"decision": "confirmed", "extra": 1}).to_string(), 400),
-        ("bad enum", review, json!({"decision": "maybe"}).to_string(), 400),
+        (
+            "unknown field",
+            review,
+            json!({"decision": "confirmed", "extra": 1}).to_string(),
+            400,
+        ),
+        (
+            "bad enum",
+            review,
+            json!({"decision": "maybe"}).to_string(),
+            400,
+        ),
         ("not JSON", review, "{decision".into(), 400),
-        ("long comment", review, json!({"decision": "confirmed", "comment": "x".repeat(2001)}).to_string(), 400),
-        ("control chars", review, json!({"decision": "confirmed", "comment": "a\u{1b}[31m"}).to_string(), 400),
-        ("flag out of range", "/api/results/call-1/flags/99/review", json!({"decision": "confirmed"}).to_string(), 404),
-        ("idx not a number", "/api/results/call-1/flags/x/review", json!({"decision": "confirmed"}).to_string(), 400),
-        ("no such job", "/api/results/nope/flags/0/review", json!({"decision": "confirmed"}).to_string(), 404),
+        (
+            "long comment",
+            review,
+            json!({"decision": "confirmed", "comment": "x".repeat(2001)}).to_string(),
+            400,
+        ),
+        (
+            "control chars",
+            review,
+            json!({"decision": "confirmed", "comment": "a\u{1b}[31m"}).to_string(),
+            400,
+        ),
+        (
+            "flag out of range",
+            "/api/results/call-1/flags/99/review",
+            json!({"decision": "confirmed"}).to_string(),
+            404,
+        ),
+        (
+            "idx not a number",
+            "/api/results/call-1/flags/x/review",
+            json!({"decision": "confirmed"}).to_string(),
+            400,
+        ),
+        (
+            "no such job",
+            "/api/results/nope/flags/0/review",
+            json!({"decision": "confirmed"}).to_string(),
+            404,
+        ),
     ];
     for (name, path, body, want) in cases {
         let r = rev.send_raw("POST", path, &body).await;
@@ -382,7 +623,10 @@ async fn inputs_are_validated() {
         ("/api/reports?period=2026-11&format=pdf", 400),
         ("/api/reports", 400),
         ("/api/results?team=a%20b", 400),
-        ("/api/calibration?period=2026-11&since=2026-11-01T00:00:00Z", 400),
+        (
+            "/api/calibration?period=2026-11&since=2026-11-01T00:00:00Z",
+            400,
+        ),
         ("/api/nothing", 404),
     ] {
         let r = rev.get(path).await;
@@ -393,7 +637,10 @@ async fn inputs_are_validated() {
     for (body, want) in [
         (json!({"name": "a b", "role": "reviewer"}), 400),
         (json!({"name": "x", "role": "agent"}), 400),
-        (json!({"name": "x", "role": "reviewer", "agent_id": "A1"}), 400),
+        (
+            json!({"name": "x", "role": "reviewer", "agent_id": "A1"}),
+            400,
+        ),
         (json!({"name": "x", "role": "god"}), 400),
     ] {
         let r = admin.send("POST", "/api/users", &body).await;
@@ -405,26 +652,71 @@ async fn inputs_are_validated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admins_manage_users_and_rule_packs() {
     let w = world().await;
-    let admin = Client::new(&w.addr, Some(&user(&w.store, "root", Role::Admin, None).await));
-    let sup = Client::new(&w.addr, Some(&user(&w.store, "boss", Role::Supervisor, None).await));
+    let admin = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "root", Role::Admin, None).await),
+    );
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
     assert_eq!(sup.get("/api/users").await.status, 403);
     assert_eq!(sup.get("/api/packs/en").await.status, 403);
 
-    let r = admin.send("POST", "/api/users", &json!({"name": "王芳", "role": "agent", "agent_id": "A7"})).await;
+    let r = admin
+        .send(
+            "POST",
+            "/api/users",
+            &json!({"name": "王芳", "role": "agent", "agent_id": "A7"}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let token = r.json()["token"].as_str().unwrap().to_owned();
-    let me = Client::new(&w.addr, Some(&token)).get("/api/me").await.json();
-    assert_eq!(me, json!({"name": "王芳", "role": "agent", "agent_id": "A7"}));
-    assert_eq!(admin.send("POST", "/api/users", &json!({"name": "王芳", "role": "reviewer"})).await.status, 409);
-    let users = admin.get("/api/users").await.json();
-    assert!(!users.to_string().contains(&token), "tokens are never listed");
-    assert_eq!(admin.send("DELETE", "/api/users/王芳", &json!({})).await.status, 404, "path must be encoded");
+    let me = Client::new(&w.addr, Some(&token))
+        .get("/api/me")
+        .await
+        .json();
     assert_eq!(
-        admin.send("DELETE", "/api/users/%E7%8E%8B%E8%8A%B3", &json!({})).await.status,
+        me,
+        json!({"name": "王芳", "role": "agent", "agent_id": "A7"})
+    );
+    assert_eq!(
+        admin
+            .send(
+                "POST",
+                "/api/users",
+                &json!({"name": "王芳", "role": "reviewer"})
+            )
+            .await
+            .status,
+        409
+    );
+    let users = admin.get("/api/users").await.json();
+    assert!(
+        !users.to_string().contains(&token),
+        "tokens are never listed"
+    );
+    assert_eq!(
+        admin
+            .send("DELETE", "/api/users/%E7%8E%8B%E8%8A%B3", &json!({}))
+            .await
+            .status,
         204
     );
-    assert_eq!(Client::new(&w.addr, Some(&token)).get("/api/me").await.status, 401);
-    assert_eq!(admin.send("DELETE", "/api/users/root", &json!({})).await.status, 400);
+    assert_eq!(
+        Client::new(&w.addr, Some(&token))
+            .get("/api/me")
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        admin
+            .send("DELETE", "/api/users/root", &json!({}))
+            .await
+            .status,
+        400
+    );
 
     // Rule packs: read, refuse a broken one with its line, refuse a change
     // without a new version, accept a versioned change.
@@ -436,23 +728,55 @@ async fn admins_manage_users_and_rule_packs() {
     assert!(rules.contains("[pack]"));
     assert_eq!(admin.get("/api/packs/fr").await.status, 400);
     let broken = rules.replacen("kind = \"required_phrase\"", "kind = \"telepathy\"", 1);
-    let r = admin.send("PUT", "/api/packs/en", &json!({"rules": broken, "scorecard": card})).await;
+    let r = admin
+        .send(
+            "PUT",
+            "/api/packs/en",
+            &json!({"rules": broken, "scorecard": card}),
+        )
+        .await;
     assert_eq!(r.status, 400, "{}", r.text());
-    assert!(r.json()["error"].as_str().unwrap().starts_with("rules.toml:"), "{}", r.text());
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("rules.toml:"),
+        "{}",
+        r.text()
+    );
     let edited = rules.replacen("\"hi\",", "\"hi\", \"hiya\",", 1);
     assert_ne!(edited, rules);
-    let r = admin.send("PUT", "/api/packs/en", &json!({"rules": edited, "scorecard": card})).await;
+    let r = admin
+        .send(
+            "PUT",
+            "/api/packs/en",
+            &json!({"rules": edited, "scorecard": card}),
+        )
+        .await;
     assert_eq!(r.status, 400);
     assert!(r.text().contains("version"), "{}", r.text());
     let bumped = edited.replacen("version = \"1.0.0\"", "version = \"1.0.1\"", 1);
-    let r = admin.send("PUT", "/api/packs/en", &json!({"rules": bumped, "scorecard": card})).await;
+    let r = admin
+        .send(
+            "PUT",
+            "/api/packs/en",
+            &json!({"rules": bumped, "scorecard": card}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.json()["pack"], "callqa-default-en@1.0.1");
     let on_disk = std::fs::read_to_string(w.rules.join("en/rules.toml")).unwrap();
     assert!(on_disk.contains("\"hiya\""));
-    assert_eq!(std::fs::read_to_string(w.rules.join("en/rules.toml.bak")).unwrap(), rules);
+    assert_eq!(
+        std::fs::read_to_string(w.rules.join("en/rules.toml.bak")).unwrap(),
+        rules
+    );
     assert!(
-        !std::fs::read_dir(&w.rules).unwrap().any(|e| e.unwrap().file_name().to_string_lossy().starts_with(".staging")),
+        !std::fs::read_dir(&w.rules).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with(".staging")),
         "staging directories are cleaned up"
     );
     w.stop().await;
@@ -462,14 +786,37 @@ async fn admins_manage_users_and_rule_packs() {
 async fn supervisor_scores_blend_into_the_composite() {
     let w = world().await;
     seed(&w.store, &w.recording).await;
-    let rev = Client::new(&w.addr, Some(&user(&w.store, "qa", Role::Reviewer, None).await));
-    let sup = Client::new(&w.addr, Some(&user(&w.store, "boss", Role::Supervisor, None).await));
-    let body = json!({"period": "2026-11", "agent_id": "A2", "score": 100, "comment": "great month"});
-    assert_eq!(rev.send("PUT", "/api/supervisor-scores", &body).await.status, 403);
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let body =
+        json!({"period": "2026-11", "agent_id": "A2", "score": 100, "comment": "great month"});
+    assert_eq!(
+        rev.send("PUT", "/api/supervisor-scores", &body)
+            .await
+            .status,
+        403
+    );
     let bad = json!({"period": "2026-11", "agent_id": "A2", "score": 101});
-    assert_eq!(sup.send("PUT", "/api/supervisor-scores", &bad).await.status, 400);
-    assert_eq!(sup.send("PUT", "/api/supervisor-scores", &body).await.status, 204);
-    let list = rev.get("/api/supervisor-scores?period=2026-11").await.json();
+    assert_eq!(
+        sup.send("PUT", "/api/supervisor-scores", &bad).await.status,
+        400
+    );
+    assert_eq!(
+        sup.send("PUT", "/api/supervisor-scores", &body)
+            .await
+            .status,
+        204
+    );
+    let list = rev
+        .get("/api/supervisor-scores?period=2026-11")
+        .await
+        .json();
     assert_eq!(list[0]["scored_by"], "boss");
     let rep = report(&rev).await;
     let c = &agent_row(&rep, "A2")["composite"];

@@ -208,7 +208,7 @@ impl Store {
     /// The enabled user holding a token (by its hash).
     pub async fn user_by_token_hash(&self, hash: &str) -> Result<Option<UserRow>, StoreError> {
         let row = sqlx::query(self.sql(
-            "SELECT name, role, agent_id, created_at, disabled FROM users WHERE token_hash = $1 AND disabled = FALSE",
+            "SELECT name, role, agent_id, created_at, CASE WHEN disabled THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS disabled FROM users WHERE token_hash = $1 AND disabled = FALSE",
         ))
         .bind(hash)
         .fetch_optional(&self.pool)
@@ -218,7 +218,7 @@ impl Store {
 
     pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
         let rows = sqlx::query(
-            "SELECT name, role, agent_id, created_at, disabled FROM users ORDER BY name",
+            "SELECT name, role, agent_id, created_at, CASE WHEN disabled THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS disabled FROM users ORDER BY name",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -681,7 +681,8 @@ fn user_from(r: &sqlx::any::AnyRow) -> Result<UserRow, StoreError> {
         role: role.parse().map_err(|e| corrupt(&name, e))?,
         agent_id: r.try_get("agent_id")?,
         created_at: r.try_get("created_at")?,
-        disabled: r.try_get("disabled")?,
+        // Any cannot decode SQLite booleans; read it as an integer.
+        disabled: r.try_get::<i64, _>("disabled")? != 0,
         name,
     })
 }

@@ -11,8 +11,8 @@ use std::sync::Arc;
 
 use callqa::analyse::{self, Subject};
 use callqa::domain::{
-    Agent, AgentId, Attribution, Conversation, JobId, Language, Medium, Metadata, QaResult, Speaker,
-    Versions,
+    Agent, AgentId, Attribution, Conversation, JobId, Language, Medium, Metadata, QaResult,
+    Speaker, Versions,
 };
 use callqa::http::api::ServeOptions;
 use callqa::http::server::{self, Running};
@@ -195,7 +195,8 @@ pub fn sine_wav(path: &Path, seconds: f64, rate: u32, freq: f64) {
     b.extend_from_slice(b"data");
     b.extend_from_slice(&data_len.to_le_bytes());
     for i in 0..n {
-        let v = (f64::sin(2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64) * 8000.0) as i16;
+        let v =
+            (f64::sin(2.0 * std::f64::consts::PI * freq * i as f64 / rate as f64) * 8000.0) as i16;
         b.extend_from_slice(&v.to_le_bytes());
     }
     std::fs::write(path, b).unwrap();
@@ -276,15 +277,41 @@ pub fn call_result(
 pub const CALL_TURNS: &[(Speaker, f64, f64, &str)] = &[
     (Speaker::Agent, 0.5, 3.0, "Yes what is it"),
     (Speaker::Customer, 3.5, 7.0, "I want a refund for my order"),
-    (Speaker::Agent, 7.5, 11.0, "That's not my department, ask someone else"),
-    (Speaker::Customer, 11.5, 15.0, "Then I will file a complaint"),
-    (Speaker::Agent, 15.5, 18.0, "Is there anything else, goodbye"),
+    (
+        Speaker::Agent,
+        7.5,
+        11.0,
+        "That's not my department, ask someone else",
+    ),
+    (
+        Speaker::Customer,
+        11.5,
+        15.0,
+        "Then I will file a complaint",
+    ),
+    (
+        Speaker::Agent,
+        15.5,
+        18.0,
+        "Is there anything else, goodbye",
+    ),
 ];
 
 /// A chat job's JSON.
-pub fn chat_job(id: &str, agent: &str, team: &str, day: u32, polite: bool, customer: &str, csat: Option<f64>) -> String {
+pub fn chat_job(
+    id: &str,
+    agent: &str,
+    team: &str,
+    day: u32,
+    polite: bool,
+    customer: &str,
+    csat: Option<f64>,
+) -> String {
     let (greet, close) = if polite {
-        ("Hello, thank you for contacting us, how can I help you today?", "It arrives tomorrow. Is there anything else I can help you with?")
+        (
+            "Hello, thank you for contacting us, how can I help you today?",
+            "It arrives tomorrow. Is there anything else I can help you with?",
+        )
     } else {
         ("what", "it arrives tomorrow")
     };
@@ -311,7 +338,11 @@ pub fn chat_job(id: &str, agent: &str, team: &str, day: u32, polite: bool, custo
 
 /// Runs a chat job through the real pipeline into the store.
 pub async fn run_chat(p: &Pipeline, json: String) -> ResultWire {
-    match p.run_json("test", json.into_bytes()).await.expect("no transient error") {
+    match p
+        .run_json("test", json.into_bytes())
+        .await
+        .expect("no transient error")
+    {
         Outcome::Done { result, .. } => *result,
         Outcome::Failed(f) => panic!("job rejected: {}", f.reason),
     }
@@ -416,7 +447,12 @@ pub async fn world() -> World {
 }
 
 /// Adds a user directly (as `callqa users add` does) and returns the token.
-pub async fn user(store: &Store, name: &str, role: callqa::domain::Role, agent: Option<&str>) -> String {
+pub async fn user(
+    store: &Store,
+    name: &str,
+    role: callqa::domain::Role,
+    agent: Option<&str>,
+) -> String {
     callqa::http::api::create_user(store, name, role, agent)
         .await
         .expect("user created")
