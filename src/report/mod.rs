@@ -225,10 +225,11 @@ impl Contact {
 /// A result's score and verdict without the dismissed flags. With the
 /// scorecard that scored it (same `id@version`), the scorecard is applied
 /// again to the remaining flags — exact, caps and fatal items included.
-/// Otherwise the stored deductions of the dismissed flags are given back
-/// (each section capped at its weight) and a fatal hit that was dismissed
-/// no longer fails the result; this can under-restore when an item had hit
-/// its cap, which the report's `rescored_without_scorecard` count shows.
+/// Otherwise the points the dismissed flags cost are given back section by
+/// section (a section never above its weight), and a result whose fatal
+/// hits were all dismissed is scored by its sections again; this is
+/// approximate when an item had reached its cap, and the report counts such
+/// results in `rescored_without_scorecard`.
 pub fn rescore(
     r: &ResultWire,
     dismissed: &BTreeSet<usize>,
@@ -255,25 +256,30 @@ pub fn rescore(
         return (round_to::<1>(s.score), s.passed);
     }
     let fatal_left = r.fatal.iter().any(|f| !dismissed.contains(&f.flag_index));
-    let total: f64 = r
-        .sections
-        .iter()
-        .map(|s| {
-            let lost: f64 = s
-                .deductions
-                .iter()
-                .filter(|d| !dismissed.contains(&d.flag_index))
-                .map(|d| d.points)
-                .sum();
-            (s.weight - lost).max(0.0)
-        })
-        .sum();
     if fatal_left {
-        (r.score, false)
-    } else {
-        let score = round_to::<1>(total);
-        (score, score >= r.pass_score)
+        return (r.score, false);
     }
+    // Each section's score without the dismissed deductions.
+    let mut old_total = 0.0;
+    let mut new_total = 0.0;
+    for s in &r.sections {
+        let lost: f64 = s
+            .deductions
+            .iter()
+            .filter(|d| !dismissed.contains(&d.flag_index))
+            .map(|d| d.points)
+            .sum();
+        old_total += s.score;
+        new_total += (s.weight - lost).max(0.0);
+    }
+    let score = if r.fatal.is_empty() {
+        // Give back what the sections give back.
+        round_to::<1>((r.score + new_total - old_total).clamp(0.0, 100.0))
+    } else {
+        // Every fatal hit was dismissed: the sections decide again.
+        round_to::<1>(new_total)
+    };
+    (score, score >= r.pass_score)
 }
 
 // ---- The report -------------------------------------------------------------
@@ -903,6 +909,223 @@ pub(crate) mod tests {
         r.score = 0.0;
         assert_eq!(rescore(&r, &BTreeSet::from([1]), None), (0.0, false));
         assert_eq!(rescore(&r, &BTreeSet::from([0, 1]), None), (94.0, true));
+    }
+
+    /// A minimal stored chat result for report tests.
+    fn mini(
+        job: &str,
+        agent: &str,
+        team: &str,
+        started: &str,
+        score: f64,
+        flags: Vec<FlagWire>,
+        customer: &str,
+    ) -> ResultWire {
+        let mut r = result("none");
+        r.job_id = job.into();
+        r.agent_id = agent.into();
+        r.agent = AgentWire {
+            id: agent.into(),
+            name: Some(format!("{agent} name")),
+            team: Some(team.into()),
+            role: Some("after_sales".into()),
+        };
+        r.kind = JobKind::Chat;
+        r.started_at = Some(started.into());
+        r.score = score;
+        r.passed = score >= 80.0;
+        r.flags = flags;
+        r.sections = Vec::new();
+        r.metadata.customer_id = Some(customer.into());
+        r
+    }
+
+    const QA_ONLY: &str = "[scheme]\nid = \"t\"\nversion = \"1\"\nutc_offset = \"+08:00\"\n[weights]\ncommon = 100\nrole = 0\n[common]\nqa_score = 100\n";
+
+    #[test]
+    fn build_grades_within_teams_and_filters_without_changing_grades() {
+        let scheme = Scheme::parse(Path::new("t.toml"), QA_ONLY).unwrap();
+        let tz = scheme.utc_offset;
+        let period = Period::parse("2026-11", tz).unwrap();
+        let g = |s: f64| {
+            flag(
+                FlagId::GreetingMissing,
+                "greeting",
+                if s > 0.0 {
+                    Severity::Major
+                } else {
+                    Severity::Minor
+                },
+            )
+        };
+        let results = vec![
+            mini(
+                "a1",
+                "A",
+                "T1",
+                "2026-11-02T09:00:00+08:00",
+                90.0,
+                vec![],
+                "k1",
+            ),
+            mini(
+                "a2",
+                "A",
+                "T1",
+                "2026-11-28T09:00:00+08:00",
+                80.0,
+                vec![g(1.0)],
+                "k2",
+            ),
+            mini(
+                "b1",
+                "B",
+                "T1",
+                "2026-11-03T09:00:00+08:00",
+                70.0,
+                vec![g(1.0)],
+                "k3",
+            ),
+            mini(
+                "c1",
+                "C",
+                "T1",
+                "2026-11-03T10:00:00+08:00",
+                60.0,
+                vec![g(1.0), g(1.0)],
+                "k4",
+            ),
+            mini(
+                "d1",
+                "D",
+                "T2",
+                "2026-11-04T09:00:00+08:00",
+                50.0,
+                vec![g(1.0)],
+                "k5",
+            ),
+            // After the period, inside the FCR window: k2 came back, so
+            // a2 was not resolved first time; this contact is not counted.
+            mini(
+                "x1",
+                "B",
+                "T1",
+                "2026-12-02T09:00:00+08:00",
+                10.0,
+                vec![],
+                "k2",
+            ),
+        ];
+        let inputs = Inputs {
+            results,
+            dismissed: vec![("d1".into(), 0)],
+            supervisor: BTreeMap::new(),
+        };
+        let opts = |team: Option<&'static str>, agent: Option<&'static str>| Options {
+            scheme: &scheme,
+            period: &period,
+            team,
+            agent,
+            lang: None,
+            packs: None,
+        };
+        let r = build(&inputs, &opts(None, None));
+        let row =
+            |r: &Report, id: &str| r.agents.iter().find(|a| a.agent_id == id).cloned().unwrap();
+        let a = row(&r, "A");
+        assert_eq!(a.kpis.contacts, 2, "x1 (December) is not in the period");
+        assert_eq!(a.kpis.avg_score, Some(85.0));
+        assert_eq!(
+            a.kpis.fcr_rate,
+            Some(0.5),
+            "a2's customer came back on 2 December"
+        );
+        // Composite = mean QA score; T1 has three agents → A, B, C; T2 one → B.
+        let grades: Vec<(String, Option<String>, Option<usize>)> = r
+            .agents
+            .iter()
+            .map(|x| (x.agent_id.clone(), x.grade.clone(), x.rank))
+            .collect();
+        assert_eq!(
+            grades,
+            [
+                ("A".to_owned(), Some("A".to_owned()), Some(1)),
+                ("B".to_owned(), Some("B".to_owned()), Some(2)),
+                ("C".to_owned(), Some("C".to_owned()), Some(3)),
+                ("D".to_owned(), Some("B".to_owned()), Some(1)),
+            ]
+        );
+        assert_eq!(row(&r, "A").bonus, Some(1.2));
+        // D's only flag was dismissed: no violations, one dismissed flag.
+        assert_eq!(row(&r, "D").kpis.violations, 0);
+        assert_eq!(r.dismissed_flags, 1);
+        assert_eq!(r.rescored_without_scorecard, 1);
+        assert_eq!(r.overall.contacts, 5);
+        assert_eq!(r.teams.len(), 2);
+        assert_eq!(r.teams[0].grades.get("A"), Some(&1));
+        let t1 = r.teams[0].avg_composite.unwrap();
+        assert!(
+            (t1 - 215.0 / 3.0).abs() < 1e-9,
+            "(85 + 70 + 60) / 3, got {t1}"
+        );
+        // Trend: one point per day overall, and per team.
+        let overall: Vec<(&str, usize, f64)> = r
+            .trend
+            .iter()
+            .filter(|p| p.team.is_none())
+            .map(|p| (p.date.as_str(), p.contacts, p.avg_score))
+            .collect();
+        assert_eq!(
+            overall,
+            [
+                ("2026-11-02", 1, 90.0),
+                ("2026-11-03", 2, 65.0),
+                ("2026-11-04", 1, 50.0),
+                ("2026-11-28", 1, 80.0)
+            ]
+        );
+
+        // One agent: graded among their team as before, nothing else shown.
+        let only_c = build(&inputs, &opts(None, Some("C")));
+        assert_eq!(only_c.agents.len(), 1);
+        assert_eq!(only_c.agents[0].grade.as_deref(), Some("C"));
+        assert_eq!(only_c.teams.len(), 1);
+        assert_eq!(only_c.overall.contacts, 4, "team T1's contacts");
+        // One team.
+        let t2 = build(&inputs, &opts(Some("T2"), None));
+        assert_eq!(
+            t2.agents
+                .iter()
+                .map(|a| a.agent_id.as_str())
+                .collect::<Vec<_>>(),
+            ["D"]
+        );
+
+        // Everyone in one ranking: 4 people → A, B, B, C.
+        let all_scheme = Scheme::parse(
+            Path::new("t.toml"),
+            &format!("{QA_ONLY}[grading]\nwithin = \"all\"\n"),
+        )
+        .unwrap();
+        let r = build(
+            &inputs,
+            &Options {
+                scheme: &all_scheme,
+                ..opts(None, None)
+            },
+        );
+        let g: Vec<&str> = r
+            .agents
+            .iter()
+            .map(|a| a.grade.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            g,
+            ["A", "B", "B", "C"],
+            "sorted by team, then rank: A, B, C in T1; D in T2"
+        );
+        assert_eq!(row(&r, "C").grade.as_deref(), Some("B"));
+        assert_eq!(row(&r, "D").grade.as_deref(), Some("C"));
     }
 
     #[test]

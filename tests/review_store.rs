@@ -1,0 +1,376 @@
+//! The review tables (schema v2) against both backends: the embedded
+//! SQLite file and a real PostgreSQL (CALLQA_TEST_POSTGRES, exported by
+//! scripts/test.sh; the test fails if the server is unreachable): users by
+//! token hash, decisions, disputes and rulings, the audit log, dismissed
+//! flags for reports, the review queue, calibration counts, supervisor
+//! scores and agents.
+
+use callqa::domain::{Decision, DisputeStatus, FlagId, Role, Severity};
+use callqa::store::{
+    DisputeDecided, DisputeOpened, ReviewFilter, Store, SupervisorScore, UserAdded,
+};
+use callqa::wire::job::{AgentWire, JobKind, MetadataWire};
+use callqa::wire::result::{EvidenceWire, FlagWire, MetricsWire, VersionsWire};
+use callqa::wire::ResultWire;
+
+fn flag(id: FlagId, rule: &str, severity: Severity, start: f64) -> FlagWire {
+    FlagWire {
+        id,
+        rule: rule.into(),
+        severity,
+        message: "m".into(),
+        evidence: vec![EvidenceWire {
+            speaker: None,
+            start,
+            end: start + 1.0,
+            text: "x".into(),
+            turn: None,
+            highlight: None,
+        }],
+    }
+}
+
+fn result(job: &str, agent: &str, team: &str, started: &str, flags: Vec<FlagWire>) -> ResultWire {
+    ResultWire {
+        job_id: job.into(),
+        agent_id: agent.into(),
+        agent: AgentWire {
+            id: agent.into(),
+            name: None,
+            team: Some(team.into()),
+            role: Some("after_sales".into()),
+        },
+        kind: JobKind::Chat,
+        language: callqa::domain::Language::En,
+        channel: "chat".into(),
+        started_at: Some(started.into()),
+        score: 100.0 - 10.0 * flags.len() as f64,
+        passed: flags.is_empty(),
+        pass_score: 80.0,
+        flags,
+        metrics: MetricsWire::default(),
+        coaching: vec![],
+        sections: vec![],
+        fatal: vec![],
+        attribution: callqa::domain::Attribution::Typed,
+        recording: None,
+        turns: vec![],
+        contact_reason: None,
+        diagnostics: vec![],
+        metadata: MetadataWire::default(),
+        versions: VersionsWire::default(),
+        processed_at: "2026-11-20T00:00:00.000Z".into(),
+    }
+}
+
+async fn exercise(store: &Store) {
+    use FlagId::*;
+    use Severity::*;
+    // j-1 (A1, T1): a minor closing flag and a critical rudeness flag.
+    // j-2 (A2, T2): a major greeting flag. j-3 (A1, October): one flag.
+    for r in [
+        result(
+            "j-1",
+            "A1",
+            "T1",
+            "2026-11-02T10:00:00+08:00",
+            vec![
+                flag(ClosingMissing, "closing", Minor, 30.0),
+                flag(ForbiddenPhrase, "rudeness", Critical, 12.0),
+            ],
+        ),
+        result(
+            "j-2",
+            "A2",
+            "T2",
+            "2026-11-05T10:00:00+08:00",
+            vec![flag(GreetingMissing, "greeting", Major, 0.0)],
+        ),
+        result(
+            "j-3",
+            "A1",
+            "T1",
+            "2026-10-05T10:00:00+08:00",
+            vec![flag(GreetingMissing, "greeting", Major, 0.0)],
+        ),
+    ] {
+        store.save_result(&r).await.unwrap();
+    }
+
+    // Users: found by hash, names unique, disabled ones gone.
+    assert_eq!(
+        store
+            .add_user("li", Role::Agent, Some("A1"), "h-li")
+            .await
+            .unwrap(),
+        UserAdded::Added
+    );
+    assert_eq!(
+        store
+            .add_user("li", Role::Admin, None, "h-other")
+            .await
+            .unwrap(),
+        UserAdded::NameTaken
+    );
+    store
+        .add_user("qa", Role::Reviewer, None, "h-qa")
+        .await
+        .unwrap();
+    let li = store.user_by_token_hash("h-li").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            li.name.as_str(),
+            li.role,
+            li.agent_id.as_deref(),
+            li.disabled
+        ),
+        ("li", Role::Agent, Some("A1"), false)
+    );
+    assert!(store.user_by_token_hash("h-other").await.unwrap().is_none());
+    assert!(store.disable_user("qa").await.unwrap());
+    assert!(!store.disable_user("nobody").await.unwrap());
+    assert!(store.user_by_token_hash("h-qa").await.unwrap().is_none());
+    let users = store.list_users().await.unwrap();
+    assert_eq!(users.len(), 2);
+    assert!(users.iter().find(|u| u.name == "qa").unwrap().disabled);
+
+    // The queue: most severe first, with decisions and disputes joined.
+    let all = ReviewFilter::default();
+    let q = store.flag_queue(&all).await.unwrap();
+    assert_eq!(
+        q.iter()
+            .map(|r| (r.job_id.as_str(), r.idx, r.severity.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            ("j-1", 1, "critical"),
+            ("j-2", 0, "major"),
+            ("j-3", 0, "major"),
+            ("j-1", 0, "minor")
+        ]
+    );
+    let nov = ReviewFilter {
+        since: Some("2026-11-01T00:00:00.000Z".into()),
+        until: Some("2026-12-01T00:00:00.000Z".into()),
+        ..Default::default()
+    };
+    assert_eq!(store.flag_queue(&nov).await.unwrap().len(), 3);
+    let a1 = ReviewFilter {
+        agent_id: Some("A1".into()),
+        ..Default::default()
+    };
+    assert!(store
+        .flag_queue(&a1)
+        .await
+        .unwrap()
+        .iter()
+        .all(|r| r.agent_id == "A1"));
+
+    // Decisions replace each other; the log keeps them all.
+    store
+        .review_flag("j-1", 1, Decision::Confirmed, "", "qa")
+        .await
+        .unwrap();
+    store
+        .review_flag("j-1", 1, Decision::Dismissed, "misheard", "qa2")
+        .await
+        .unwrap();
+    store
+        .review_flag("j-1", 0, Decision::Confirmed, "right", "qa")
+        .await
+        .unwrap();
+    let reviews = store.reviews_of("j-1").await.unwrap();
+    assert_eq!(
+        reviews
+            .iter()
+            .map(|v| (v.idx, v.decision, v.reviewer.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (0, Decision::Confirmed, "qa"),
+            (1, Decision::Dismissed, "qa2")
+        ]
+    );
+
+    // Disputes: one per flag; a ruling once; upheld dismisses the flag.
+    assert_eq!(
+        store
+            .open_dispute("j-2", 0, "A2", "wang", "I greeted")
+            .await
+            .unwrap(),
+        DisputeOpened::Opened
+    );
+    assert_eq!(
+        store
+            .open_dispute("j-2", 0, "A2", "wang", "again")
+            .await
+            .unwrap(),
+        DisputeOpened::AlreadyDisputed
+    );
+    assert_eq!(
+        store
+            .decide_dispute("j-3", 0, DisputeStatus::Upheld, "c", "boss")
+            .await
+            .unwrap(),
+        DisputeDecided::NoDispute
+    );
+    let open = store
+        .list_disputes(Some(DisputeStatus::Open), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        store
+            .list_disputes(None, Some("A1"), 10)
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        store
+            .decide_dispute("j-2", 0, DisputeStatus::Upheld, "fair", "boss")
+            .await
+            .unwrap(),
+        DisputeDecided::Decided
+    );
+    assert_eq!(
+        store
+            .decide_dispute("j-2", 0, DisputeStatus::Rejected, "no", "boss")
+            .await
+            .unwrap(),
+        DisputeDecided::AlreadyDecided
+    );
+    let d = &store.disputes_of("j-2").await.unwrap()[0];
+    assert_eq!(
+        (
+            d.status,
+            d.decided_by.as_deref(),
+            d.decision_comment.as_deref()
+        ),
+        (DisputeStatus::Upheld, Some("boss"), Some("fair"))
+    );
+    assert_eq!(
+        store.reviews_of("j-2").await.unwrap()[0].decision,
+        Decision::Dismissed
+    );
+    let log: Vec<String> = store
+        .log_of("j-2")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| format!("{}:{}", l.actor, l.action))
+        .collect();
+    assert_eq!(log, ["wang:disputed", "boss:upheld"]);
+    assert_eq!(store.log_of("j-1").await.unwrap().len(), 3);
+
+    // Reports leave out dismissed flags of the period only.
+    assert_eq!(
+        store
+            .dismissed_flags(
+                Some("2026-11-01T00:00:00.000Z"),
+                Some("2026-12-01T00:00:00.000Z")
+            )
+            .await
+            .unwrap(),
+        [("j-1".to_owned(), 1), ("j-2".to_owned(), 0)]
+    );
+    assert!(store
+        .dismissed_flags(
+            Some("2026-10-01T00:00:00.000Z"),
+            Some("2026-11-01T00:00:00.000Z")
+        )
+        .await
+        .unwrap()
+        .is_empty());
+    let q = store.flag_queue(&nov).await.unwrap();
+    let j2 = q.iter().find(|r| r.job_id == "j-2").unwrap();
+    assert_eq!(
+        (j2.decision, j2.dispute),
+        (Some(Decision::Dismissed), Some(DisputeStatus::Upheld))
+    );
+
+    // Calibration per rule.
+    let cal = store.calibration(&all).await.unwrap();
+    let row = |rule: &str| cal.iter().find(|c| c.rule == rule).unwrap();
+    assert_eq!(
+        (
+            row("greeting").raised,
+            row("greeting").confirmed,
+            row("greeting").dismissed
+        ),
+        (2, 0, 1)
+    );
+    assert_eq!((row("rudeness").raised, row("rudeness").dismissed), (1, 1));
+    assert_eq!((row("closing").confirmed, row("closing").dismissed), (1, 0));
+    let cal_t2 = store
+        .calibration(&ReviewFilter {
+            team: Some("T2".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(cal_t2.len(), 1);
+
+    // Supervisor scores: set, replace, read by period.
+    let s = |score: f64| SupervisorScore {
+        period: "2026-11".into(),
+        agent_id: "A1".into(),
+        score,
+        comment: "c".into(),
+        scored_by: "boss".into(),
+        scored_at: "2026-11-30T00:00:00.000Z".into(),
+    };
+    store.set_supervisor_score(&s(70.0)).await.unwrap();
+    store.set_supervisor_score(&s(85.5)).await.unwrap();
+    let got = store.supervisor_scores("2026-11").await.unwrap();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].score, 85.5);
+    assert!(store.supervisor_scores("2026-10").await.unwrap().is_empty());
+
+    // Agents with contact and flag counts.
+    let agents = store.agents(&all).await.unwrap();
+    assert_eq!(
+        agents
+            .iter()
+            .map(|a| (a.agent_id.as_str(), a.contacts, a.flags))
+            .collect::<Vec<_>>(),
+        [("A1", 2, 3), ("A2", 1, 1)]
+    );
+}
+
+#[tokio::test]
+async fn review_tables_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let store = Store::connect(path.to_str().unwrap()).await.unwrap();
+    exercise(&store).await;
+    store.close().await;
+    // Reopening migrates nothing twice and keeps the reviews.
+    let again = Store::connect(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(again.reviews_of("j-1").await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn review_tables_on_postgres() {
+    let base = std::env::var("CALLQA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/callqa_test".into());
+    let admin = Store::connect(&base).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL must be running for this test ({base}): {e}; run scripts/services.sh")
+    });
+    let name = format!(
+        "callqa_review_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let store = Store::connect(&url).await.unwrap();
+    exercise(&store).await;
+    store.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+}
