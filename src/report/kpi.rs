@@ -315,7 +315,9 @@ mod tests {
     #[test]
     fn first_contact_resolution_table() {
         // (job, customer, start, resolved) → expected FCR, window 7 days.
-        let cases: &[(&str, Option<&str>, &str, Option<bool>, Option<bool>)] = &[
+        // (job, customer, start, resolved, expected FCR)
+        type Case = (&'static str, Option<&'static str>, &'static str, Option<bool>, Option<bool>);
+        let cases: &[Case] = &[
             // c1 comes back after 3 days: the first contact is not FCR,
             // the second is (nothing after it).
             (
