@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use callqa::domain::{
-    Agent, AgentId, ChatJob, Csat, Job, JobHeader, JobId, LanguageChoice, Language, Message,
+    Agent, AgentId, ChatJob, Csat, Job, JobHeader, JobId, Language, LanguageChoice, Message,
     Metadata, Speaker,
 };
 use callqa::pipeline::{Engine, EngineOptions};
@@ -39,7 +39,15 @@ fn chat(i: usize) -> Job {
                 "That's not my department, ask someone else"
             },
         ),
-        (Speaker::Customer, 60, if i % 11 == 0 { "I will file a complaint" } else { "Order 42" }),
+        (
+            Speaker::Customer,
+            60,
+            if i % 11 == 0 {
+                "I will file a complaint"
+            } else {
+                "Order 42"
+            },
+        ),
         (
             Speaker::Agent,
             90,
@@ -110,13 +118,21 @@ fn bench(c: &mut Criterion) {
     };
     let r = report::build(&inputs, &opts);
     assert_eq!(r.agents.len(), 100);
-    assert!(r.overall.contacts > 9_000, "{} contacts in November", r.overall.contacts);
+    assert!(
+        r.overall.contacts > 9_000,
+        "{} contacts in November",
+        r.overall.contacts
+    );
 
     let mut g = c.benchmark_group("report");
     g.sample_size(20);
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("build_10k_results", |b| b.iter(|| report::build(&inputs, &opts)));
-    g.bench_function("html_page", |b| b.iter(|| report::html::page(&r, Language::En)));
+    g.bench_function("build_10k_results", |b| {
+        b.iter(|| report::build(&inputs, &opts))
+    });
+    g.bench_function("html_page", |b| {
+        b.iter(|| report::html::page(&r, Language::En))
+    });
     g.finish();
 }
 

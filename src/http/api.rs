@@ -314,7 +314,7 @@ fn utc_time(field: &str, v: &str) -> ApiResult<String> {
 }
 
 /// A time window from `period` (in the scheme's local time) or `since`/`until`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default)]
 struct Window {
     period: Option<String>,
     since: Option<String>,

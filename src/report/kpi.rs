@@ -316,7 +316,13 @@ mod tests {
     fn first_contact_resolution_table() {
         // (job, customer, start, resolved) → expected FCR, window 7 days.
         // (job, customer, start, resolved, expected FCR)
-        type Case = (&'static str, Option<&'static str>, &'static str, Option<bool>, Option<bool>);
+        type Case = (
+            &'static str,
+            Option<&'static str>,
+            &'static str,
+            Option<bool>,
+            Option<bool>,
+        );
         let cases: &[Case] = &[
             // c1 comes back after 3 days: the first contact is not FCR,
             // the second is (nothing after it).
