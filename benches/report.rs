@@ -87,8 +87,12 @@ fn chat(i: usize) -> Job {
 
 fn bench(c: &mut Criterion) {
     let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    // Rules and scoring only: the text models have their own benchmark.
     let engine = Engine::load(&EngineOptions {
         rules_dir: rules.clone(),
+        models_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
+        rules_only: true,
+        workers: 1,
     })
     .expect("rule packs load");
     let packs = PackSet::load(&rules).unwrap();

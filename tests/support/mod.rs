@@ -248,7 +248,7 @@ pub fn en_pack() -> RulePack {
 }
 
 /// A call result as the engine would make it from this transcript: the
-/// real analysers and scorecard of the English pack, no Whisper.
+/// real rule analysers and scorecard of the English pack, no Whisper.
 pub fn call_result(
     pack: &RulePack,
     job_id: &str,
@@ -273,7 +273,7 @@ pub fn call_result(
         ..Default::default()
     };
     let analysis = analyse::run(
-        &analyse::build(pack),
+        &analyse::build(pack, None).expect("rules-only analysers build"),
         &Subject {
             conv: &conv,
             metadata: &metadata,
@@ -388,8 +388,13 @@ pub async fn run_chat(p: &Pipeline, json: String) -> ResultWire {
 }
 
 pub fn pipeline(store: &Store) -> Pipeline {
+    // Rules only: these tests are about review and reports, and the text
+    // models have their own tests (tests/models.rs).
     let engine = Engine::load(&EngineOptions {
         rules_dir: repo().join("rules"),
+        models_dir: repo().join("models"),
+        rules_only: true,
+        workers: 2,
     })
     .expect("rule packs load");
     Pipeline::new(
