@@ -755,7 +755,19 @@ async fn admins_manage_users_and_rule_packs() {
         .await;
     assert_eq!(r.status, 400);
     assert!(r.text().contains("version"), "{}", r.text());
-    let bumped = edited.replacen("version = \"1.0.0\"", "version = \"1.0.1\"", 1);
+    // The first `version = "…"` is the [pack] header's: give it a suffix.
+    let old_version = edited
+        .lines()
+        .find_map(|l| l.strip_prefix("version = \""))
+        .and_then(|v| v.strip_suffix('"'))
+        .expect("[pack] version")
+        .to_owned();
+    let new_version = format!("{old_version}-edited");
+    let bumped = edited.replacen(
+        &format!("version = \"{old_version}\""),
+        &format!("version = \"{new_version}\""),
+        1,
+    );
     let r = admin
         .send(
             "PUT",
@@ -764,7 +776,10 @@ async fn admins_manage_users_and_rule_packs() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.text());
-    assert_eq!(r.json()["pack"], "callqa-default-en@1.0.1");
+    assert_eq!(
+        r.json()["pack"],
+        format!("callqa-default-en@{new_version}").as_str()
+    );
     let on_disk = std::fs::read_to_string(w.rules.join("en/rules.toml")).unwrap();
     assert!(on_disk.contains("\"hiya\""));
     assert_eq!(
