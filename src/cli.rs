@@ -74,6 +74,42 @@ pub enum Command {
     Users(UsersCommand),
     /// Run the review server: the JSON API and the review page.
     Serve(ServeArgs),
+    /// Consume jobs from RabbitMQ, store and publish results (runs until SIGTERM).
+    Worker(WorkerArgs),
+    /// Publish job files (.json, .jsonl, directories) to the jobs queue.
+    Submit(SubmitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// RabbitMQ URL (overrides CALLQA_AMQP_URL and [queue] url).
+    #[arg(long)]
+    pub amqp_url: Option<String>,
+    /// Unacknowledged deliveries held at once.
+    #[arg(long)]
+    pub prefetch: Option<u16>,
+    /// Jobs scored at once (default: CPU cores).
+    #[arg(long)]
+    pub concurrency: Option<usize>,
+    /// Address for GET /metrics and GET /healthz ("" turns it off).
+    #[arg(long)]
+    pub metrics_listen: Option<String>,
+    /// Directories call jobs may read recordings from (repeatable).
+    #[arg(long = "recording-root")]
+    pub recording_roots: Vec<PathBuf>,
+    /// Run the rules only, without the text models.
+    #[arg(long)]
+    pub rules_only: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// Job files (.json: one job; .jsonl: one per line) or directories of them.
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// RabbitMQ URL (overrides CALLQA_AMQP_URL and [queue] url).
+    #[arg(long)]
+    pub amqp_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -235,6 +271,8 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Report(r) => review::report(cfg, r).await,
         Command::Users(u) => review::users(cfg, u).await,
         Command::Serve(s) => review::serve(cfg, s).await,
+        Command::Worker(w) => worker(cfg, w).await,
+        Command::Submit(s) => submit(cfg, s).await,
     }
 }
 
@@ -540,6 +578,116 @@ pub fn render_result(r: &ResultWire, saved: Saved) -> String {
         s.push_str(&format!("\n    → {}", c.text));
     }
     s
+}
+
+async fn worker(mut cfg: Config, w: WorkerArgs) -> Result<i32> {
+    use tokio::signal::unix::{signal, SignalKind};
+    if let Some(u) = w.amqp_url {
+        cfg.queue.url = u;
+    }
+    if let Some(p) = w.prefetch {
+        cfg.queue.prefetch = p;
+    }
+    if let Some(c) = w.concurrency {
+        cfg.concurrency = c;
+    }
+    if let Some(m) = w.metrics_listen {
+        cfg.queue.metrics_listen = m;
+    }
+    if !w.recording_roots.is_empty() {
+        cfg.recording_roots = w.recording_roots;
+    }
+    if w.rules_only {
+        cfg.rules_only = true;
+    }
+    let opts = crate::worker::WorkerOptions::from_config(&cfg.queue)?;
+    // Signals first: a SIGTERM during start-up must not kill us mid-way.
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+    let engine = Arc::new(load_engine(&cfg)?);
+    let store = Store::connect(&cfg.database)
+        .await
+        .with_context(|| "opening the store")?;
+    let pipeline = Pipeline::new(
+        engine,
+        store.clone(),
+        IntakeOptions {
+            recording_roots: cfg.recording_roots.clone(),
+        },
+        cfg.effective_concurrency(),
+    );
+    let worker = crate::worker::Worker::new(opts, pipeline).await?;
+    worker
+        .run(async move {
+            tokio::select! {
+                _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
+                _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
+            }
+        })
+        .await;
+    store.close().await;
+    Ok(0)
+}
+
+async fn submit(mut cfg: Config, s: SubmitArgs) -> Result<i32> {
+    if let Some(u) = s.amqp_url {
+        cfg.queue.url = u;
+    }
+    let inputs = intake::collect_inputs(&s.paths)?;
+    if inputs.is_empty() {
+        bail!(
+            "no jobs found in {:?} (looked for .json and .jsonl files)",
+            s.paths
+        );
+    }
+    let settings = crate::queue::Settings::from_config(&cfg.queue)?;
+    let broker = crate::queue::Broker::connect(&settings, "submit").await?;
+    broker.declare().await?;
+    let publisher = broker.publisher().await?;
+    let mut sent = 0usize;
+    let mut refused = 0usize;
+    // Publish in windows so confirms overlap without unbounded memory.
+    let mut pending = tokio::task::JoinSet::new();
+    for input in inputs {
+        let source = input.source();
+        let body = match input {
+            Input::JobFile(path) => {
+                std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
+            }
+            Input::JobLine(_, _, line) => line.into_bytes(),
+            Input::Recording(path) => {
+                eprintln!(
+                    "✗ {}: a recording, not a job; submit a call job that names it",
+                    path.display()
+                );
+                refused += 1;
+                continue;
+            }
+        };
+        let p = publisher.clone();
+        pending.spawn(async move {
+            let id = intake::peek_id(&body);
+            (source, p.submit(id.as_deref(), &body).await)
+        });
+        while pending.len() >= 256 {
+            if let Some(j) = pending.join_next().await {
+                let (source, r) = j.context("publish task panicked")?;
+                r.with_context(|| format!("publishing {source}"))?;
+                sent += 1;
+            }
+        }
+    }
+    while let Some(j) = pending.join_next().await {
+        let (source, r) = j.context("publish task panicked")?;
+        r.with_context(|| format!("publishing {source}"))?;
+        sent += 1;
+    }
+    broker.close().await;
+    println!(
+        "{sent} job(s) published to {} (confirmed by the broker)",
+        broker.names().jobs
+    );
+    Ok(if refused > 0 { 2 } else { 0 })
 }
 
 async fn results(cfg: Config, r: ResultsArgs) -> Result<i32> {

@@ -41,6 +41,8 @@ pub struct Config {
     pub evaluation: PathBuf,
     /// The review server (`callqa serve`).
     pub http: HttpConfig,
+    /// The queue worker (`callqa worker`) and `callqa submit`.
+    pub queue: QueueConfig,
 }
 
 /// `[http]`: the review server.
@@ -62,6 +64,132 @@ impl Default for HttpConfig {
     }
 }
 
+/// RabbitMQ: where jobs come from and results go. Names of queues and
+/// exchanges derive from `prefix` (see docs/worker.md).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueConfig {
+    /// Broker URL (plain AMQP; the vhost is URL-encoded, `%2f` is `/`).
+    /// Env: CALLQA_AMQP_URL.
+    pub url: String,
+    /// Prefix of every queue and exchange name: `<prefix>.jobs`,
+    /// `<prefix>.results`, `<prefix>.dead`, … Env: CALLQA_QUEUE_PREFIX.
+    pub prefix: String,
+    /// Type of the jobs queue: `classic` or `quorum` (replicated, and can
+    /// cap redeliveries of a job that crashes workers). Fixed when the
+    /// queue is first declared. Env: CALLQA_QUEUE_TYPE.
+    pub queue_type: QueueType,
+    /// Quorum queues only: deliveries of one message before the broker
+    /// dead-letters it (guards against a job that kills every worker it
+    /// reaches); 0 means no limit. Env: CALLQA_DELIVERY_LIMIT.
+    pub delivery_limit: u32,
+    /// Unacknowledged deliveries a worker holds at once; bounds memory and
+    /// in-flight work. Env: CALLQA_PREFETCH.
+    pub prefetch: u16,
+    /// Retries of a job that failed transiently (database or broker down)
+    /// before it is dead-lettered. Env: CALLQA_RETRY_ATTEMPTS.
+    pub retry_attempts: u32,
+    /// Delay before the first retry, in milliseconds; doubles per attempt.
+    /// Env: CALLQA_RETRY_BACKOFF_MS.
+    pub retry_backoff_ms: u64,
+    /// Upper bound of the retry delay, in milliseconds.
+    /// Env: CALLQA_RETRY_BACKOFF_MAX_MS.
+    pub retry_backoff_max_ms: u64,
+    /// Upper bound of the delay between reconnection attempts after the
+    /// broker went away, in milliseconds. Env: CALLQA_RECONNECT_MAX_MS.
+    pub reconnect_max_ms: u64,
+    /// On SIGTERM, how long in-flight jobs may take to finish, in seconds;
+    /// jobs still running then are left unacknowledged and redelivered.
+    /// Env: CALLQA_SHUTDOWN_TIMEOUT_S.
+    pub shutdown_timeout_s: u64,
+    /// Address of the worker's HTTP endpoint (GET /metrics, GET /healthz);
+    /// empty disables it. Env: CALLQA_METRICS_LISTEN.
+    pub metrics_listen: String,
+}
+
+/// RabbitMQ queue types callqa can declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueType {
+    Classic,
+    Quorum,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        QueueConfig {
+            url: "amqp://guest:guest@127.0.0.1:5672/%2f".into(),
+            prefix: "callqa".into(),
+            queue_type: QueueType::Classic,
+            delivery_limit: 10,
+            prefetch: 32,
+            retry_attempts: 5,
+            retry_backoff_ms: 1_000,
+            retry_backoff_max_ms: 60_000,
+            reconnect_max_ms: 10_000,
+            shutdown_timeout_s: 30,
+            metrics_listen: "127.0.0.1:9464".into(),
+        }
+    }
+}
+
+impl QueueConfig {
+    /// Delay before retry number `attempt` (1-based), in milliseconds.
+    pub fn retry_delay_ms(&self, attempt: u32) -> u64 {
+        let doubled = self
+            .retry_backoff_ms
+            .saturating_mul(1u64 << attempt.saturating_sub(1).min(32));
+        doubled.min(self.retry_backoff_max_ms.max(self.retry_backoff_ms))
+    }
+
+    fn apply_env(&mut self) -> Result<(), ConfigError> {
+        if let Some(v) = env("CALLQA_AMQP_URL") {
+            self.url = v;
+        }
+        if let Some(v) = env("CALLQA_QUEUE_PREFIX") {
+            self.prefix = v;
+        }
+        if let Some(v) = env("CALLQA_QUEUE_TYPE") {
+            self.queue_type = match v.trim() {
+                "classic" => QueueType::Classic,
+                "quorum" => QueueType::Quorum,
+                other => {
+                    return Err(ConfigError::Env {
+                        var: "CALLQA_QUEUE_TYPE".into(),
+                        message: format!("{other:?} is not a queue type (classic or quorum)"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = env("CALLQA_DELIVERY_LIMIT") {
+            self.delivery_limit = parse_num("CALLQA_DELIVERY_LIMIT", &v)?;
+        }
+        if let Some(v) = env("CALLQA_PREFETCH") {
+            self.prefetch = parse_num("CALLQA_PREFETCH", &v)?;
+        }
+        if let Some(v) = env("CALLQA_RETRY_ATTEMPTS") {
+            self.retry_attempts = parse_num("CALLQA_RETRY_ATTEMPTS", &v)?;
+        }
+        if let Some(v) = env("CALLQA_RETRY_BACKOFF_MS") {
+            self.retry_backoff_ms = parse_num("CALLQA_RETRY_BACKOFF_MS", &v)?;
+        }
+        if let Some(v) = env("CALLQA_RETRY_BACKOFF_MAX_MS") {
+            self.retry_backoff_max_ms = parse_num("CALLQA_RETRY_BACKOFF_MAX_MS", &v)?;
+        }
+        if let Some(v) = env("CALLQA_RECONNECT_MAX_MS") {
+            self.reconnect_max_ms = parse_num("CALLQA_RECONNECT_MAX_MS", &v)?;
+        }
+        if let Some(v) = env("CALLQA_SHUTDOWN_TIMEOUT_S") {
+            self.shutdown_timeout_s = parse_num("CALLQA_SHUTDOWN_TIMEOUT_S", &v)?;
+        }
+        if let Ok(v) = std::env::var("CALLQA_METRICS_LISTEN") {
+            // Set but empty means "off", unlike the other variables.
+            self.metrics_listen = v.trim().to_owned();
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -73,6 +201,7 @@ impl Default for Config {
             concurrency: 0,
             evaluation: "rules/evaluation.toml".into(),
             http: HttpConfig::default(),
+            queue: QueueConfig::default(),
         }
     }
 }
@@ -162,6 +291,7 @@ impl Config {
         if let Some(v) = env("CALLQA_HTTP_LISTEN") {
             self.http.listen = v;
         }
+        self.queue.apply_env()?;
         Ok(())
     }
 
@@ -190,6 +320,34 @@ mod tests {
         assert!(!cfg.recording_roots.is_empty());
         assert_eq!(cfg.evaluation, PathBuf::from("rules/evaluation.toml"));
         assert_eq!(cfg.http, HttpConfig::default());
+        // The example documents the defaults: it must equal them.
+        assert_eq!(cfg.queue, QueueConfig::default());
+    }
+
+    #[test]
+    fn queue_section_overrides_and_rejects_typos() {
+        let cfg: Config = toml::from_str(
+            "[queue]\nurl = \"amqp://u:p@mq:5672/qa\"\nprefix = \"acme\"\nqueue_type = \"quorum\"\nprefetch = 8\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.queue.url, "amqp://u:p@mq:5672/qa");
+        assert_eq!(cfg.queue.prefix, "acme");
+        assert_eq!(cfg.queue.queue_type, QueueType::Quorum);
+        assert_eq!(cfg.queue.prefetch, 8);
+        assert_eq!(cfg.queue.retry_attempts, 5, "unset fields keep defaults");
+        let err = toml::from_str::<Config>("[queue]\nprefech = 8\n").unwrap_err();
+        assert!(err.to_string().contains("prefech"), "{err}");
+    }
+
+    #[test]
+    fn retry_delays_double_up_to_the_cap() {
+        let q = QueueConfig {
+            retry_backoff_ms: 1000,
+            retry_backoff_max_ms: 5000,
+            ..QueueConfig::default()
+        };
+        let delays: Vec<u64> = (1..=5).map(|a| q.retry_delay_ms(a)).collect();
+        assert_eq!(delays, [1000, 2000, 4000, 5000, 5000]);
     }
 
     #[test]

@@ -12,12 +12,15 @@
 //! | score | [`score`] | scorecard (data) → 0–100, pass/fail, which item cost what |
 //! | coach | [`coach`] | a concrete suggestion per rule that fired |
 //! | store | [`store`] | results and failure records in SQLite or PostgreSQL |
+//! | publish | [`queue`] | results to RabbitMQ, routed `result.flagged` / `result.clean` |
 //!
 //! Around them: [`domain`] (types every stage shares), [`wire`] (the JSON
 //! at the edges), [`rules`] (rule packs a QA team edits), [`text`]
 //! (normalisation for Chinese and English), [`learn`] (training and
 //! evaluating the sentiment head and intent matching), [`config`], [`cli`],
-//! [`telemetry`], and [`error`] (every error says retry or reject).
+//! [`telemetry`], and [`error`] (every error says retry or reject). The
+//! [`worker`] runs the pipeline behind RabbitMQ ([`queue`]) and serves
+//! metrics and health ([`http::ops`]).
 
 pub mod analyse;
 pub mod cli;
@@ -31,6 +34,7 @@ pub mod intake;
 pub mod learn;
 pub mod logging;
 pub mod pipeline;
+pub mod queue;
 pub mod report;
 pub mod rules;
 pub mod score;
@@ -38,3 +42,4 @@ pub mod store;
 pub mod telemetry;
 pub mod text;
 pub mod wire;
+pub mod worker;

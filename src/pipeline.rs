@@ -1,7 +1,7 @@
 //! The pipeline: the one place that knows the order of the stages.
 //!
 //! intake → (decode → transcribe, for calls) → conversation → embed (text
-//! models) → analyse → score → coach → store.
+//! models) → analyse → score → coach → store → publish (queue worker).
 //!
 //! `Engine` is the synchronous, CPU-bound part (job in, result out); it
 //! never runs on the async executor. `Pipeline` wraps it for async callers
@@ -259,6 +259,17 @@ pub enum Outcome {
     Failed(FailureWire),
 }
 
+/// The publish stage: where a stored result goes next (the queue worker's
+/// results exchange). Implemented outside the pipeline, by the module that
+/// owns the transport.
+pub trait Publish: Sync {
+    type Error: Classify + std::fmt::Display;
+    fn publish(
+        &self,
+        result: &ResultWire,
+    ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send;
+}
+
 /// The engine plus storage, for async callers.
 #[derive(Clone)]
 pub struct Pipeline {
@@ -310,6 +321,27 @@ impl Pipeline {
                     .await
             }
         }
+    }
+
+    /// `run_json`, then publishes the stored result: the queue worker's unit
+    /// of work. Publishing comes strictly after the store commit, so a
+    /// published result is always in the store; a redelivered job whose
+    /// result is already stored is published again (at least once), since
+    /// the earlier attempt may have died between the two.
+    pub async fn run_json_published<P: Publish>(
+        &self,
+        source: &str,
+        bytes: Vec<u8>,
+        publisher: &P,
+    ) -> Result<Outcome, JobError> {
+        let outcome = self.run_json(source, bytes).await?;
+        if let Outcome::Done { result, .. } = &outcome {
+            let t = Instant::now();
+            let published = publisher.publish(result).await;
+            telemetry::observe_stage(Stage::Publish, t.elapsed().as_secs_f64());
+            published.map_err(|e| JobError::new(Stage::Publish, &e))?;
+        }
+        Ok(outcome)
     }
 
     /// Scores and stores a validated job.

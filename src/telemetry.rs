@@ -2,7 +2,7 @@
 //! Prometheus text format by the worker's metrics endpoint. The pipeline
 //! records every stage once, in `pipeline::stage`; nothing else times stages.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::LazyLock;
 
 use crate::error::Stage;
@@ -49,16 +49,20 @@ pub enum Counter {
     JobsDeadLettered,
     JobsRetried,
     JobsDuplicate,
+    ResultsPublished,
+    BrokerReconnects,
 }
 
 impl Counter {
-    const ALL: [Counter; 6] = [
+    const ALL: [Counter; 8] = [
         Counter::JobsProcessed,
         Counter::JobsFlagged,
         Counter::JobsFailed,
         Counter::JobsDeadLettered,
         Counter::JobsRetried,
         Counter::JobsDuplicate,
+        Counter::ResultsPublished,
+        Counter::BrokerReconnects,
     ];
     fn name(self) -> (&'static str, &'static str) {
         match self {
@@ -83,19 +87,79 @@ impl Counter {
                 "callqa_jobs_duplicate_total",
                 "Redelivered jobs whose result was already stored.",
             ),
+            Counter::ResultsPublished => (
+                "callqa_results_published_total",
+                "Results published to the results exchange (confirmed).",
+            ),
+            Counter::BrokerReconnects => (
+                "callqa_broker_reconnects_total",
+                "Connections to the broker after the first.",
+            ),
+        }
+    }
+}
+
+/// Values that go up and down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gauge {
+    /// Deliveries received and not yet acknowledged or rejected.
+    JobsInFlight,
+    /// 1 while the worker holds a connection to the broker.
+    BrokerConnected,
+}
+
+impl Gauge {
+    const ALL: [Gauge; 2] = [Gauge::JobsInFlight, Gauge::BrokerConnected];
+    fn name(self) -> (&'static str, &'static str) {
+        match self {
+            Gauge::JobsInFlight => (
+                "callqa_jobs_in_flight",
+                "Deliveries being processed (bounded by the prefetch).",
+            ),
+            Gauge::BrokerConnected => (
+                "callqa_broker_connected",
+                "1 while connected to the broker.",
+            ),
         }
     }
 }
 
 struct Registry {
     counters: [AtomicU64; Counter::ALL.len()],
+    gauges: [AtomicI64; Gauge::ALL.len()],
     stages: [Histogram; Stage::ALL.len()],
 }
 
 static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry {
     counters: std::array::from_fn(|_| AtomicU64::new(0)),
+    gauges: std::array::from_fn(|_| AtomicI64::new(0)),
     stages: std::array::from_fn(|_| Histogram::new()),
 });
+
+fn gauge_slot(g: Gauge) -> &'static AtomicI64 {
+    let i = Gauge::ALL.iter().position(|x| *x == g).unwrap_or(0);
+    &REGISTRY.gauges[i]
+}
+
+pub fn gauge_add(g: Gauge, delta: i64) {
+    gauge_slot(g).fetch_add(delta, Ordering::Relaxed);
+}
+
+pub fn gauge_set(g: Gauge, v: i64) {
+    gauge_slot(g).store(v, Ordering::Relaxed);
+}
+
+pub fn gauge(g: Gauge) -> i64 {
+    gauge_slot(g).load(Ordering::Relaxed)
+}
+
+/// Resident memory of this process in bytes (Linux; None elsewhere).
+pub fn resident_memory_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // The kernel's page size; 4 KiB on every platform callqa ships for.
+    Some(pages * 4096)
+}
 
 pub fn count(c: Counter) {
     let i = Counter::ALL.iter().position(|x| *x == c).unwrap_or(0);
@@ -120,6 +184,18 @@ pub fn render_prometheus() -> String {
         let (name, help) = c.name();
         let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} counter");
         let _ = writeln!(s, "{name} {}", REGISTRY.counters[i].load(Ordering::Relaxed));
+    }
+    for (i, g) in Gauge::ALL.iter().enumerate() {
+        let (name, help) = g.name();
+        let _ = writeln!(s, "# HELP {name} {help}\n# TYPE {name} gauge");
+        let _ = writeln!(s, "{name} {}", REGISTRY.gauges[i].load(Ordering::Relaxed));
+    }
+    if let Some(rss) = resident_memory_bytes() {
+        let name = "process_resident_memory_bytes";
+        let _ = writeln!(
+            s,
+            "# HELP {name} Resident memory size in bytes.\n# TYPE {name} gauge\n{name} {rss}"
+        );
     }
     let name = "callqa_stage_seconds";
     let _ = writeln!(

@@ -7,10 +7,12 @@
 //! - [`auth`]: bearer tokens, roles, signed media links;
 //! - [`media`]: recordings with range requests;
 //! - [`review`]: the page (HTML, JS, CSS in `assets/`);
-//! - [`server`]: binding, serving, graceful shutdown.
+//! - [`server`]: binding, serving, graceful shutdown;
+//! - [`ops`]: the queue worker's metrics and health endpoint.
 
 pub mod api;
 pub mod auth;
 pub mod media;
+pub mod ops;
 pub mod review;
 pub mod server;

@@ -71,8 +71,9 @@ pub fn parse_job(bytes: &[u8], opts: &IntakeOptions) -> Result<Job, (Option<Stri
     validate::job(wire, opts).map_err(|e| (Some(id), e))
 }
 
-/// Best-effort read of `"id"` from a job that failed to parse.
-fn peek_id(bytes: &[u8]) -> Option<String> {
+/// Best-effort read of `"id"` from a job that failed to parse (also used
+/// by `callqa submit` to label messages without validating them).
+pub fn peek_id(bytes: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct IdOnly {
         id: String,

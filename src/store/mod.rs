@@ -460,6 +460,12 @@ impl Store {
             .collect()
     }
 
+    /// Round trip to the database, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
     /// The pool, for modules that add their own tables (reviews).
     pub fn pool(&self) -> &AnyPool {
         &self.pool

@@ -1,0 +1,482 @@
+//! The queue worker (`callqa worker`): consumes jobs from RabbitMQ, runs each
+//! through the pipeline (which stores, then publishes, the result) and
+//! settles the delivery by the outcome, in one place (`settle`):
+//!
+//! | outcome | what happens to the message |
+//! |---|---|
+//! | scored, stored, published | acknowledged |
+//! | bad job (rejected) | failure record stored; copy dead-lettered with `x-callqa-reason`; acknowledged |
+//! | transient fault, retries left | copy parked in the delay queue with `x-callqa-attempt` + 1; acknowledged |
+//! | transient fault, retries used up | copy dead-lettered with the reason; acknowledged |
+//! | publishing that copy failed | rejected without requeue: the broker dead-letters it |
+//! | worker or connection died first | nothing: the broker redelivers; the store is idempotent by job id |
+//!
+//! Around that: reconnection with capped exponential backoff when the broker
+//! goes away, graceful shutdown (stop consuming, finish in-flight jobs,
+//! return) when `shutdown` resolves, and the ops endpoint (metrics, health).
+//! In-flight work is bounded by the prefetch; CPU work by the pipeline.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{debug, info, warn};
+
+use crate::config::QueueConfig;
+use crate::error::{Disposition, JobError};
+use crate::http::ops::{self, Probe};
+use crate::pipeline::{Outcome, Pipeline};
+use crate::queue::{Broker, DeadLetter, Delivery, JobStream, Publisher, QueueError, Settings};
+use crate::store::Store;
+use crate::telemetry::{self, Counter, Gauge};
+use crate::wire::FailureWire;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error("cannot listen on {addr} for metrics and health: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+}
+
+/// How the worker runs, from `[queue]`.
+#[derive(Debug, Clone)]
+pub struct WorkerOptions {
+    pub settings: Settings,
+    pub reconnect_max: Duration,
+    pub shutdown_timeout: Duration,
+    /// Address for GET /metrics and /healthz; `None` turns it off.
+    pub metrics_listen: Option<String>,
+}
+
+impl WorkerOptions {
+    pub fn from_config(q: &QueueConfig) -> Result<Self, QueueError> {
+        Ok(WorkerOptions {
+            settings: Settings::from_config(q)?,
+            reconnect_max: Duration::from_millis(q.reconnect_max_ms.max(100)),
+            shutdown_timeout: Duration::from_secs(q.shutdown_timeout_s),
+            metrics_listen: Some(q.metrics_listen.trim().to_owned()).filter(|a| !a.is_empty()),
+        })
+    }
+}
+
+/// What the job tasks share.
+struct Shared {
+    pipeline: Pipeline,
+    settings: Settings,
+    connected: AtomicBool,
+}
+
+/// A worker ready to run; `ops_addr` is where its metrics endpoint listens.
+pub struct Worker {
+    shared: Arc<Shared>,
+    opts: WorkerOptions,
+    ops: Option<tokio::net::TcpListener>,
+}
+
+impl Worker {
+    /// Binds the ops endpoint (so a taken port fails start-up, loudly).
+    pub async fn new(opts: WorkerOptions, pipeline: Pipeline) -> Result<Self, WorkerError> {
+        let ops =
+            match &opts.metrics_listen {
+                Some(addr) => Some(tokio::net::TcpListener::bind(addr).await.map_err(
+                    |source| WorkerError::Listen {
+                        addr: addr.clone(),
+                        source,
+                    },
+                )?),
+                None => None,
+            };
+        Ok(Worker {
+            shared: Arc::new(Shared {
+                pipeline,
+                settings: opts.settings.clone(),
+                connected: AtomicBool::new(false),
+            }),
+            opts,
+            ops,
+        })
+    }
+
+    pub fn ops_addr(&self) -> Option<SocketAddr> {
+        self.ops.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
+    /// Runs until `shutdown` resolves and in-flight jobs are finished.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+        let Worker { shared, opts, ops } = self;
+        let (stop_tx, mut stop) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+
+        let (ops_stop, ops_stopped) = tokio::sync::oneshot::channel::<()>();
+        let ops_task = ops.map(|listener| {
+            if let Ok(addr) = listener.local_addr() {
+                info!(%addr, "metrics and health endpoint listening");
+            }
+            let probes: Vec<Arc<dyn Probe>> = vec![
+                Arc::new(BrokerProbe(shared.clone())),
+                Arc::new(StoreProbe(shared.pipeline.store().clone())),
+            ];
+            tokio::spawn(ops::serve(listener, ops::router(probes), async move {
+                let _ = ops_stopped.await;
+            }))
+        });
+
+        let names = &shared.settings.names;
+        info!(queue = %names.jobs, results = %names.results, dead = %names.dead_queue,
+              prefetch = shared.settings.prefetch, retries = shared.settings.retry_attempts(),
+              "worker starting");
+        let mut backoff = Backoff::new(Duration::from_millis(200), opts.reconnect_max);
+        let mut sessions = 0u64;
+        while !*stop.borrow() {
+            let connected = tokio::select! {
+                r = open_session(&shared.settings, sessions) => r,
+                _ = stop.changed() => break,
+            };
+            match connected {
+                Err(e) => {
+                    let wait = backoff.next_delay();
+                    warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "broker unavailable");
+                    tokio::select! {
+                        _ = tokio::time::sleep(wait) => {}
+                        _ = stop.changed() => break,
+                    }
+                }
+                Ok((broker, publisher, stream)) => {
+                    if sessions > 0 {
+                        telemetry::count(Counter::BrokerReconnects);
+                    }
+                    sessions += 1;
+                    backoff.reset();
+                    shared.connected.store(true, Ordering::Relaxed);
+                    telemetry::gauge_set(Gauge::BrokerConnected, 1);
+                    info!(session = sessions, "consuming");
+                    let end = consume(&shared, &opts, stream, publisher, &mut stop).await;
+                    shared.connected.store(false, Ordering::Relaxed);
+                    telemetry::gauge_set(Gauge::BrokerConnected, 0);
+                    broker.close().await;
+                    match end {
+                        SessionEnd::Stopped => break,
+                        SessionEnd::Lost(why) => {
+                            warn!(reason = %why, "lost the broker; reconnecting")
+                        }
+                    }
+                }
+            }
+        }
+        let _ = ops_stop.send(());
+        if let Some(t) = ops_task {
+            let _ = t.await;
+        }
+        info!("worker stopped");
+    }
+}
+
+async fn open_session(
+    settings: &Settings,
+    n: u64,
+) -> Result<(Broker, Publisher, JobStream), QueueError> {
+    let broker = Broker::connect(settings, "worker").await?;
+    broker.declare().await?;
+    let publisher = broker.publisher().await?;
+    let tag = format!("callqa-worker-{}-{n}", std::process::id());
+    let stream = broker.consume(&tag).await?;
+    Ok((broker, publisher, stream))
+}
+
+enum SessionEnd {
+    /// Asked to stop; in-flight jobs are finished.
+    Stopped,
+    /// The connection or the consumer went away.
+    Lost(String),
+}
+
+/// Takes deliveries until asked to stop or the connection is lost, then
+/// waits for the jobs in flight.
+async fn consume(
+    shared: &Arc<Shared>,
+    opts: &WorkerOptions,
+    mut stream: JobStream,
+    publisher: Publisher,
+    stop: &mut watch::Receiver<bool>,
+) -> SessionEnd {
+    let mut tasks = JoinSet::new();
+    let mut stopping = false;
+    let end = loop {
+        if *stop.borrow() && !stopping {
+            stopping = true;
+            info!(
+                in_flight = tasks.len(),
+                "stopping: no new jobs, finishing those in flight"
+            );
+            // Deliveries already received still come out of the stream,
+            // then it ends.
+            if let Err(e) = stream.cancel().await {
+                break SessionEnd::Lost(e.to_string());
+            }
+        }
+        tokio::select! {
+            _ = stop.changed(), if !stopping => {}
+            Some(joined) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = joined {
+                    warn!(error = %e, "job task failed");
+                }
+            }
+            next = stream.next() => match next {
+                Some(Ok(d)) => {
+                    telemetry::gauge_add(Gauge::JobsInFlight, 1);
+                    tasks.spawn(handle(shared.clone(), publisher.clone(), d));
+                }
+                Some(Err(e)) => break SessionEnd::Lost(e.to_string()),
+                None if stopping => break SessionEnd::Stopped,
+                None => break SessionEnd::Lost("the broker cancelled the consumer".into()),
+            },
+        }
+    };
+    let drain = async {
+        while let Some(joined) = tasks.join_next().await {
+            if let Err(e) = joined {
+                warn!(error = %e, "job task failed");
+            }
+        }
+    };
+    if matches!(end, SessionEnd::Stopped) {
+        if tokio::time::timeout(opts.shutdown_timeout, drain)
+            .await
+            .is_err()
+        {
+            warn!(
+                left = tasks.len(),
+                "shutdown timeout: jobs still running are left unacknowledged and will be redelivered"
+            );
+            tasks.abort_all();
+        }
+    } else {
+        // Their acknowledgements will fail; the broker redelivers them.
+        drain.await;
+    }
+    stream.close().await;
+    publisher.close().await;
+    end
+}
+
+/// Decrements the in-flight gauge however the job task ends.
+struct InFlight;
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        telemetry::gauge_add(Gauge::JobsInFlight, -1);
+    }
+}
+
+/// What to do with a delivery once its outcome is known.
+enum Settle {
+    Ack,
+    Retry { attempt: u32, delay_ms: u64 },
+    DeadLetter(DeadLetter),
+}
+
+/// One delivery, start to finish.
+async fn handle(shared: Arc<Shared>, publisher: Publisher, d: Delivery) {
+    let _in_flight = InFlight;
+    let source = d.source();
+    let attempt = d.attempt();
+    let outcome = shared
+        .pipeline
+        .run_json_published(&source, d.body().to_vec(), &publisher)
+        .await;
+    let action = match outcome {
+        Ok(Outcome::Done { result, saved }) => {
+            telemetry::count(Counter::ResultsPublished);
+            debug!(%source, job_id = %result.job_id, score = result.score,
+                   flags = result.flags.len(), ?saved, redelivered = d.redelivered(), "job done");
+            Settle::Ack
+        }
+        Ok(Outcome::Failed(f)) => Settle::DeadLetter(DeadLetter {
+            job_id: f.job_id,
+            stage: f.stage,
+            disposition: Disposition::Reject,
+            reason: f.reason,
+            attempts: attempt,
+        }),
+        Err(e) => on_error(&shared, &d, &source, attempt, e).await,
+    };
+    settle(&publisher, &d, &source, action).await;
+}
+
+/// A job that ended in an error the pipeline did not record: retry it if
+/// the error is transient and retries are left, else dead-letter it.
+async fn on_error(
+    shared: &Shared,
+    d: &Delivery,
+    source: &str,
+    attempt: u32,
+    e: JobError,
+) -> Settle {
+    let delays = &shared.settings.retry_delays_ms;
+    if e.disposition == Disposition::Retry {
+        if let Some(&delay_ms) = delays.get(attempt as usize) {
+            warn!(%source, stage = %e.stage, error = %e.message, attempt = attempt + 1,
+                  delay_ms, "transient failure; retrying later");
+            return Settle::Retry {
+                attempt: attempt + 1,
+                delay_ms,
+            };
+        }
+    }
+    let job_id = crate::intake::peek_id(d.body());
+    // Best effort, so `callqa results --failures` lists it too; the store
+    // may well be what is down.
+    let record = FailureWire::new(job_id.clone(), source, &e);
+    let store = shared.pipeline.store();
+    if let Ok(Err(err)) =
+        tokio::time::timeout(Duration::from_secs(2), store.save_failure(&record)).await
+    {
+        debug!(%source, error = %err, "could not record the failure in the store");
+    }
+    Settle::DeadLetter(DeadLetter {
+        job_id,
+        stage: e.stage,
+        disposition: e.disposition,
+        reason: if e.disposition == Disposition::Retry {
+            format!("{} (gave up after {attempt} retries)", e.message)
+        } else {
+            e.message
+        },
+        attempts: attempt,
+    })
+}
+
+/// The one place a delivery is acknowledged, retried or dead-lettered.
+async fn settle(publisher: &Publisher, d: &Delivery, source: &str, action: Settle) {
+    let copied = match &action {
+        Settle::Ack => Ok(()),
+        Settle::Retry { attempt, delay_ms } => {
+            let r = publisher.retry(d, *attempt, *delay_ms).await;
+            if r.is_ok() {
+                telemetry::count(Counter::JobsRetried);
+            }
+            r
+        }
+        Settle::DeadLetter(why) => {
+            let r = publisher.dead_letter(d, why).await;
+            if r.is_ok() {
+                telemetry::count(Counter::JobsDeadLettered);
+                warn!(%source, stage = %why.stage, reason = %why.reason,
+                      attempts = why.attempts, "dead-lettered");
+            }
+            r
+        }
+    };
+    let settled = match copied {
+        Ok(()) => d.ack().await,
+        Err(e) => {
+            // The copy did not make it: let the broker dead-letter the
+            // original instead, so the job is neither lost nor looping.
+            warn!(%source, error = %e, "could not publish the retry or dead letter; rejecting to the dead-letter exchange");
+            let r = d.reject().await;
+            if r.is_ok() {
+                telemetry::count(Counter::JobsDeadLettered);
+            }
+            r
+        }
+    };
+    if let Err(e) = settled {
+        // The channel is gone: the broker will redeliver this message.
+        warn!(%source, error = %e, "could not settle the delivery; it will be redelivered");
+    }
+}
+
+/// Exponential backoff with a cap and a little jitter, so workers that lost
+/// the broker together do not reconnect in lockstep.
+struct Backoff {
+    first: Duration,
+    max: Duration,
+    next: Duration,
+}
+
+impl Backoff {
+    fn new(first: Duration, max: Duration) -> Self {
+        Backoff {
+            first,
+            max: max.max(first),
+            next: first,
+        }
+    }
+
+    fn next_delay(&mut self) -> Duration {
+        let d = self.next;
+        self.next = (self.next * 2).min(self.max);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|t| t.subsec_nanos())
+            .unwrap_or(0);
+        let jitter_ms = (d.as_millis() as u64 / 5).max(1);
+        d + Duration::from_millis(u64::from(nanos) % jitter_ms)
+    }
+
+    fn reset(&mut self) {
+        self.next = self.first;
+    }
+}
+
+struct BrokerProbe(Arc<Shared>);
+impl Probe for BrokerProbe {
+    fn name(&self) -> &'static str {
+        "broker"
+    }
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        let up = self.0.connected.load(Ordering::Relaxed);
+        Box::pin(async move {
+            if up {
+                Ok(())
+            } else {
+                Err("not connected".into())
+            }
+        })
+    }
+}
+
+struct StoreProbe(Store);
+impl Probe for StoreProbe {
+    fn name(&self) -> &'static str {
+        "store"
+    }
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_the_cap_and_resets() {
+        let mut b = Backoff::new(Duration::from_millis(100), Duration::from_millis(500));
+        let base: Vec<u64> = (0..5)
+            .map(|_| {
+                let d = b.next_delay().as_millis() as u64;
+                // Strip the jitter (under a fifth of the base).
+                [100, 200, 400, 500]
+                    .into_iter()
+                    .rev()
+                    .find(|&x| d >= x)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(base, [100, 200, 400, 500, 500]);
+        b.reset();
+        assert!(b.next_delay() < Duration::from_millis(121));
+    }
+}
