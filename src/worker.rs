@@ -326,8 +326,10 @@ async fn on_error(
     let delays = &shared.settings.retry_delays_ms;
     if e.disposition == Disposition::Retry {
         if let Some(&delay_ms) = delays.get(attempt as usize) {
-            warn!(%source, stage = %e.stage, error = %e.message, attempt = attempt + 1,
-                  delay_ms, "transient failure; retrying later");
+            if d.can_settle() {
+                warn!(%source, stage = %e.stage, error = %e.message, attempt = attempt + 1,
+                      delay_ms, "transient failure; retrying later");
+            }
             return Settle::Retry {
                 attempt: attempt + 1,
                 delay_ms,
@@ -359,6 +361,12 @@ async fn on_error(
 
 /// The one place a delivery is acknowledged, retried or dead-lettered.
 async fn settle(publisher: &Publisher, d: &Delivery, source: &str, action: Settle) {
+    if !d.can_settle() {
+        // The connection went down under this job (the worker is already
+        // reconnecting): the broker hands the message out again.
+        debug!(%source, "channel closed; the broker will redeliver this job");
+        return;
+    }
     let copied = match &action {
         Settle::Ack => Ok(()),
         Settle::Retry { attempt, delay_ms } => {

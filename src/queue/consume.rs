@@ -130,10 +130,16 @@ impl Delivery {
         }
     }
 
+    /// False once the channel it came on is closed: it can no longer be
+    /// acknowledged, and the broker will deliver it again.
+    pub fn can_settle(&self) -> bool {
+        self.acker.usable()
+    }
+
     /// Done with it: the broker forgets the message.
     pub async fn ack(&self) -> Result<(), QueueError> {
-        self.acker.ack(BasicAckOptions::default()).await?;
-        Ok(())
+        let done = self.acker.ack(BasicAckOptions::default()).await?;
+        settled(done, "acknowledge")
     }
 
     /// Gives the message up without re-queueing: the broker dead-letters it
@@ -141,13 +147,24 @@ impl Delivery {
     /// `x-death` header). The fallback when publishing a dead letter or a
     /// retry ourselves failed.
     pub async fn reject(&self) -> Result<(), QueueError> {
-        self.acker
+        let done = self
+            .acker
             .nack(BasicNackOptions {
                 requeue: false,
                 multiple: false,
             })
             .await?;
+        settled(done, "reject")
+    }
+}
+
+/// lapin answers `Ok(false)` when the channel died under the delivery: the
+/// broker never heard of it and will redeliver the message.
+fn settled(done: bool, what: &str) -> Result<(), QueueError> {
+    if done {
         Ok(())
+    } else {
+        Err(QueueError::ChannelGone(what.to_owned()))
     }
 }
 

@@ -71,6 +71,8 @@ pub enum QueueError {
     Nacked { target: String },
     #[error("RabbitMQ could not route the message for {target}: {reply}")]
     Unroutable { target: String, reply: String },
+    #[error("cannot {0} the delivery: its channel is closed (the broker will redeliver it)")]
+    ChannelGone(String),
     #[error("invalid queue setting: {0}")]
     Setting(String),
 }
