@@ -624,7 +624,7 @@ async fn worker(mut cfg: Config, w: WorkerArgs) -> Result<i32> {
                 _ = int.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
             }
         })
-        .await;
+        .await?;
     store.close().await;
     Ok(0)
 }

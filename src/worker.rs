@@ -28,7 +28,7 @@ use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
 use crate::config::QueueConfig;
-use crate::error::{Disposition, JobError};
+use crate::error::{Classify, Disposition, JobError};
 use crate::http::ops::{self, Probe};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::queue::{Broker, DeadLetter, Delivery, JobStream, Publisher, QueueError, Settings};
@@ -110,8 +110,13 @@ impl Worker {
         self.ops.as_ref().and_then(|l| l.local_addr().ok())
     }
 
-    /// Runs until `shutdown` resolves and in-flight jobs are finished.
-    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) {
+    /// Runs until `shutdown` resolves and in-flight jobs are finished. Fails
+    /// only on a setting the broker refuses (e.g. a queue declared with
+    /// other arguments); an unreachable broker is retried forever.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), WorkerError> {
         let Worker { shared, opts, ops } = self;
         let (stop_tx, mut stop) = watch::channel(false);
         tokio::spawn(async move {
@@ -139,12 +144,17 @@ impl Worker {
               "worker starting");
         let mut backoff = Backoff::new(Duration::from_millis(200), opts.reconnect_max);
         let mut sessions = 0u64;
+        let mut fatal = None;
         while !*stop.borrow() {
             let connected = tokio::select! {
                 r = open_session(&shared.settings, sessions) => r,
                 _ = stop.changed() => break,
             };
             match connected {
+                Err(e) if e.disposition() == Disposition::Reject => {
+                    fatal = Some(e);
+                    break;
+                }
                 Err(e) => {
                     let wait = backoff.next_delay();
                     warn!(error = %e, retry_in_ms = wait.as_millis() as u64, "broker unavailable");
@@ -179,7 +189,13 @@ impl Worker {
         if let Some(t) = ops_task {
             let _ = t.await;
         }
-        info!("worker stopped");
+        match fatal {
+            Some(e) => Err(e.into()),
+            None => {
+                info!("worker stopped");
+                Ok(())
+            }
+        }
     }
 }
 

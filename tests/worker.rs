@@ -345,3 +345,51 @@ fn a_database_that_stays_down_is_retried_a_bounded_number_of_times_then_dead_let
     );
     assert_eq!(env.ready(&env.names().jobs), 0);
 }
+
+#[test]
+fn a_quorum_jobs_queue_round_trips_and_dead_letters_too() {
+    let env = Env::sqlite("quorum");
+    let (ids, mut jobs) = batch(&env.prefix, 40);
+    jobs.push("{\"id\": \"half a job\"".to_owned());
+    let quorum = [
+        ("CALLQA_QUEUE_TYPE", "quorum"),
+        ("CALLQA_DELIVERY_LIMIT", "5"),
+    ];
+    // submit declares the topology: it must declare the same queue type.
+    let file = write_jobs(env.dir.path(), "jobs", &jobs);
+    let out = env
+        .command()
+        .envs(quorum)
+        .arg("submit")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut w = env.worker("w", &quorum);
+    let store = env.store();
+    wait_until("40 results and one dead letter", MINUTE, || {
+        (count(&store) == 40 && env.ready(&env.names().dead_queue) == 1).then_some(())
+    });
+    assert_eq!(stored_ids(&store), ids.iter().cloned().collect());
+    assert!(w.terminate(MINUTE).success());
+    assert_eq!(env.ready(&env.names().jobs), 0);
+    let dead = env.drain(&env.names().dead_queue);
+    assert_eq!(dead[0].header(headers::STAGE), "intake");
+}
+
+#[test]
+fn a_worker_refuses_a_jobs_queue_declared_with_other_arguments() {
+    let env = Env::sqlite("mismatch");
+    env.submit("jobs", &[chat_job(&format!("{}-1", env.prefix), false)]); // classic
+    let mut w = env.spawn_worker("w", &[("CALLQA_QUEUE_TYPE", "quorum")]);
+    let status = w.wait(MINUTE);
+    assert_eq!(status.code(), Some(1), "{}", w.log());
+    let log = w.log();
+    assert!(log.contains("exists with other arguments"), "{log}");
+    assert!(log.contains("PRECONDITION"), "{log}");
+    assert_eq!(env.ready(&env.names().jobs), 1, "the job stays queued");
+}

@@ -199,6 +199,18 @@ impl Broker {
     /// Declares queues, exchanges and bindings. Idempotent; every worker
     /// and `submit` runs it, so whichever starts first creates them.
     pub async fn declare(&self) -> Result<(), QueueError> {
+        self.declare_all().await.map_err(|e| match e {
+            QueueError::Amqp(e) if is_precondition_failed(&e) => QueueError::Setting(format!(
+                "{e}: a queue or exchange with prefix {:?} exists with other arguments \
+                 (queue_type, delivery_limit or retry delays differ from when it was \
+                 first declared); use the original settings or a new prefix",
+                self.settings.names.prefix
+            )),
+            e => e,
+        })
+    }
+
+    async fn declare_all(&self) -> Result<(), QueueError> {
         let s = &self.settings;
         let n = &s.names;
         let ch = self.conn.create_channel().await?;
@@ -302,6 +314,14 @@ impl Broker {
             let _ = self.conn.close(200, "bye".into()).await;
         }
     }
+}
+
+/// RabbitMQ refuses to redeclare an existing queue with other arguments
+/// (PRECONDITION_FAILED): a configuration mismatch retrying cannot fix.
+fn is_precondition_failed(e: &lapin::Error) -> bool {
+    use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
+    matches!(e.kind(), lapin::ErrorKind::ProtocolError(p)
+        if matches!(p.kind(), AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)))
 }
 
 fn text(s: &str) -> AMQPValue {

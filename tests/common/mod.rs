@@ -281,6 +281,17 @@ impl Env {
 
     /// Starts `callqa worker` and waits until it consumes.
     pub fn worker(&self, label: &str, extra_env: &[(&str, &str)]) -> Worker {
+        let mut w = self.spawn_worker(label, extra_env);
+        w.wait_for_log("consuming", Duration::from_secs(60));
+        w.metrics = w.log().lines().find_map(|l| {
+            let l = l.split_once("endpoint listening")?.1;
+            l.split_once("addr=")?.1.trim().parse().ok()
+        });
+        w
+    }
+
+    /// Starts `callqa worker` without waiting for anything.
+    pub fn spawn_worker(&self, label: &str, extra_env: &[(&str, &str)]) -> Worker {
         let log = self.dir.path().join(format!("worker-{label}.log"));
         let mut c = self.command();
         c.arg("worker")
@@ -291,18 +302,12 @@ impl Env {
             c.env(k, v);
         }
         let child = c.spawn().expect("start callqa worker");
-        let mut w = Worker {
+        Worker {
             child,
             log,
             metrics: None,
             label: label.to_owned(),
-        };
-        w.wait_for_log("consuming", Duration::from_secs(60));
-        w.metrics = w.log().lines().find_map(|l| {
-            let l = l.split_once("endpoint listening")?.1;
-            l.split_once("addr=")?.1.trim().parse().ok()
-        });
-        w
+        }
     }
 
     pub fn ready(&self, queue: &str) -> u32 {
