@@ -393,3 +393,39 @@ fn a_worker_refuses_a_jobs_queue_declared_with_other_arguments() {
     assert!(log.contains("PRECONDITION"), "{log}");
     assert_eq!(env.ready(&env.names().jobs), 1, "the job stays queued");
 }
+
+#[test]
+fn the_worker_runs_the_text_models_when_not_rules_only() {
+    let env = Env::sqlite("models");
+    let models = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    assert!(
+        models.join("encoder/model.onnx").exists(),
+        "models/ is missing: run scripts/setup.sh (scripts/test.sh does)"
+    );
+    let (ids, jobs) = batch(&env.prefix, 6);
+    env.submit("jobs", &jobs);
+    let models_dir = models.display().to_string();
+    let mut w = env.worker(
+        "w",
+        &[("CALLQA_RULES_ONLY", "0"), ("CALLQA_MODELS", &models_dir)],
+    );
+    let store = env.store();
+    wait_until("6 results stored", MINUTE, || {
+        (count(&store) == 6).then_some(())
+    });
+    for id in &ids {
+        let r = block_on(store.get_result(id)).unwrap().expect("stored");
+        assert!(!r.versions.models.is_empty(), "{id}: model versions recorded");
+        assert!(
+            r.turns.iter().all(|t| t.sentiment.is_some()),
+            "{id}: every turn has a sentiment"
+        );
+        assert!(r.diagnostics.is_empty(), "{id}: {:?}", r.diagnostics);
+    }
+    let (_, metrics) = w.get("/metrics");
+    assert!(
+        metrics.contains("callqa_stage_seconds_count{stage=\"embed\"} 6"),
+        "{metrics}"
+    );
+    assert!(w.terminate(MINUTE).success());
+}
