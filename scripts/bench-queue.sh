@@ -16,10 +16,10 @@
 #          [--duration SECONDS] [--sample SECONDS] [--with-models]
 #          [--concurrency N] [--prefetch N]
 #   --with-models   run the text models too (default: rules only,
-#                   CALLQA_RULES_ONLY=1); needs models/ from fetch-models.sh
-# Needs RabbitMQ and PostgreSQL (scripts/services.sh), rabbitmqctl (for
-# purging the bench queues; run as root or with passwordless sudo), curl,
-# psql and python3. Other people's work on the machine skews the figures:
+#                   CALLQA_RULES_ONLY=1); needs scripts/setup.sh's models
+# Needs RabbitMQ and PostgreSQL (scripts/services.sh), rabbitmqctl (to
+# delete the bench's queues, prefix callqa-bench-<store>, vhost "/"; run as
+# root or with passwordless sudo), curl, psql and python3. Other people's work on the machine skews the figures:
 # the load average is printed before, during and after; run when quiet.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -36,7 +36,7 @@ while [ $# -gt 0 ]; do
     --with-models) MODELS=1; shift;;
     --concurrency) CONCURRENCY="$2"; shift 2;;
     --prefetch) PREFETCH="$2"; shift 2;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0;;
     *) echo "unknown argument $1 (see --help)" >&2; exit 2;;
   esac
 done
@@ -54,6 +54,16 @@ calc() { awk "BEGIN { printf \"%.6f\", $* }"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 now() { date +%s.%N; }
 rss_mb() { awk '/^VmRSS/ {printf "%.1f", $2/1024}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Deletes the bench's queues and exchanges (vhost "/"), before and after.
+teardown() {
+  local prefix="$1" q x
+  for q in $($SUDO rabbitmqctl -q list_queues name 2>/dev/null | grep -F "$prefix." || true); do
+    $SUDO rabbitmqctl -q delete_queue "$q" >/dev/null 2>&1 || true
+  done
+  for x in "$prefix.results" "$prefix.dead"; do
+    $SUDO rabbitmqctl -q eval "rabbit_exchange:delete(rabbit_misc:r(<<\"/\">>, exchange, <<\"$x\">>), false, <<\"bench\">>)." >/dev/null 2>&1 || true
+  done
+}
 cpu_s() { # user+system CPU seconds of a process
   awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14+$15)/hz}' "/proc/$1/stat"
 }
@@ -85,8 +95,7 @@ run_store() {
   if [ "$MODELS" = 1 ]; then unset CALLQA_RULES_ONLY; else export CALLQA_RULES_ONLY=1; fi
   [ -n "$CONCURRENCY" ] && export CALLQA_CONCURRENCY="$CONCURRENCY"
   [ -n "$PREFETCH" ] && export CALLQA_PREFETCH="$PREFETCH"
-  # Start from empty queues (a previous run may have left a backlog).
-  for q in "$prefix.jobs" "$prefix.jobs.dead"; do $SUDO rabbitmqctl purge_queue "$q" >/dev/null 2>&1 || true; done
+  teardown "$prefix"   # a previous run may have left a backlog
 
   log ""
   log "== $store: throughput (backlog of $JOBS jobs, then one worker drains it)"
@@ -163,7 +172,7 @@ run_store() {
   dead=$(metric callqa_jobs_dead_lettered_total)
   kill -TERM "$pid"; local rc=0; wait "$pid" || rc=$?
   printf '%s: worker exited %d after SIGTERM; %s dead-lettered; samples in %s\n' "$store" "$rc" "$dead" "$csv"
-  for q in "$prefix.jobs" "$prefix.jobs.dead"; do $SUDO rabbitmqctl purge_queue "$q" >/dev/null 2>&1 || true; done
+  teardown "$prefix"
   [ -n "$dbname" ] && psql "$PG_BASE/postgres" -qtA -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null
   return 0
 }
