@@ -415,7 +415,10 @@ fn the_worker_runs_the_text_models_when_not_rules_only() {
     });
     for id in &ids {
         let r = block_on(store.get_result(id)).unwrap().expect("stored");
-        assert!(!r.versions.models.is_empty(), "{id}: model versions recorded");
+        assert!(
+            !r.versions.models.is_empty(),
+            "{id}: model versions recorded"
+        );
         assert!(
             r.turns.iter().all(|t| t.sentiment.is_some()),
             "{id}: every turn has a sentiment"
