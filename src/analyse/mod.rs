@@ -8,6 +8,7 @@
 //! read the `TextSignals` the embed stage computed; intent and semantic
 //! rules also embed their example phrases once, when they are built.
 
+mod acoustics;
 pub mod intent;
 mod metrics;
 mod phrase;
@@ -84,6 +85,7 @@ pub fn build(
     models: Option<&TextModels>,
 ) -> Result<Vec<Box<dyn Analyser>>, EmbedError> {
     let mut out: Vec<Box<dyn Analyser>> = vec![
+        Box::new(acoustics::AcousticsAnalyser::build(pack)),
         Box::new(metrics::MetricsAnalyser::build(pack)),
         Box::new(phrase::PhraseAnalyser::build(pack)),
         Box::new(pii::PiiAnalyser::build(pack)),
