@@ -93,6 +93,7 @@ fn bench(c: &mut Criterion) {
         models_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
         rules_only: true,
         workers: 1,
+        asr: Default::default(),
     })
     .expect("rule packs load");
     let packs = PackSet::load(&rules).unwrap();

@@ -101,6 +101,7 @@ fn bench(c: &mut Criterion) {
         models_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("models"),
         rules_only: true,
         workers: 1,
+        asr: Default::default(),
     })
     .expect("default packs load");
     let mut g = c.benchmark_group("rules_and_scoring_20_turn_chat");

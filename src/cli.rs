@@ -220,6 +220,58 @@ pub struct AnalyzeArgs {
     /// Run the rules only, without the text models.
     #[arg(long)]
     pub rules_only: bool,
+    /// Recordings named directly: the agent's id.
+    #[arg(long, default_value = "unknown")]
+    pub agent: String,
+    /// Recordings named directly: zh, en or auto (detected from speech).
+    #[arg(long, default_value = "auto")]
+    pub language: String,
+    /// Recordings named directly: which channel is whose, as
+    /// AGENT,CUSTOMER channel numbers ("0,1", "1,0"), or "mixed" for both
+    /// speakers on one channel (roles inferred). Default: stereo files are
+    /// agent 0, customer 1; mono files are mixed.
+    #[arg(long)]
+    pub channels: Option<String>,
+}
+
+/// Reads `--agent`, `--language` and `--channels` for bare recordings.
+fn bare_recording_args(a: &AnalyzeArgs) -> Result<intake::BareRecording> {
+    use crate::domain::{ChannelMap, LanguageChoice};
+    let language = match a.language.trim() {
+        "auto" => LanguageChoice::Auto,
+        l => LanguageChoice::Fixed(
+            l.parse()
+                .map_err(|e: String| anyhow::anyhow!("--language: {e}"))?,
+        ),
+    };
+    let channels = match a.channels.as_deref().map(str::trim) {
+        None => ChannelMap::Default,
+        Some("mixed") | Some("mono") => ChannelMap::Mixed,
+        Some(s) => {
+            let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+            let num = |x: &str| -> Result<usize> {
+                x.parse()
+                    .map_err(|_| anyhow::anyhow!("--channels: {x:?} is not a channel number (use AGENT,CUSTOMER like 0,1, or mixed)"))
+            };
+            match parts.as_slice() {
+                [ag, cu] => {
+                    let (agent, customer) = (num(ag)?, num(cu)?);
+                    if agent == customer {
+                        bail!("--channels: agent and customer are both channel {agent}");
+                    }
+                    ChannelMap::Split { agent, customer }
+                }
+                _ => bail!(
+                    "--channels: {s:?}: use AGENT,CUSTOMER channel numbers like 0,1, or mixed"
+                ),
+            }
+        }
+    };
+    Ok(intake::BareRecording {
+        agent: a.agent.clone(),
+        language,
+        channels,
+    })
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +342,7 @@ fn load_engine(cfg: &Config) -> Result<Engine> {
         models_dir: cfg.models.clone(),
         rules_only: cfg.rules_only,
         workers: cfg.effective_concurrency(),
+        asr: cfg.asr.clone(),
     })
     .with_context(|| {
         if cfg.rules_only {
@@ -345,6 +398,7 @@ async fn analyze(mut cfg: Config, a: AnalyzeArgs) -> Result<i32> {
     if !a.recording_roots.is_empty() {
         cfg.recording_roots = a.recording_roots.clone();
     }
+    let bare = bare_recording_args(&a)?;
     let inputs = intake::collect_inputs(&a.paths)?;
     if inputs.is_empty() {
         bail!(
@@ -388,21 +442,19 @@ async fn analyze(mut cfg: Config, a: AnalyzeArgs) -> Result<i32> {
         while set.len() < limit {
             let Some((i, input)) = it.next() else { break };
             let p = pipeline.clone();
+            let bare = bare.clone();
             set.spawn(async move {
                 let source = input.source();
                 let r = match input {
                     Input::JobFile(path) => p.run_file(&path).await,
                     Input::JobLine(_, _, line) => p.run_json(&source, line.into_bytes()).await,
-                    Input::Recording(path) => {
-                        let e = crate::error::JobError::reject(
-                            crate::error::Stage::Decode,
-                            format!(
-                                "{}: bare recordings are not supported in this build",
-                                path.display()
-                            ),
-                        );
-                        p.fail(None, &source, e).await
-                    }
+                    Input::Recording(path) => match intake::bare_recording(&path, &bare) {
+                        Ok(job) => p.run_job(&source, job).await,
+                        Err(e) => {
+                            let e = crate::error::JobError::new(crate::error::Stage::Intake, &e);
+                            p.fail(None, &source, e).await
+                        }
+                    },
                 };
                 (i, source, r)
             });

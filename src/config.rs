@@ -43,6 +43,9 @@ pub struct Config {
     pub http: HttpConfig,
     /// The queue worker (`callqa worker`) and `callqa submit`.
     pub queue: QueueConfig,
+    /// Speech recognition for calls (Whisper model, threads, voice
+    /// activity detection, recording limits).
+    pub asr: crate::transcribe::AsrOptions,
 }
 
 /// `[http]`: the review server.
@@ -202,6 +205,7 @@ impl Default for Config {
             evaluation: "rules/evaluation.toml".into(),
             http: HttpConfig::default(),
             queue: QueueConfig::default(),
+            asr: crate::transcribe::AsrOptions::default(),
         }
     }
 }
@@ -291,6 +295,15 @@ impl Config {
         if let Some(v) = env("CALLQA_HTTP_LISTEN") {
             self.http.listen = v;
         }
+        if let Some(v) = env("CALLQA_ASR_MODEL") {
+            self.asr.model = v.into();
+        }
+        if let Some(v) = env("CALLQA_ASR_ENGLISH_MODEL") {
+            self.asr.english_model = v.into();
+        }
+        if let Some(v) = env("CALLQA_ASR_THREADS") {
+            self.asr.threads = parse_num("CALLQA_ASR_THREADS", &v)?;
+        }
         self.queue.apply_env()?;
         Ok(())
     }
@@ -322,6 +335,7 @@ mod tests {
         assert_eq!(cfg.http, HttpConfig::default());
         // The example documents the defaults: it must equal them.
         assert_eq!(cfg.queue, QueueConfig::default());
+        assert_eq!(cfg.asr, crate::transcribe::AsrOptions::default());
     }
 
     #[test]

@@ -9,20 +9,25 @@
 //! or a stored failure record out, with each stage timed and its errors
 //! mapped to a disposition in one place (`stage`).
 
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
 
 use crate::analyse::{self, Analyser, Subject};
-use crate::domain::{Conversation, Job, Language, LanguageChoice, QaResult, Versions};
+use crate::decode::{self, DecodeOptions};
+use crate::domain::{
+    CallJob, Conversation, Diagnostic, Job, Language, LanguageChoice, Medium, QaResult, Speaker,
+    Versions,
+};
 use crate::embed::{EmbedError, ModelPaths, TextModels};
 use crate::error::{Classify, JobError, Stage};
 use crate::intake::{self, IntakeOptions};
 use crate::rules::{PackError, PackSet};
 use crate::store::{Saved, Store};
 use crate::telemetry::{self, Counter};
+use crate::transcribe::{roles, AsrOptions, TranscribeError, Transcriber, Transcript};
 use crate::wire::{FailureWire, ResultWire};
 
 /// Runs one stage: times it, traces it, and maps its error to a `JobError`
@@ -63,8 +68,10 @@ pub struct EngineOptions {
     /// asked for: otherwise a missing model fails `Engine::load`.
     pub rules_only: bool,
     /// Worker threads that will call `process` at once: one encoder
-    /// session each.
+    /// session (and one Whisper state) each.
     pub workers: usize,
+    /// Speech recognition for call jobs (`[asr]`).
+    pub asr: AsrOptions,
 }
 
 /// Why the engine could not start.
@@ -74,6 +81,31 @@ pub enum LoadError {
     Pack(#[from] PackError),
     #[error(transparent)]
     Models(#[from] EmbedError),
+    #[error(transparent)]
+    Speech(#[from] TranscribeError),
+}
+
+/// What call jobs need: the Whisper model, loaded on the first call (a
+/// batch of chats never pays for it), and the decoding limits.
+struct Calls {
+    models_dir: PathBuf,
+    asr: AsrOptions,
+    workers: usize,
+    decode: DecodeOptions,
+    transcriber: OnceLock<Result<Arc<Transcriber>, JobError>>,
+}
+
+impl Calls {
+    fn transcriber(&self) -> Result<&Arc<Transcriber>, JobError> {
+        self.transcriber
+            .get_or_init(|| {
+                stage(Stage::Transcribe, || {
+                    Transcriber::load(&self.models_dir, &self.asr, self.workers).map(Arc::new)
+                })
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
 }
 
 /// Job in, QA result out. Loaded once; shared by all workers.
@@ -83,11 +115,16 @@ pub struct Engine {
     analysers: Vec<(Language, Vec<Box<dyn Analyser>>)>,
     /// `None` only for an explicit rules-only engine.
     models: Option<Arc<TextModels>>,
+    /// `None` for engines built from packs alone (tests of chats).
+    calls: Option<Calls>,
 }
 
 impl Engine {
     pub fn load(opts: &EngineOptions) -> Result<Self, LoadError> {
         let packs = PackSet::load(&opts.rules_dir)?;
+        // The Whisper model loads on the first call job, but a missing file
+        // must stop a worker at start, not dead-letter its calls one by one.
+        Transcriber::check(&opts.models_dir, &opts.asr)?;
         let models = if opts.rules_only {
             None
         } else {
@@ -96,7 +133,18 @@ impl Engine {
                 opts.workers,
             )?))
         };
-        Self::with_models(packs, models)
+        let mut engine = Self::with_models(packs, models)?;
+        engine.calls = Some(Calls {
+            models_dir: opts.models_dir.clone(),
+            asr: opts.asr.clone(),
+            workers: opts.workers,
+            decode: DecodeOptions {
+                max_duration_s: opts.asr.max_duration_s,
+                ..DecodeOptions::default()
+            },
+            transcriber: OnceLock::new(),
+        });
+        Ok(engine)
     }
 
     /// An engine from loaded packs and (unless rules-only) loaded models.
@@ -109,6 +157,7 @@ impl Engine {
             packs,
             analysers,
             models,
+            calls: None,
         })
     }
 
@@ -125,6 +174,7 @@ impl Engine {
             packs,
             analysers,
             models: None,
+            calls: None,
         }
     }
 
@@ -151,8 +201,12 @@ impl Engine {
     }
 
     /// Builds the conversation of a job: chats directly, calls through
-    /// decoding and transcription.
-    fn conversation(&self, job: &Job) -> Result<Conversation, JobError> {
+    /// decoding and transcription. Also returns what a reviewer should know
+    /// about how it was built, and the speech model used.
+    fn conversation(
+        &self,
+        job: &Job,
+    ) -> Result<(Conversation, Vec<Diagnostic>, Vec<(String, String)>), JobError> {
         match job {
             Job::Chat(chat) => {
                 let language = match chat.header.language {
@@ -161,20 +215,94 @@ impl Engine {
                         crate::text::detect_language(chat.messages.iter().map(|m| m.text.as_str()))
                     }
                 };
-                stage(Stage::Intake, || {
+                let conv = stage(Stage::Intake, || {
                     Ok::<_, Never>(Conversation::from_chat(chat, language))
-                })
+                })?;
+                Ok((conv, Vec::new(), Vec::new()))
             }
-            Job::Call(_) => Err(JobError::reject(
-                Stage::Transcribe,
-                "call transcription is not available in this build",
-            )),
+            Job::Call(call) => {
+                let calls = self.calls.as_ref().ok_or_else(|| {
+                    JobError::reject(
+                        Stage::Transcribe,
+                        "this engine was built without speech recognition",
+                    )
+                })?;
+                let asr = calls.transcriber()?;
+                let audio = stage(Stage::Decode, || {
+                    decode::decode_file(&call.recording.path, &calls.decode)
+                })?;
+                let transcript = stage(Stage::Transcribe, || {
+                    asr.transcribe(&audio, call.recording.channels, call.header.language)
+                })?;
+                let (conv, notes) = self.call_conversation(call, transcript);
+                Ok((conv, notes, asr.versions()))
+            }
         }
+    }
+
+    /// A transcript as a conversation: speakers from the channels, or on a
+    /// mixed recording inferred from what each utterance says (the pack's
+    /// agent and customer phrases are the cues).
+    fn call_conversation(&self, call: &CallJob, t: Transcript) -> (Conversation, Vec<Diagnostic>) {
+        let speakers: Vec<Speaker> = match t.attribution {
+            crate::domain::Attribution::Inferred => {
+                let cues: Vec<roles::Cue> = t
+                    .utterances
+                    .iter()
+                    .map(|u| {
+                        match self
+                            .packs
+                            .get(t.language)
+                            .and_then(|p| p.speaker_cue(&u.text))
+                        {
+                            Some(Speaker::Agent) => roles::Cue::Agent,
+                            Some(Speaker::Customer) => roles::Cue::Customer,
+                            None => roles::Cue::None,
+                        }
+                    })
+                    .collect();
+                roles::infer(&cues)
+            }
+            _ => t
+                .utterances
+                .iter()
+                .map(|u| u.speaker.unwrap_or(Speaker::Customer))
+                .collect(),
+        };
+        let mut conv = Conversation::from_turns(
+            call.header.id.clone(),
+            Medium::Call,
+            t.language,
+            call.header.metadata.channel.clone(),
+            t.turns(&speakers),
+            t.attribution,
+        );
+        conv.duration = t.duration;
+        conv.started_at = call.header.metadata.started_at;
+        conv.timeline = Some(t.timeline);
+        let mut notes: Vec<Diagnostic> = t
+            .notes
+            .into_iter()
+            .map(|message| Diagnostic {
+                source: "transcribe".into(),
+                message,
+            })
+            .collect();
+        if t.dropped > 0 || t.collapsed > 0 {
+            notes.push(Diagnostic {
+                source: "transcribe".into(),
+                message: format!(
+                    "speech recognition: {} stretch(es) of text invented on noise or music dropped, {} repeated phrase(s) collapsed",
+                    t.dropped, t.collapsed
+                ),
+            });
+        }
+        (conv, notes)
     }
 
     /// Scores one job. CPU-bound: call from a blocking thread.
     pub fn process(&self, job: &Job) -> Result<QaResult, JobError> {
-        let conv = self.conversation(job)?;
+        let (conv, notes, speech_model) = self.conversation(job)?;
         let pack = self.packs.get(conv.language).ok_or_else(|| {
             JobError::reject(
                 Stage::Analyse,
@@ -200,6 +328,7 @@ impl Engine {
         let mut analysis = stage(Stage::Analyse, || {
             Ok::<_, Never>(analyse::run(self.analysers(conv.language), &subject))
         })?;
+        analysis.diagnostics.extend(notes);
         if let Some(e) = embed_error {
             tracing::warn!(job = %header.id, error = %e, "text models failed; rules only for this job");
             analysis.diagnostics.push(crate::domain::Diagnostic {
@@ -240,7 +369,10 @@ impl Engine {
                     .models
                     .as_ref()
                     .map(|m| m.versions().to_vec())
-                    .unwrap_or_default(),
+                    .unwrap_or_default()
+                    .into_iter()
+                    .chain(speech_model)
+                    .collect(),
             },
             processed_at: chrono::Utc::now(),
         })

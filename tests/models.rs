@@ -429,6 +429,7 @@ fn the_engine_runs_the_models_and_records_their_versions() {
         models_dir: root().join("models"),
         rules_only: false,
         workers: 1,
+        asr: Default::default(),
     })
     .expect("engine loads with models");
     let job = br#"{"id":"m1","kind":"chat","language":"en","agent":{"id":"a1"},
@@ -479,6 +480,7 @@ fn a_missing_model_fails_loading_with_the_file_and_the_fix() {
         models_dir: dir.path().to_path_buf(),
         rules_only: false,
         workers: 1,
+        asr: Default::default(),
     })
     .err()
     .expect("loading without models fails")
@@ -493,6 +495,7 @@ fn a_missing_model_fails_loading_with_the_file_and_the_fix() {
         models_dir: PathBuf::from("/nonexistent"),
         rules_only: true,
         workers: 1,
+        asr: Default::default(),
     })
     .expect("rules-only loads");
     assert!(!e.has_models());

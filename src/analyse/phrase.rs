@@ -88,6 +88,11 @@ impl Analyser for PhraseAnalyser {
 
     fn analyse(&self, s: &Subject<'_>, out: &mut Analysis) {
         let conv = s.conv;
+        // A call without speech has nothing to judge (it is flagged
+        // no_speech); "greeting missing" there would be noise.
+        if conv.turns.is_empty() {
+            return;
+        }
         for r in &self.rules {
             let hit_in = |i: usize| {
                 let t = &conv.turns[i];

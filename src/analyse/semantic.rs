@@ -79,6 +79,9 @@ impl Analyser for SemanticAnalyser {
     fn analyse(&self, s: &Subject<'_>, out: &mut Analysis) {
         let Some(sig) = s.signals else { return };
         let conv = s.conv;
+        if conv.turns.is_empty() {
+            return;
+        }
         let score = |i: usize, ex: &[Vec<f32>]| {
             sig.views(i)
                 .map(|e| best(ex, e))

@@ -181,3 +181,48 @@ fn read_lines(p: &Path, out: &mut Vec<Input>) -> Result<(), IntakeError> {
     }
     Ok(())
 }
+
+/// How to read a recording named directly on the command line (it has no
+/// job file to say).
+#[derive(Debug, Clone)]
+pub struct BareRecording {
+    pub agent: String,
+    pub language: crate::domain::LanguageChoice,
+    pub channels: crate::domain::ChannelMap,
+}
+
+/// A call job for a recording named on the command line. The user named
+/// the file, so the recording roots (which guard paths inside jobs from
+/// other systems) do not apply; the job id is the file's name.
+pub fn bare_recording(path: &Path, how: &BareRecording) -> Result<Job, IntakeError> {
+    use crate::domain::{Agent, AgentId, CallJob, JobHeader, JobId, Metadata, Recording};
+    let canon = path.canonicalize().map_err(|source| IntakeError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let id = canon
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .filter(|s| !s.trim().is_empty())
+        .ok_or_else(|| IntakeError::invalid(path.display().to_string(), "no file name"))?;
+    if how.agent.trim().is_empty() {
+        return Err(IntakeError::invalid("--agent", "empty"));
+    }
+    Ok(Job::Call(CallJob {
+        header: JobHeader {
+            id: JobId::new(id),
+            language: how.language,
+            agent: Agent {
+                id: AgentId::new(how.agent.trim()),
+                name: None,
+                team: None,
+                role: None,
+            },
+            metadata: Metadata::default(),
+        },
+        recording: Recording {
+            path: canon,
+            channels: how.channels,
+        },
+    }))
+}

@@ -335,6 +335,27 @@ impl RulePack {
         self.rules.iter().find(|r| &r.meta.id == id)
     }
 
+    /// Whose words a text sounds like, by the pack's phrase rules: agents'
+    /// required and forbidden phrases (greetings, closings, buck-passing)
+    /// and customers' triggers (complaints, churn). Used to tell speakers
+    /// apart on mono recordings.
+    pub fn speaker_cue(&self, text: &str) -> Option<Speaker> {
+        let norm = crate::text::normalise(text, self.language);
+        self.rules.iter().find_map(|r| {
+            let (speaker, matcher) = match &r.kind {
+                RuleKind::RequiredPhrase {
+                    speaker, matcher, ..
+                }
+                | RuleKind::ForbiddenPhrase { speaker, matcher }
+                | RuleKind::CustomerTrigger { speaker, matcher } => (*speaker, matcher),
+                _ => return None,
+            };
+            matcher
+                .first_hit(text, &norm, &self.matching)
+                .map(|_| speaker)
+        })
+    }
+
     /// Whether any rule needs the text models (semantic, sentiment, intent).
     pub fn needs_models(&self) -> bool {
         !self.intents.is_empty()

@@ -395,6 +395,7 @@ pub fn pipeline(store: &Store) -> Pipeline {
         models_dir: repo().join("models"),
         rules_only: true,
         workers: 2,
+        asr: Default::default(),
     })
     .expect("rule packs load");
     Pipeline::new(

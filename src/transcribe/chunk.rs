@@ -1,0 +1,213 @@
+//! Packs the speech regions of one channel into Whisper windows and maps
+//! recognised tokens back to the regions they came from.
+//!
+//! Whisper's encoder always runs on a 30 s window, so transcribing each
+//! speech region on its own would pay for a full window per utterance, and
+//! running it over the whole channel would spend most of the time on
+//! silence (each side of a dual-channel call is silent while the other
+//! speaks) and invite hallucinations there. Instead the regions are laid
+//! end to end, separated by short silent gaps, into windows of at most
+//! `MAX_WINDOW_S`; every token's time then says which region it belongs to.
+
+use crate::domain::Span;
+
+/// Longest audio handed to Whisper at once (its window is 30 s).
+pub const MAX_WINDOW_S: f64 = 28.0;
+/// Silence laid between two regions inside a window: long enough that
+/// Whisper's token times fall clearly on one side.
+pub const GAP_S: f64 = 0.6;
+const RATE: f64 = 16_000.0;
+
+/// One speech region's place in a window.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Piece {
+    /// Where the region lies in the recording, in seconds.
+    pub orig: Span,
+    /// Where it starts inside the window, in seconds.
+    pub at: f64,
+}
+
+impl Piece {
+    fn end_in_window(&self) -> f64 {
+        self.at + self.orig.len()
+    }
+}
+
+/// Audio for one Whisper call and the regions it holds.
+#[derive(Debug, Clone)]
+pub struct Window {
+    pub samples: Vec<f32>,
+    pub pieces: Vec<Piece>,
+}
+
+impl Window {
+    /// The index of the piece a time inside the window belongs to: the one
+    /// that contains it, else the nearest.
+    pub fn piece_at(&self, t: f64) -> Option<usize> {
+        let mut best: Option<(usize, f64)> = None;
+        for (i, p) in self.pieces.iter().enumerate() {
+            let d = if t < p.at {
+                p.at - t
+            } else if t > p.end_in_window() {
+                t - p.end_in_window()
+            } else {
+                0.0
+            };
+            if best.is_none_or(|(_, bd)| d < bd) {
+                best = Some((i, d));
+            }
+        }
+        best.map(|(i, _)| i)
+    }
+}
+
+fn idx(t: f64, len: usize) -> usize {
+    ((t * RATE).round().max(0.0) as usize).min(len)
+}
+
+/// Splits regions longer than a window into window-sized slices.
+fn slices(regions: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for r in regions {
+        let mut s = r.start;
+        while r.end - s > MAX_WINDOW_S {
+            out.push(Span {
+                start: s,
+                end: s + MAX_WINDOW_S,
+            });
+            s += MAX_WINDOW_S;
+        }
+        if r.end > s {
+            out.push(Span {
+                start: s,
+                end: r.end,
+            });
+        }
+    }
+    out
+}
+
+/// Lays the regions of `samples` (16 kHz) into windows, in order.
+pub fn pack(samples: &[f32], regions: &[Span]) -> Vec<Window> {
+    let gap = vec![0.0f32; (GAP_S * RATE) as usize];
+    let mut windows: Vec<Window> = Vec::new();
+    let mut cur = Window {
+        samples: Vec::new(),
+        pieces: Vec::new(),
+    };
+    for r in slices(regions) {
+        let (a, b) = (idx(r.start, samples.len()), idx(r.end, samples.len()));
+        if b <= a {
+            continue;
+        }
+        let at = cur.samples.len() as f64 / RATE;
+        let added = if cur.pieces.is_empty() { 0.0 } else { GAP_S } + r.len();
+        if !cur.pieces.is_empty() && at + added > MAX_WINDOW_S {
+            windows.push(std::mem::replace(
+                &mut cur,
+                Window {
+                    samples: Vec::new(),
+                    pieces: Vec::new(),
+                },
+            ));
+        }
+        if !cur.pieces.is_empty() {
+            cur.samples.extend_from_slice(&gap);
+        }
+        let at = cur.samples.len() as f64 / RATE;
+        cur.samples.extend_from_slice(&samples[a..b]);
+        cur.pieces.push(Piece {
+            orig: Span {
+                start: a as f64 / RATE,
+                end: b as f64 / RATE,
+            },
+            at,
+        });
+    }
+    if !cur.pieces.is_empty() {
+        windows.push(cur);
+    }
+    windows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn span(start: f64, end: f64) -> Span {
+        Span { start, end }
+    }
+
+    #[test]
+    fn packs_regions_with_gaps_and_maps_back() {
+        let samples = vec![0.1f32; (100.0 * RATE) as usize];
+        // (regions, expected windows as [(orig start, at)])
+        let cases: Vec<(Vec<Span>, Vec<Vec<(f64, f64)>>)> = vec![
+            (vec![], vec![]),
+            (vec![span(1.0, 3.0)], vec![vec![(1.0, 0.0)]]),
+            (
+                vec![span(1.0, 3.0), span(10.0, 11.0)],
+                vec![vec![(1.0, 0.0), (10.0, 2.6)]],
+            ),
+            // 20 s + 0.6 + 10 s exceeds a window: two windows.
+            (
+                vec![span(0.0, 20.0), span(30.0, 40.0)],
+                vec![vec![(0.0, 0.0)], vec![(30.0, 0.0)]],
+            ),
+            // A 60 s monologue is sliced.
+            (
+                vec![span(0.0, 60.0)],
+                vec![vec![(0.0, 0.0)], vec![(28.0, 0.0)], vec![(56.0, 0.0)]],
+            ),
+        ];
+        for (regions, want) in cases {
+            let got: Vec<Vec<(f64, f64)>> = pack(&samples, &regions)
+                .iter()
+                .map(|w| {
+                    w.pieces
+                        .iter()
+                        .map(|p| {
+                            (
+                                (p.orig.start * 100.0).round() / 100.0,
+                                (p.at * 100.0).round() / 100.0,
+                            )
+                        })
+                        .collect()
+                })
+                .collect();
+            assert_eq!(got, want, "regions {regions:?}");
+        }
+    }
+
+    #[test]
+    fn window_lengths_stay_under_the_limit() {
+        let samples = vec![0.1f32; (300.0 * RATE) as usize];
+        let regions: Vec<Span> = (0..60)
+            .map(|i| span(i as f64 * 5.0, i as f64 * 5.0 + 3.0))
+            .collect();
+        let windows = pack(&samples, &regions);
+        assert_eq!(windows.iter().map(|w| w.pieces.len()).sum::<usize>(), 60);
+        for w in &windows {
+            assert!(w.samples.len() as f64 / RATE <= MAX_WINDOW_S + 1e-9);
+        }
+    }
+
+    #[test]
+    fn times_map_to_the_nearest_piece() {
+        let samples = vec![0.1f32; (20.0 * RATE) as usize];
+        let w = &pack(&samples, &[span(1.0, 3.0), span(10.0, 11.0)])[0];
+        // piece 0 at 0..2, gap 2..2.6, piece 1 at 2.6..3.6
+        for (t, want) in [(0.5, 0), (1.99, 0), (2.2, 0), (2.4, 1), (3.0, 1), (9.0, 1)] {
+            assert_eq!(w.piece_at(t), Some(want), "t = {t}");
+        }
+    }
+
+    #[test]
+    fn regions_past_the_end_are_clamped() {
+        let samples = vec![0.1f32; (5.0 * RATE) as usize];
+        let w = pack(&samples, &[span(4.0, 9.0), span(6.0, 7.0)]);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].pieces.len(), 1);
+        assert!((w[0].pieces[0].orig.end - 5.0).abs() < 1e-9);
+    }
+}

@@ -1,0 +1,855 @@
+//! Transcribe: decoded audio (16 kHz mono PCM per channel) → utterances
+//! with speaker, time span and text, plus the speech timeline the acoustic
+//! analysers read.
+//!
+//! Per channel: voice activity detection ([`vad`]) finds the speech; only
+//! speech goes to Whisper, packed into windows ([`chunk`]) so that silence
+//! costs nothing and cannot be "transcribed"; recognised text is cleaned of
+//! Whisper's known inventions ([`clean`]). A stereo call has one speaker
+//! per channel (the job's channel map); a mono call is transcribed once and
+//! its utterances labelled by [`roles`] (the pipeline supplies the cues).
+//!
+//! This module owns whisper-rs: one model (`WhisperContext`) is loaded and
+//! shared; each thread transcribing at once takes its own `WhisperState`
+//! from a pool.
+
+pub mod chunk;
+mod clean;
+pub mod roles;
+pub mod vad;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+
+use whisper_rs::{
+    DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext,
+    WhisperContextParameters, WhisperState,
+};
+
+use crate::decode::{Audio, Pcm16k};
+use crate::domain::{
+    Attribution, ChannelMap, Language, LanguageChoice, Span, Speaker, SpeechTimeline,
+};
+use crate::error::{Classify, Disposition};
+pub use clean::collapse_loops;
+pub use vad::VadOptions;
+
+/// `[asr]`: speech recognition settings.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AsrOptions {
+    /// Whisper model (whisper.cpp ggml file) for every language; relative
+    /// paths are inside the model directory. `ggml-base.bin` is
+    /// multilingual (zh + en). Env: CALLQA_ASR_MODEL.
+    pub model: PathBuf,
+    /// Optional English-only model used for jobs whose language is `en`
+    /// (`ggml-tiny.en.bin`: about 3× faster, less accurate); empty: use
+    /// `model` for everything. Env: CALLQA_ASR_ENGLISH_MODEL.
+    pub english_model: PathBuf,
+    /// Threads per transcription (0: CPU cores ÷ jobs at once, at least 1).
+    /// Env: CALLQA_ASR_THREADS.
+    pub threads: usize,
+    /// Longest recording accepted, in seconds; longer ones are rejected
+    /// before they are decoded in full.
+    pub max_duration_s: f64,
+    /// Language of a call with `"language": "auto"` whose speech is too
+    /// little to detect one from.
+    pub fallback_language: Language,
+    /// Voice activity detection.
+    pub vad: VadOptions,
+}
+
+impl Default for AsrOptions {
+    fn default() -> Self {
+        AsrOptions {
+            model: PathBuf::from("ggml-base.bin"),
+            english_model: PathBuf::new(),
+            threads: 0,
+            max_duration_s: 4.0 * 3600.0,
+            fallback_language: Language::Zh,
+            vad: VadOptions::default(),
+        }
+    }
+}
+
+impl AsrOptions {
+    fn resolve(models_dir: &Path, p: &Path) -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            models_dir.join(p)
+        }
+    }
+
+    /// The model files these options name, inside `models_dir`.
+    pub fn model_paths(&self, models_dir: &Path) -> Vec<PathBuf> {
+        let mut v = vec![Self::resolve(models_dir, &self.model)];
+        if !self.english_model.as_os_str().is_empty() {
+            v.push(Self::resolve(models_dir, &self.english_model));
+        }
+        v
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TranscribeError {
+    #[error("Whisper model {path} is missing: run scripts/fetch-models.sh --only whisper")]
+    ModelMissing { path: String },
+    #[error("cannot load Whisper model {path}: {message}")]
+    ModelLoad { path: String, message: String },
+    #[error("the channel map puts the {role} on channel {channel}, but the recording has {count} channel(s)")]
+    ChannelMissing {
+        role: &'static str,
+        channel: usize,
+        count: usize,
+    },
+    #[error("the recording has no audio channels")]
+    NoChannels,
+    #[error("the model {model} is English-only and cannot transcribe Chinese; use a multilingual model ([asr] model = \"ggml-base.bin\")")]
+    EnglishOnly { model: String },
+    #[error("Whisper failed on this recording: {0}")]
+    Whisper(String),
+}
+
+impl Classify for TranscribeError {
+    fn disposition(&self) -> Disposition {
+        match self {
+            // The worker's set-up, not the job: another attempt (or another
+            // worker) may succeed once it is fixed.
+            TranscribeError::ModelMissing { .. } | TranscribeError::ModelLoad { .. } => {
+                Disposition::Retry
+            }
+            _ => Disposition::Reject,
+        }
+    }
+}
+
+/// One utterance: a stretch of speech between pauses, on one channel.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Utterance {
+    /// Known from the channel; `None` on a mixed recording until roles are
+    /// inferred.
+    pub speaker: Option<Speaker>,
+    pub span: Span,
+    pub text: String,
+}
+
+/// A call's transcript before it becomes a conversation.
+#[derive(Debug, Clone)]
+pub struct Transcript {
+    pub language: Language,
+    pub attribution: Attribution,
+    /// In time order.
+    pub utterances: Vec<Utterance>,
+    /// Speech that produced words, per speaker (or mixed).
+    pub timeline: SpeechTimeline,
+    pub duration: f64,
+    /// Speech regions whose text was dropped as invented or empty.
+    pub dropped: usize,
+    /// Phrases repeated in a loop that were collapsed.
+    pub collapsed: usize,
+    /// Facts a reviewer should know (e.g. identical channels treated as one).
+    pub notes: Vec<String>,
+    /// Which Whisper model produced it, for the result's versions.
+    pub model: String,
+}
+
+impl Transcript {
+    /// Turns `(speaker, start, end, text)` from utterances whose speakers
+    /// are known: consecutive utterances of one speaker with a short pause
+    /// between them (and nobody else speaking) become one turn.
+    pub fn turns(&self, speakers: &[Speaker]) -> Vec<(Speaker, f64, f64, String)> {
+        const JOIN_GAP_S: f64 = 1.5;
+        let mut out: Vec<(Speaker, f64, f64, String)> = Vec::new();
+        for (u, &s) in self.utterances.iter().zip(speakers) {
+            if let Some(last) = out.last_mut() {
+                if last.0 == s && u.span.start - last.2 <= JOIN_GAP_S {
+                    last.2 = last.2.max(u.span.end);
+                    let cjk = self.language == Language::Zh;
+                    if !cjk {
+                        last.3.push(' ');
+                    }
+                    last.3.push_str(&u.text);
+                    continue;
+                }
+            }
+            out.push((s, u.span.start, u.span.end, u.text.clone()));
+        }
+        out
+    }
+}
+
+/// A loaded Whisper model and its pool of decoding states.
+struct Model {
+    ctx: WhisperContext,
+    states: Mutex<Vec<WhisperState>>,
+    name: String,
+    sha256: String,
+    multilingual: bool,
+    /// Prompt tokens that steer Mandarin output to simplified characters.
+    zh_prompt: Vec<i32>,
+}
+
+const ZH_PROMPT: &str = "以下是普通话的客服电话录音，使用简体中文。";
+
+impl Model {
+    fn load(path: &Path) -> Result<Self, TranscribeError> {
+        let shown = path.display().to_string();
+        if !path.is_file() {
+            return Err(TranscribeError::ModelMissing { path: shown });
+        }
+        let sha256 = crate::embed::sha256_file(path).map_err(|e| TranscribeError::ModelLoad {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        let mut params = WhisperContextParameters::default();
+        params.use_gpu(false);
+        // Token times from the cross-attention alignment (DTW): they say
+        // which speech region a word came from, so they must be right to
+        // the word; whisper.cpp's default heuristic times drift.
+        if let Some(preset) = dtw_preset(path) {
+            params.dtw_parameters(DtwParameters {
+                mode: DtwMode::ModelPreset {
+                    model_preset: preset,
+                },
+                ..DtwParameters::default()
+            });
+        }
+        let ctx = WhisperContext::new_with_params(path, params).map_err(|e| {
+            TranscribeError::ModelLoad {
+                path: shown.clone(),
+                message: e.to_string(),
+            }
+        })?;
+        let multilingual = ctx.is_multilingual();
+        let zh_prompt = if multilingual {
+            ctx.tokenize(ZH_PROMPT, 64).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or(shown);
+        Ok(Model {
+            ctx,
+            states: Mutex::new(Vec::new()),
+            name,
+            sha256,
+            multilingual,
+            zh_prompt,
+        })
+    }
+
+    fn take_state(&self) -> Result<WhisperState, TranscribeError> {
+        let pooled = self.states.lock().ok().and_then(|mut v| v.pop());
+        match pooled {
+            Some(s) => Ok(s),
+            None => self.ctx.create_state().map_err(|e| {
+                TranscribeError::Whisper(format!("cannot create a decoding state: {e}"))
+            }),
+        }
+    }
+
+    fn give_back(&self, s: WhisperState) {
+        if let Ok(mut v) = self.states.lock() {
+            v.push(s);
+        }
+    }
+}
+
+/// The alignment heads preset for a ggml model, from its header: the
+/// vocabulary says English-only or multilingual, the encoder depth the
+/// size. `None` for a file that is not a known Whisper size.
+fn dtw_preset(path: &Path) -> Option<DtwModelPreset> {
+    use std::io::Read;
+    let mut head = [0u8; 24];
+    std::fs::File::open(path).ok()?.read_exact(&mut head).ok()?;
+    let word = |i: usize| i32::from_le_bytes([head[i], head[i + 1], head[i + 2], head[i + 3]]);
+    if word(0) != 0x6767_6d6c {
+        return None;
+    }
+    let english = word(4) < 51865;
+    Some(match (word(20), english) {
+        (4, true) => DtwModelPreset::TinyEn,
+        (4, false) => DtwModelPreset::Tiny,
+        (6, true) => DtwModelPreset::BaseEn,
+        (6, false) => DtwModelPreset::Base,
+        (12, true) => DtwModelPreset::SmallEn,
+        (12, false) => DtwModelPreset::Small,
+        (24, true) => DtwModelPreset::MediumEn,
+        (24, false) => DtwModelPreset::Medium,
+        _ => return None,
+    })
+}
+
+/// Text recognised in one window, per piece, and the language Whisper
+/// detected (when asked to).
+struct WindowText {
+    pieces: Vec<String>,
+    detected: Option<String>,
+}
+
+/// Which channels hold whom.
+enum Layout {
+    Split {
+        agent: usize,
+        customer: usize,
+    },
+    /// One signal with both speakers (mono, downmixed, or identical channels).
+    Mixed(Pcm16k),
+}
+
+/// Speech recognition for calls. Load once; `transcribe` may be called from
+/// many threads at once.
+pub struct Transcriber {
+    main: Model,
+    english: Option<Model>,
+    opts: AsrOptions,
+    threads: usize,
+}
+
+/// Whisper's log output goes to `tracing` (target `whisper_rs`), once.
+fn route_logs() {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(whisper_rs::install_logging_hooks);
+}
+
+impl Transcriber {
+    /// Checks that the model files exist, without loading them.
+    pub fn check(models_dir: &Path, opts: &AsrOptions) -> Result<(), TranscribeError> {
+        for p in opts.model_paths(models_dir) {
+            if !p.is_file() {
+                return Err(TranscribeError::ModelMissing {
+                    path: p.display().to_string(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the model(s). `workers` is how many jobs run at once; with
+    /// `threads = 0` the cores are shared among them.
+    pub fn load(
+        models_dir: &Path,
+        opts: &AsrOptions,
+        workers: usize,
+    ) -> Result<Self, TranscribeError> {
+        route_logs();
+        let paths = opts.model_paths(models_dir);
+        let main = Model::load(&paths[0])?;
+        let english = match paths.get(1) {
+            Some(p) => Some(Model::load(p)?),
+            None => None,
+        };
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        let threads = if opts.threads > 0 {
+            opts.threads
+        } else {
+            (cores / workers.max(1)).max(1)
+        };
+        Ok(Transcriber {
+            main,
+            english,
+            opts: opts.clone(),
+            threads,
+        })
+    }
+
+    /// The models' names and checksums, for results' versions.
+    pub fn versions(&self) -> Vec<(String, String)> {
+        std::iter::once(&self.main)
+            .chain(self.english.as_ref())
+            .map(|m| (format!("whisper:{}", m.name), m.sha256.clone()))
+            .collect()
+    }
+
+    pub fn options(&self) -> &AsrOptions {
+        &self.opts
+    }
+
+    /// Transcribes a call. CPU-bound (seconds per minute of speech): call
+    /// from a blocking thread.
+    pub fn transcribe(
+        &self,
+        audio: &Audio,
+        map: ChannelMap,
+        language: LanguageChoice,
+    ) -> Result<Transcript, TranscribeError> {
+        let layout = layout(audio, map)?;
+        let mut notes = Vec::new();
+        if let (ChannelMap::Default, Layout::Mixed(_), n) = (map, &layout, audio.channels.len()) {
+            if n >= 2 {
+                notes.push(format!(
+                    "the {n} channels carry the same signal, so the recording was treated as mono and speakers were inferred"
+                ));
+            }
+        }
+        // (speaker or None, samples) per signal to transcribe.
+        let signals: Vec<(Option<Speaker>, &[f32])> = match &layout {
+            Layout::Split { agent, customer } => vec![
+                (Some(Speaker::Agent), audio.channels[*agent].samples()),
+                (Some(Speaker::Customer), audio.channels[*customer].samples()),
+            ],
+            Layout::Mixed(pcm) => vec![(None, pcm.samples())],
+        };
+        let regions: Vec<Vec<Span>> = signals
+            .iter()
+            .map(|(speaker, s)| {
+                let r = vad::detect(s, &self.opts.vad);
+                // On a shared channel an utterance is what roles are
+                // inferred for: pauses inside a speaker's sentence must not
+                // split it, or the alternation between speakers slips.
+                if speaker.is_none() {
+                    bridge(r, MIXED_TURN_GAP_S)
+                } else {
+                    r
+                }
+            })
+            .collect();
+        let windows: Vec<Vec<chunk::Window>> = signals
+            .iter()
+            .zip(&regions)
+            .map(|((_, s), r)| chunk::pack(s, r))
+            .collect();
+
+        // The language: fixed by the job, or detected on the first window
+        // of the signal with the most speech.
+        let mut first_done: Option<(usize, WindowText)> = None;
+        let language = match language {
+            LanguageChoice::Fixed(l) => l,
+            LanguageChoice::Auto => {
+                let busiest = (0..signals.len())
+                    .filter(|&i| !windows[i].is_empty())
+                    .max_by(|&a, &b| total(&regions[a]).total_cmp(&total(&regions[b])));
+                match busiest {
+                    None => self.opts.fallback_language,
+                    Some(i) => {
+                        let wt = self.run_window(&self.main, &windows[i][0], None)?;
+                        let l = match wt.detected.as_deref() {
+                            Some("zh") | Some("yue") => Language::Zh,
+                            Some("en") => Language::En,
+                            _ => self.opts.fallback_language,
+                        };
+                        if wt.detected.as_deref() == Some(l.as_str()) {
+                            first_done = Some((i, wt));
+                        }
+                        l
+                    }
+                }
+            }
+        };
+        let model = match (&self.english, language) {
+            (Some(en), Language::En) => en,
+            _ => &self.main,
+        };
+        if language == Language::Zh && !model.multilingual {
+            return Err(TranscribeError::EnglishOnly {
+                model: model.name.clone(),
+            });
+        }
+        // A window already decoded during detection is reused only when it
+        // came from the model used for the rest.
+        if !std::ptr::eq(model, &self.main) {
+            first_done = None;
+        }
+
+        let mut utterances = Vec::new();
+        let mut timeline = SpeechTimeline::default();
+        let (mut dropped, mut collapsed) = (0usize, 0usize);
+        for (i, (speaker, _)) in signals.iter().enumerate() {
+            for (w_idx, w) in windows[i].iter().enumerate() {
+                let wt = match first_done.take() {
+                    Some((fi, wt)) if fi == i && w_idx == 0 => wt,
+                    other => {
+                        first_done = other;
+                        self.run_window(model, w, Some(language))?
+                    }
+                };
+                for (piece, raw) in w.pieces.iter().zip(wt.pieces) {
+                    let raw = match language {
+                        Language::Zh => crate::text::to_simplified(&raw),
+                        Language::En => raw,
+                    };
+                    match clean::clean(&raw) {
+                        clean::Cleaned::Keep { text, collapsed: c } => {
+                            collapsed += c as usize;
+                            let spans = match speaker {
+                                Some(Speaker::Agent) => &mut timeline.agent,
+                                Some(Speaker::Customer) => &mut timeline.customer,
+                                None => &mut timeline.mixed,
+                            };
+                            spans.push(piece.orig);
+                            utterances.push(Utterance {
+                                speaker: *speaker,
+                                span: piece.orig,
+                                text,
+                            });
+                        }
+                        clean::Cleaned::Drop(why) => {
+                            if !raw.trim().is_empty() {
+                                tracing::debug!(start = piece.orig.start, text = %raw, why, "dropped recognised text");
+                                dropped += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        utterances.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
+        Ok(Transcript {
+            language,
+            attribution: match layout {
+                Layout::Split { .. } => Attribution::Channels,
+                Layout::Mixed(_) => Attribution::Inferred,
+            },
+            utterances,
+            timeline,
+            duration: audio.duration,
+            dropped,
+            collapsed,
+            notes,
+            model: model.name.clone(),
+        })
+    }
+
+    /// Plain whisper.cpp over a whole signal: no voice activity detection,
+    /// no packing, whisper.cpp's own 30 s windows, the same decoding
+    /// settings. The baseline the ASR benchmark compares the call path
+    /// with (scripts/bench-asr.sh); not used by the pipeline.
+    pub fn transcribe_plain(
+        &self,
+        pcm: &Pcm16k,
+        language: Language,
+    ) -> Result<String, TranscribeError> {
+        let w = chunk::Window {
+            samples: pcm.samples().to_vec(),
+            pieces: vec![chunk::Piece {
+                orig: Span {
+                    start: 0.0,
+                    end: pcm.duration(),
+                },
+                at: 0.0,
+            }],
+        };
+        let out = self.run_window(&self.main, &w, Some(language))?;
+        Ok(out.pieces.join(" "))
+    }
+
+    /// Runs Whisper on one window; `language: None` detects it.
+    fn run_window(
+        &self,
+        model: &Model,
+        w: &chunk::Window,
+        language: Option<Language>,
+    ) -> Result<WindowText, TranscribeError> {
+        let mut state = model.take_state()?;
+        let out = self.decode_window(model, &mut state, w, language);
+        model.give_back(state);
+        out
+    }
+
+    fn decode_window(
+        &self,
+        model: &Model,
+        state: &mut WhisperState,
+        w: &chunk::Window,
+        language: Option<Language>,
+    ) -> Result<WindowText, TranscribeError> {
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.threads as i32);
+        params.set_translate(false);
+        params.set_language(Some(match language {
+            Some(l) if model.multilingual => l.as_str(),
+            Some(_) => "en",
+            None if model.multilingual => "auto",
+            None => "en",
+        }));
+        // Each window stands alone: text from one never primes the next,
+        // which stops a hallucination from propagating.
+        params.set_no_context(true);
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+        params.set_token_timestamps(true);
+        params.set_suppress_blank(true);
+        params.set_suppress_nst(true);
+        params.set_temperature(0.0);
+        if language == Some(Language::Zh) && !model.zh_prompt.is_empty() {
+            params.set_tokens(&model.zh_prompt);
+        }
+        state
+            .full(params, &w.samples)
+            .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+        let eot = model.ctx.token_eot();
+        let mut bytes: Vec<Vec<u8>> = vec![Vec::new(); w.pieces.len()];
+        // Punctuation has no sound of its own: it stays with the word
+        // before it.
+        let mut last_piece: Option<usize> = None;
+        for seg in state.as_iter() {
+            let n = seg.n_tokens();
+            let mut toks = Vec::with_capacity(n.max(0) as usize);
+            let mut p_sum = 0.0f32;
+            for t in 0..n {
+                let Some(tok) = seg.get_token(t) else {
+                    continue;
+                };
+                let data = tok.token_data();
+                if data.id >= eot {
+                    continue;
+                }
+                p_sum += data.p;
+                // DTW time where computed, else the midpoint of the
+                // heuristic span (centiseconds).
+                let mid = if data.t_dtw >= 0 {
+                    data.t_dtw as f64 / 100.0
+                } else {
+                    (data.t0 + data.t1) as f64 / 200.0
+                };
+                let Ok(b) = tok.to_bytes() else { continue };
+                let wordless = !String::from_utf8_lossy(b)
+                    .chars()
+                    .any(char::is_alphanumeric);
+                let piece = match (wordless, last_piece) {
+                    (true, Some(p)) => Some(p),
+                    _ => w.piece_at(mid),
+                };
+                if let Some(piece) = piece {
+                    last_piece = Some(piece);
+                    toks.push((piece, b.to_vec()));
+                }
+            }
+            // Whisper's own verdict that the window holds no speech, with
+            // unsure words, marks invented text.
+            let mean_p = if toks.is_empty() {
+                0.0
+            } else {
+                p_sum / toks.len() as f32
+            };
+            if seg.no_speech_probability() > 0.6 && mean_p < 0.5 {
+                continue;
+            }
+            for (piece, b) in toks {
+                if let Some(buf) = bytes.get_mut(piece) {
+                    buf.extend_from_slice(&b);
+                }
+            }
+        }
+        let detected = if language.is_none() {
+            whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned)
+        } else {
+            None
+        };
+        Ok(WindowText {
+            pieces: bytes
+                .into_iter()
+                .map(|b| tidy(&String::from_utf8_lossy(&b)))
+                .collect(),
+            detected,
+        })
+    }
+}
+
+/// Recognised text as a reader expects it: no replacement characters, no
+/// space before punctuation, single spaces.
+fn tidy(s: &str) -> String {
+    let s = s.replace('\u{fffd}', "");
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        let punct = w.chars().all(|c| !c.is_alphanumeric());
+        if !out.is_empty() && !punct {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// Pauses shorter than this on a mixed recording do not end an utterance.
+const MIXED_TURN_GAP_S: f64 = 0.4;
+
+/// Joins regions separated by less than `gap` seconds.
+fn bridge(regions: Vec<Span>, gap: f64) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::with_capacity(regions.len());
+    for r in regions {
+        match out.last_mut() {
+            Some(last) if r.start - last.end < gap => last.end = last.end.max(r.end),
+            _ => out.push(r),
+        }
+    }
+    out
+}
+
+fn total(spans: &[Span]) -> f64 {
+    spans.iter().map(Span::len).sum()
+}
+
+/// Picks the signals to transcribe from the channel map and the file.
+fn layout(audio: &Audio, map: ChannelMap) -> Result<Layout, TranscribeError> {
+    let n = audio.channels.len();
+    if n == 0 {
+        return Err(TranscribeError::NoChannels);
+    }
+    match map {
+        ChannelMap::Mixed => Ok(Layout::Mixed(downmix(&audio.channels))),
+        ChannelMap::Default if n == 1 => Ok(Layout::Mixed(audio.channels[0].clone())),
+        ChannelMap::Default => {
+            if same_signal(audio.channels[0].samples(), audio.channels[1].samples()) {
+                Ok(Layout::Mixed(audio.channels[0].clone()))
+            } else {
+                Ok(Layout::Split {
+                    agent: 0,
+                    customer: 1,
+                })
+            }
+        }
+        ChannelMap::Split { agent, customer } => {
+            for (role, channel) in [("agent", agent), ("customer", customer)] {
+                if channel >= n {
+                    return Err(TranscribeError::ChannelMissing {
+                        role,
+                        channel,
+                        count: n,
+                    });
+                }
+            }
+            if agent == customer {
+                Ok(Layout::Mixed(audio.channels[agent].clone()))
+            } else {
+                Ok(Layout::Split { agent, customer })
+            }
+        }
+    }
+}
+
+fn downmix(channels: &[Pcm16k]) -> Pcm16k {
+    let len = channels
+        .iter()
+        .map(|c| c.samples().len())
+        .min()
+        .unwrap_or(0);
+    let k = 1.0 / channels.len().max(1) as f32;
+    let mut out = vec![0.0f32; len];
+    for c in channels {
+        for (o, s) in out.iter_mut().zip(c.samples()) {
+            *o += s * k;
+        }
+    }
+    Pcm16k::from_samples(out)
+}
+
+/// Whether two channels carry the same signal (a mono call saved as
+/// stereo): correlation above 0.98 over the whole recording.
+fn same_signal(a: &[f32], b: &[f32]) -> bool {
+    let (mut ab, mut aa, mut bb) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in a.iter().zip(b).step_by(4) {
+        let (x, y) = (*x as f64, *y as f64);
+        ab += x * y;
+        aa += x * x;
+        bb += y * y;
+    }
+    aa > 1e-6 && bb > 1e-6 && ab / (aa.sqrt() * bb.sqrt()) > 0.98
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn audio(channels: Vec<Vec<f32>>) -> Audio {
+        let duration = channels
+            .first()
+            .map(|c| c.len() as f64 / 16_000.0)
+            .unwrap_or(0.0);
+        Audio {
+            channels: channels.into_iter().map(Pcm16k::from_samples).collect(),
+            source_rate: 16_000,
+            codec: "pcm_s16le".into(),
+            duration,
+        }
+    }
+
+    fn tone(f: f32, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| (i as f32 * f * std::f32::consts::TAU / 16_000.0).sin() * 0.3)
+            .collect()
+    }
+
+    #[test]
+    fn channel_layouts() {
+        let stereo = audio(vec![tone(300.0, 16_000), tone(500.0, 16_000)]);
+        let dup = audio(vec![tone(300.0, 16_000), tone(300.0, 16_000)]);
+        let mono = audio(vec![tone(300.0, 16_000)]);
+        let kind = |a: &Audio, m: ChannelMap| match layout(a, m) {
+            Ok(Layout::Split { agent, customer }) => format!("split {agent} {customer}"),
+            Ok(Layout::Mixed(_)) => "mixed".to_owned(),
+            Err(e) => e.to_string(),
+        };
+        let cases = [
+            (&stereo, ChannelMap::Default, "split 0 1"),
+            (&stereo, ChannelMap::Split { agent: 1, customer: 0 }, "split 1 0"),
+            (&stereo, ChannelMap::Mixed, "mixed"),
+            (&dup, ChannelMap::Default, "mixed"),
+            (&mono, ChannelMap::Default, "mixed"),
+            (
+                &mono,
+                ChannelMap::Split { agent: 0, customer: 1 },
+                "the channel map puts the customer on channel 1, but the recording has 1 channel(s)",
+            ),
+            (
+                &stereo,
+                ChannelMap::Split { agent: 3, customer: 1 },
+                "the channel map puts the agent on channel 3, but the recording has 2 channel(s)",
+            ),
+        ];
+        for (a, m, want) in cases {
+            assert_eq!(kind(a, m), want, "{m:?}");
+        }
+        assert!(matches!(
+            layout(&audio(vec![]), ChannelMap::Default),
+            Err(TranscribeError::NoChannels)
+        ));
+    }
+
+    #[test]
+    fn utterances_join_into_turns() {
+        let u = |s: Option<Speaker>, a: f64, b: f64, t: &str| Utterance {
+            speaker: s,
+            span: Span { start: a, end: b },
+            text: t.into(),
+        };
+        let t = Transcript {
+            language: Language::En,
+            attribution: Attribution::Channels,
+            utterances: vec![
+                u(Some(Speaker::Agent), 0.0, 2.0, "Hello,"),
+                u(Some(Speaker::Agent), 2.5, 4.0, "how can I help?"),
+                u(Some(Speaker::Customer), 5.0, 7.0, "My order is late."),
+                u(Some(Speaker::Agent), 12.0, 13.0, "Let me check."),
+            ],
+            timeline: SpeechTimeline::default(),
+            duration: 14.0,
+            dropped: 0,
+            collapsed: 0,
+            notes: vec![],
+            model: "ggml-base.bin".into(),
+        };
+        let speakers: Vec<Speaker> = t.utterances.iter().filter_map(|u| u.speaker).collect();
+        let turns = t.turns(&speakers);
+        assert_eq!(
+            turns,
+            vec![
+                (
+                    Speaker::Agent,
+                    0.0,
+                    4.0,
+                    "Hello, how can I help?".to_owned()
+                ),
+                (Speaker::Customer, 5.0, 7.0, "My order is late.".to_owned()),
+                (Speaker::Agent, 12.0, 13.0, "Let me check.".to_owned()),
+            ]
+        );
+    }
+}
