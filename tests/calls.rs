@@ -1,0 +1,390 @@
+//! Calls end to end with the real Whisper model: recordings synthesised in
+//! the test with espeak-ng and sox (scripts/synth-call.sh), decoded,
+//! transcribed per channel, merged into turns, analysed and scored, and
+//! stored. Needs models/ggml-base.bin (scripts/fetch-models.sh) and
+//! espeak-ng + sox (scripts/setup.sh --test); a missing one fails the test
+//! with the command that provides it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+
+use callqa::intake::IntakeOptions;
+use callqa::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
+use callqa::store::Store;
+use callqa::wire::ResultWire;
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One scripted utterance as synthesised: speaker, start, end, text.
+#[derive(Debug, Clone)]
+struct Line {
+    speaker: String,
+    start: f64,
+    end: f64,
+    text: String,
+}
+
+/// Synthesises `script` (synth-call.sh format) into `out`.
+fn synth(script: &str, out: &Path, extra: &[&str]) -> Vec<Line> {
+    let dir = out.parent().expect("dir");
+    let script_path = dir.join(format!(
+        "{}.tsv",
+        out.file_stem().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&script_path, script).unwrap();
+    let o = Command::new(repo().join("scripts/synth-call.sh"))
+        .arg(&script_path)
+        .arg(out)
+        .args(extra)
+        .output()
+        .expect("run scripts/synth-call.sh");
+    assert!(
+        o.status.success(),
+        "scripts/synth-call.sh failed (run scripts/setup.sh --test for espeak-ng and sox): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Line {
+                speaker: f[0].to_owned(),
+                start: f[1].parse().unwrap(),
+                end: f[2].parse().unwrap(),
+                text: f[3].to_owned(),
+            }
+        })
+        .collect()
+}
+
+async fn pipeline(dir: &Path) -> Pipeline {
+    let model = repo().join("models/ggml-base.bin");
+    assert!(
+        model.is_file(),
+        "{} is missing: run scripts/fetch-models.sh",
+        model.display()
+    );
+    // Rules only: the text models have their own tests (tests/models.rs);
+    // these are about speech.
+    let engine = Engine::load(&EngineOptions {
+        rules_dir: repo().join("rules"),
+        models_dir: repo().join("models"),
+        rules_only: true,
+        workers: 1,
+        asr: Default::default(),
+    })
+    .expect("engine loads");
+    let store = Store::connect(&format!("sqlite://{}", dir.join("calls.db").display()))
+        .await
+        .expect("store");
+    Pipeline::new(
+        Arc::new(engine),
+        store,
+        IntakeOptions {
+            recording_roots: vec![dir.to_path_buf()],
+        },
+        1,
+    )
+}
+
+fn call_job(id: &str, recording: &str, language: &str, channels: Option<&str>) -> String {
+    let channels = channels
+        .map(|c| format!(r#", "channels": {c}"#))
+        .unwrap_or_default();
+    format!(
+        r#"{{"id": "{id}", "kind": "call", "language": "{language}",
+            "agent": {{"id": "a-007", "name": "Anna", "team": "care"}},
+            "recording": {{"path": "{recording}"{channels}}},
+            "metadata": {{"channel": "phone"}}}}"#
+    )
+}
+
+async fn run(p: &Pipeline, json: String) -> Outcome {
+    p.run_json("test", json.into_bytes())
+        .await
+        .expect("no transient error")
+}
+
+async fn scored(p: &Pipeline, json: String) -> ResultWire {
+    match run(p, json).await {
+        Outcome::Done { result, .. } => *result,
+        Outcome::Failed(f) => panic!("job rejected: {}", f.reason),
+    }
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word error rate: word-level edit distance over the reference length.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for (i, rw) in r.iter().enumerate() {
+        let mut cur = vec![i + 1; h.len() + 1];
+        for (j, hw) in h.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(rw != hw))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()] as f64 / r.len().max(1) as f64
+}
+
+#[test]
+fn word_error_rate_is_edit_distance_over_reference_words() {
+    let cases = [
+        ("the cat sat", "the cat sat", 0.0),
+        ("the cat sat", "The cat, sat.", 0.0),
+        ("the cat sat", "the bat sat", 1.0 / 3.0),
+        ("the cat sat on", "the cat", 0.5),
+        ("a b", "a x b y", 1.0),
+    ];
+    for (r, h, want) in cases {
+        assert!((wer(r, h) - want).abs() < 1e-9, "{r:?} vs {h:?}");
+    }
+}
+
+// A support call with a 12-second hold in silence and the agent talking
+// over the customer for 2 seconds.
+const DUAL_CHANNEL_SCRIPT: &str = "\
+agent\t0.5\ten-us\tThank you for calling Acme support, my name is Anna. How can I help you today?
+customer\t+0.6\ten-gb\tHi, my parcel was supposed to arrive on Monday and it still has not come.
+agent\t+0.5\ten-us\tI am sorry to hear that. Let me check the tracking for you.
+customer\t+12\ten-gb\tHello? Are you still there? I have been waiting a long time and I really need this parcel before the weekend.
+agent\t-2\ten-us\tYes, sorry, the courier has it and it will be delivered tomorrow morning.
+customer\t+0.8\ten-gb\tGood, thank you very much for your help.
+agent\t+0.6\ten-us\tYou are welcome. Is there anything else I can help you with?
+customer\t+0.5\ten-gb\tNo, that is all. Goodbye.
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dual_channel_call_is_transcribed_attributed_and_timed() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = synth(DUAL_CHANNEL_SCRIPT, &dir.path().join("call.wav"), &[]);
+    let p = pipeline(dir.path()).await;
+    let r = scored(&p, call_job("call-en-1", "call.wav", "en", None)).await;
+
+    assert_eq!(r.attribution, callqa::domain::Attribution::Channels);
+    assert_eq!(r.language, callqa::domain::Language::En);
+
+    // Word error rate of the whole call against its script.
+    let reference: Vec<&str> = lines.iter().map(|l| l.text.as_str()).collect();
+    let hypothesis: Vec<&str> = r.turns.iter().map(|t| t.text.as_str()).collect();
+    let w = wer(&reference.join(" "), &hypothesis.join(" "));
+    eprintln!(
+        "word error rate {w:.3} over {} reference words",
+        words(&reference.join(" ")).len()
+    );
+    assert!(
+        w <= 0.15,
+        "WER {w:.3} > 0.15\nref: {}\nhyp: {}",
+        reference.join(" | "),
+        hypothesis.join(" | ")
+    );
+
+    // Every turn belongs to the speaker whose scripted line it overlaps most.
+    for t in &r.turns {
+        let best = lines
+            .iter()
+            .filter(|l| l.speaker == t.speaker.as_str())
+            .map(|l| (t.end.min(l.end) - t.start.max(l.start)).max(0.0))
+            .fold(0.0, f64::max);
+        let other = lines
+            .iter()
+            .filter(|l| l.speaker != t.speaker.as_str())
+            .map(|l| (t.end.min(l.end) - t.start.max(l.start)).max(0.0))
+            .fold(0.0, f64::max);
+        assert!(
+            best > 0.0 && best >= other,
+            "turn {t:?} is not the {}'s speech",
+            t.speaker
+        );
+    }
+    let agent_text: String = r
+        .turns
+        .iter()
+        .filter(|t| t.speaker == callqa::domain::Speaker::Agent)
+        .map(|t| t.text.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(agent_text.contains("tracking"), "{agent_text}");
+    assert!(
+        !agent_text.contains("parcel was supposed"),
+        "customer words in agent turns: {agent_text}"
+    );
+
+    // The 12-second hold: long_silence spanning the gap to ±0.5 s.
+    let silences: Vec<_> = r
+        .flags
+        .iter()
+        .filter(|f| f.id.as_str() == "long_silence")
+        .collect();
+    assert_eq!(silences.len(), 1, "flags: {:?}", r.flags);
+    let ev = &silences[0].evidence[0];
+    assert!(
+        (ev.start - lines[2].end).abs() <= 0.5 && (ev.end - lines[3].start).abs() <= 0.5,
+        "silence {:.2}–{:.2}, expected {:.2}–{:.2}",
+        ev.start,
+        ev.end,
+        lines[2].end,
+        lines[3].start
+    );
+
+    // The agent's answer starts 2 s before the customer finishes.
+    let talk_over: Vec<_> = r
+        .flags
+        .iter()
+        .filter(|f| f.id.as_str() == "interruption")
+        .collect();
+    assert_eq!(talk_over.len(), 1, "flags: {:?}", r.flags);
+    let ev = &talk_over[0].evidence[0];
+    assert_eq!(ev.speaker, Some(callqa::domain::Speaker::Agent));
+    assert!(
+        (ev.start - lines[4].start).abs() <= 0.5 && ev.end - ev.start >= 1.5,
+        "overlap {:.2}–{:.2}, expected from {:.2}",
+        ev.start,
+        ev.end,
+        lines[4].start
+    );
+
+    // Call metrics from the timeline.
+    let m = &r.metrics;
+    let duration = lines.last().unwrap().end + 1.0;
+    assert!((m.handle_time_s - duration).abs() < 0.2, "{m:?}");
+    let longest = m.longest_silence_s.expect("longest silence");
+    assert!((longest - 12.0).abs() <= 0.6, "{longest}");
+    let silence = m.silence_share.expect("silence share");
+    assert!(silence > 0.25 && silence < 0.6, "{silence}");
+    assert_eq!(m.overlap_count, Some(1));
+    assert!(m.agent_talk_share.unwrap() > 0.3 && m.agent_talk_share.unwrap() < 0.7);
+
+    // The result names the speech model and is stored.
+    assert!(
+        r.versions.models.contains_key("whisper:ggml-base.bin"),
+        "{:?}",
+        r.versions.models
+    );
+    let stored = p
+        .store()
+        .get_result("call-en-1")
+        .await
+        .unwrap()
+        .expect("stored");
+    assert_eq!(stored.turns.len(), r.turns.len());
+    assert_eq!(stored.flags.len(), r.flags.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mono_call_gets_inferred_speakers() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "\
+agent\t0.3\ten-us\tGood morning, thank you for calling Acme support, how can I help you?
+customer\t+0.8\ten-gb\tI want to cancel my subscription please.
+agent\t+0.8\ten-us\tI can help with that. May I have your account name?
+customer\t+0.8\ten-gb\tIt is John Smith.
+";
+    let lines = synth(script, &dir.path().join("mono.flac"), &["--mono"]);
+    let p = pipeline(dir.path()).await;
+    let r = scored(&p, call_job("call-mono-1", "mono.flac", "auto", None)).await;
+    assert_eq!(r.attribution, callqa::domain::Attribution::Inferred);
+    assert_eq!(r.language, callqa::domain::Language::En);
+    assert_eq!(r.turns.len(), lines.len(), "{:?}", r.turns);
+    for (t, l) in r.turns.iter().zip(&lines) {
+        assert_eq!(t.speaker.as_str(), l.speaker, "turn {t:?} vs {l:?}");
+    }
+    // Churn from the customer's words, attributed to the customer.
+    let churn = r
+        .flags
+        .iter()
+        .find(|f| f.id.as_str() == "churn_risk")
+        .expect("churn_risk");
+    assert_eq!(
+        churn.evidence[0].speaker,
+        Some(callqa::domain::Speaker::Customer)
+    );
+    assert!(r.metrics.overlap_count.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_recordings_fail_with_their_reason_or_flag_no_speech() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("corrupt.wav"),
+        b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk",
+    )
+    .unwrap();
+    std::fs::write(d.join("empty.wav"), b"").unwrap();
+    let silent = Command::new("sox")
+        .args(["-n", "-r", "8000", "-c", "2"])
+        .arg(d.join("silent.wav"))
+        .args(["trim", "0", "20"])
+        .status()
+        .expect("sox (scripts/setup.sh --test installs it)");
+    assert!(silent.success());
+    synth(
+        "agent\t0.2\ten-us\tHello, this is Acme support.\n",
+        &d.join("mono.wav"),
+        &["--mono"],
+    );
+    let p = pipeline(d).await;
+
+    let failed = |o: Outcome| match o {
+        Outcome::Failed(f) => f,
+        Outcome::Done { .. } => panic!("expected a failure record"),
+    };
+    // (job, expected stage, words the reason must contain)
+    let cases = [
+        (
+            call_job("bad-corrupt", "corrupt.wav", "en", None),
+            "decode",
+            "corrupt.wav",
+        ),
+        (
+            call_job("bad-empty", "empty.wav", "en", None),
+            "decode",
+            "empty",
+        ),
+        (
+            call_job(
+                "bad-channel",
+                "mono.wav",
+                "en",
+                Some(r#"{"agent": 0, "customer": 1}"#),
+            ),
+            "transcribe",
+            "channel 1",
+        ),
+        (
+            call_job("bad-escape", "../outside.wav", "en", None),
+            "intake",
+            "'..'",
+        ),
+    ];
+    for (job, stage, needle) in cases {
+        let f = failed(run(&p, job).await);
+        assert_eq!(f.stage.as_str(), stage, "{f:?}");
+        assert!(f.reason.contains(needle), "{:?} lacks {needle:?}", f.reason);
+    }
+    let failures = p.store().list_failures(10).await.unwrap();
+    assert_eq!(failures.len(), 4, "every bad job is recorded");
+
+    // All silence is a result flagged no_speech, not a failure.
+    let r = scored(&p, call_job("silent", "silent.wav", "en", None)).await;
+    assert!(r.turns.is_empty());
+    let ids: Vec<&str> = r.flags.iter().map(|f| f.id.as_str()).collect();
+    assert_eq!(ids, ["no_speech"], "{:?}", r.flags);
+}
