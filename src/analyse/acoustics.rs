@@ -93,7 +93,17 @@ fn split_channels(conv: &Conversation, tl: &SpeechTimeline) -> bool {
 /// Each agent speech span that starts while the customer is speaking: the
 /// time from the agent's start to whichever ends first.
 fn overlaps(agent: &[Span], customer: &[Span]) -> Vec<Span> {
-    let customer = union(customer);
+    // A customer pausing for breath mid-sentence still has the floor: their
+    // speech is one stretch across pauses shorter than this.
+    const FLOOR_HELD_S: f64 = 1.0;
+    let mut held: Vec<Span> = Vec::new();
+    for c in union(customer) {
+        match held.last_mut() {
+            Some(last) if c.start - last.end < FLOOR_HELD_S => last.end = last.end.max(c.end),
+            _ => held.push(c),
+        }
+    }
+    let customer = held;
     union(agent)
         .iter()
         .filter_map(|a| {
