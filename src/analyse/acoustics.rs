@@ -93,18 +93,21 @@ fn split_channels(conv: &Conversation, tl: &SpeechTimeline) -> bool {
 /// Each agent speech span that starts while the customer is speaking: the
 /// time from the agent's start to whichever ends first.
 fn overlaps(agent: &[Span], customer: &[Span]) -> Vec<Span> {
-    // A customer pausing for breath mid-sentence still has the floor: their
-    // speech is one stretch across pauses shorter than this.
+    // Someone pausing for breath mid-sentence still holds the floor: each
+    // side's speech is one stretch across pauses shorter than this.
     const FLOOR_HELD_S: f64 = 1.0;
-    let mut held: Vec<Span> = Vec::new();
-    for c in union(customer) {
-        match held.last_mut() {
-            Some(last) if c.start - last.end < FLOOR_HELD_S => last.end = last.end.max(c.end),
-            _ => held.push(c),
+    let held = |spans: &[Span]| {
+        let mut out: Vec<Span> = Vec::new();
+        for c in union(spans) {
+            match out.last_mut() {
+                Some(last) if c.start - last.end < FLOOR_HELD_S => last.end = last.end.max(c.end),
+                _ => out.push(c),
+            }
         }
-    }
-    let customer = held;
-    union(agent)
+        out
+    };
+    let customer = held(customer);
+    held(agent)
         .iter()
         .filter_map(|a| {
             // Customer spans are disjoint: only the last one starting before
@@ -319,6 +322,8 @@ mod tests {
             flags: &[], metrics: (Some(0.2), Some(0.0), Some(0)) },
         Case { name: "agent starts 2 s before the customer ends", medium: CALL, timeline: Some((&[(4.0, 9.0)], &[(1.0, 6.0)], NO)), turns: &[], duration: 10.0,
             flags: &[("interruption", 4.0, 6.0)], metrics: (Some(0.2), Some(0.0), Some(1)) },
+        Case { name: "both pause mid-sentence: one talk-over, measured across the pauses", medium: CALL, timeline: Some((&[(4.0, 5.0), (5.5, 9.0)], &[(1.0, 5.2), (5.8, 6.5)], NO)), turns: &[], duration: 10.0,
+            flags: &[("interruption", 4.0, 6.5)], metrics: (Some(1.0 - 7.7 / 10.0), Some(0.3), Some(1)) },
         Case { name: "agent inside a customer span", medium: CALL, timeline: Some((&[(3.0, 4.5)], &[(1.0, 8.0)], NO)), turns: &[], duration: 10.0,
             flags: &[("interruption", 3.0, 4.5)], metrics: (Some(0.3), Some(0.0), Some(1)) },
         Case { name: "0.5 s overlap: counted, not flagged", medium: CALL, timeline: Some((&[(5.5, 9.0)], &[(1.0, 6.0)], NO)), turns: &[], duration: 10.0,
