@@ -28,6 +28,13 @@ check python3 python3        # model conversion (scripts/fetch-models.sh)
 check pip3 python3-pip
 check espeak-ng espeak-ng    # sample and test recordings
 check sox sox
+# whisper-rs generates its bindings to whisper.cpp with bindgen: libclang.
+ls /usr/lib/llvm-*/lib/libclang.so >/dev/null 2>&1 || ls /usr/lib/x86_64-linux-gnu/libclang*.so >/dev/null 2>&1 \
+  || need+=(libclang-dev)
+# MP3 for sox (tests write MP3 recordings; decoding them is callqa's own).
+if [ "$TEST" = 1 ] && ! { command -v sox >/dev/null && sox -h 2>/dev/null | grep -qw mp3; }; then
+  need+=(libsox-fmt-mp3)
+fi
 if [ "$TEST" = 1 ]; then
   check chromium chromium    # end-to-end test of the review page
   check chromedriver chromium-driver
