@@ -6,7 +6,7 @@
 /// Phrases Whisper produces on silence, music and noise because its
 /// training data (subtitled videos) ends that way. A piece of text made
 /// only of these is dropped; they never occur in a real service call.
-const INVENTED: [&str; 22] = [
+const INVENTED: [&str; 26] = [
     "thank you for watching",
     "thanks for watching",
     "please subscribe",
@@ -29,6 +29,10 @@ const INVENTED: [&str; 22] = [
     "明镜",
     "优优独播剧场",
     "中文字幕",
+    "社区提供",
+    "转发",
+    "打赏",
+    "栏目",
 ];
 
 /// What cleaning did to a piece of text.
@@ -128,10 +132,11 @@ pub fn collapse_loops(text: &str, min_repeats: usize) -> (String, bool) {
     }
 }
 
-/// Whether the text is only a known invention (with punctuation around).
+/// Whether the text is mostly a known invention: once the known phrases
+/// are taken out, at most a third of its letters (or three) are left.
 fn invented(text: &str) -> bool {
-    let lower = text.to_lowercase();
-    let mut rest = lower.clone();
+    let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
+    let mut rest = text.to_lowercase();
     let mut hit = false;
     for p in INVENTED {
         if rest.contains(p) {
@@ -139,7 +144,8 @@ fn invented(text: &str) -> bool {
             rest = rest.replace(p, " ");
         }
     }
-    hit && rest.chars().filter(|c| c.is_alphanumeric()).count() <= 3
+    let left = letters(&rest);
+    hit && (left <= 3 || left * 3 <= letters(text))
 }
 
 /// Cleans one piece of recognised text.
@@ -210,6 +216,7 @@ mod tests {
                 ),
             ),
             ("(laughs) That's fine", keep("That's fine", false)),
+            ("请问您订阅了我们的会员吗", keep("请问您订阅了我们的会员吗", false)),
             (
                 "I see. I see. I see. I see. I see. I see.",
                 keep("I see.", true),
