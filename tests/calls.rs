@@ -388,3 +388,118 @@ async fn bad_recordings_fail_with_their_reason_or_flag_no_speech() {
     let ids: Vec<&str> = r.flags.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["no_speech"], "{:?}", r.flags);
 }
+
+fn sox(args: &[&str]) {
+    let ok = Command::new("sox")
+        .args(args)
+        .status()
+        .expect("sox (scripts/setup.sh --test installs it)");
+    assert!(ok.success(), "sox {args:?} failed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_music_produces_no_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| dir.path().join(f).display().to_string();
+    let lines = synth(
+        "agent\t0.4\ten-us\tPlease hold while I check your account.\n\
+         customer\t+0.6\ten-gb\tOkay.\n\
+         agent\t+16\ten-us\tThank you for holding, your refund has been approved.\n",
+        &dir.path().join("voice.wav"),
+        &[],
+    );
+    // Sixteen seconds of tonal "hold music" (a warbling chord) on the agent's
+    // channel between the customer's "Okay" and the agent's return.
+    let (from, to) = (lines[1].end + 0.2, lines[2].start - 0.3);
+    let music = format!("{:.3}", to - from);
+    sox(&[
+        "-n",
+        "-r",
+        "16000",
+        "-c",
+        "1",
+        &d("tone1.wav"),
+        "synth",
+        &music,
+        "sine",
+        "392",
+        "tremolo",
+        "5",
+        "40",
+    ]);
+    sox(&[
+        "-n",
+        "-r",
+        "16000",
+        "-c",
+        "1",
+        &d("tone2.wav"),
+        "synth",
+        &music,
+        "triangle",
+        "494",
+        "tremolo",
+        "3",
+        "60",
+    ]);
+    sox(&[
+        "-m",
+        &d("tone1.wav"),
+        &d("tone2.wav"),
+        &d("chord.wav"),
+        "gain",
+        "-6",
+        "pad",
+        &format!("{from:.3}"),
+    ]);
+    sox(&[&d("voice.wav"), &d("agent.wav"), "remix", "1"]);
+    sox(&[&d("voice.wav"), &d("customer.wav"), "remix", "2"]);
+    sox(&[
+        "-m",
+        "-v",
+        "1",
+        &d("agent.wav"),
+        "-v",
+        "1",
+        &d("chord.wav"),
+        &d("agent-music.wav"),
+        "trim",
+        "0",
+        &format!("{:.3}", lines[2].end + 1.0),
+    ]);
+    sox(&[
+        "-M",
+        &d("agent-music.wav"),
+        &d("customer.wav"),
+        &d("call.wav"),
+    ]);
+
+    let p = pipeline(dir.path()).await;
+    let r = scored(&p, call_job("hold-music", "call.wav", "en", None)).await;
+    // Whisper hallucinates on music ("thanks for watching", "[Music]"):
+    // every recognised word must be one the script says, and the script's
+    // words must all be there.
+    let script: Vec<String> = lines.iter().flat_map(|l| words(&l.text)).collect();
+    let heard: Vec<String> = r.turns.iter().flat_map(|t| words(&t.text)).collect();
+    let invented: Vec<&String> = heard.iter().filter(|w| !script.contains(w)).collect();
+    assert!(
+        invented.len() <= 1 && heard.len() <= script.len() + 1,
+        "words not in the script: {invented:?}; turns {:?}",
+        r.turns
+    );
+    assert!(
+        wer(&script.join(" "), &heard.join(" ")) <= 0.15,
+        "{:?}",
+        r.turns
+    );
+    assert!(
+        r.turns
+            .last()
+            .unwrap()
+            .text
+            .to_lowercase()
+            .contains("refund"),
+        "{:?}",
+        r.turns
+    );
+}

@@ -15,7 +15,7 @@ use crate::domain::Span;
 pub const MAX_WINDOW_S: f64 = 28.0;
 /// Silence laid between two regions inside a window: long enough that
 /// Whisper's token times fall clearly on one side.
-pub const GAP_S: f64 = 0.6;
+pub const GAP_S: f64 = 1.2;
 const RATE: f64 = 16_000.0;
 
 /// One speech region's place in a window.
@@ -147,9 +147,9 @@ mod tests {
             (vec![span(1.0, 3.0)], vec![vec![(1.0, 0.0)]]),
             (
                 vec![span(1.0, 3.0), span(10.0, 11.0)],
-                vec![vec![(1.0, 0.0), (10.0, 2.6)]],
+                vec![vec![(1.0, 0.0), (10.0, 3.2)]],
             ),
-            // 20 s + 0.6 + 10 s exceeds a window: two windows.
+            // 20 s + 1.2 + 10 s exceeds a window: two windows.
             (
                 vec![span(0.0, 20.0), span(30.0, 40.0)],
                 vec![vec![(0.0, 0.0)], vec![(30.0, 0.0)]],
@@ -196,8 +196,8 @@ mod tests {
     fn times_map_to_the_nearest_piece() {
         let samples = vec![0.1f32; (20.0 * RATE) as usize];
         let w = &pack(&samples, &[span(1.0, 3.0), span(10.0, 11.0)])[0];
-        // piece 0 at 0..2, gap 2..2.6, piece 1 at 2.6..3.6
-        for (t, want) in [(0.5, 0), (1.99, 0), (2.2, 0), (2.4, 1), (3.0, 1), (9.0, 1)] {
+        // piece 0 at 0..2, gap 2..3.2, piece 1 at 3.2..4.2
+        for (t, want) in [(0.5, 0), (1.99, 0), (2.5, 0), (2.7, 1), (3.5, 1), (9.0, 1)] {
             assert_eq!(w.piece_at(t), Some(want), "t = {t}");
         }
     }

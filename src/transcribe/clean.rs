@@ -216,7 +216,10 @@ mod tests {
                 ),
             ),
             ("(laughs) That's fine", keep("That's fine", false)),
-            ("请问您订阅了我们的会员吗", keep("请问您订阅了我们的会员吗", false)),
+            (
+                "请问您订阅了我们的会员吗",
+                keep("请问您订阅了我们的会员吗", false),
+            ),
             (
                 "I see. I see. I see. I see. I see. I see.",
                 keep("I see.", true),

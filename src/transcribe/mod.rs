@@ -286,8 +286,64 @@ fn dtw_preset(path: &Path) -> Option<DtwModelPreset> {
 /// Text recognised in one window, per piece, and the language Whisper
 /// detected (when asked to).
 struct WindowText {
-    pieces: Vec<String>,
+    /// Per piece, its stretches of words (usually one).
+    pieces: Vec<Vec<Part>>,
     detected: Option<String>,
+}
+
+/// Words of one piece without a long pause between them.
+#[derive(Debug, Clone, Default)]
+struct Part {
+    text: String,
+    /// First and last word time inside the window.
+    words: Option<(f64, f64)>,
+}
+
+/// Words more than this far apart inside one speech region are separate
+/// stretches of speech: the region holds sound without words between them
+/// (hold music, a dial tone) that the VAD took for speech.
+const WORDLESS_GAP_S: f64 = 2.0;
+/// Margins around word times where a span is cut from them.
+const BEFORE_WORD_S: f64 = 0.3;
+const AFTER_WORD_S: f64 = 0.8;
+
+/// Where each part's speech lies in the recording. One part keeps the
+/// region's (VAD-accurate) span unless its words cover less than half of
+/// it; several parts keep the region's outer edges and are cut from word
+/// times inside, so the wordless sound between them counts as silence.
+fn part_spans(piece: &chunk::Piece, parts: &[Part]) -> Vec<Span> {
+    let len = piece.orig.len();
+    let at = |t: f64| piece.orig.start + (t - piece.at).clamp(0.0, len);
+    let n = parts.len();
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, p)| match p.words {
+            None => piece.orig,
+            Some((a, b)) if n == 1 => {
+                if (b - a) + BEFORE_WORD_S + AFTER_WORD_S < 0.5 * len {
+                    Span {
+                        start: at(a - BEFORE_WORD_S),
+                        end: at(b + AFTER_WORD_S),
+                    }
+                } else {
+                    piece.orig
+                }
+            }
+            Some((a, b)) => Span {
+                start: if i == 0 {
+                    piece.orig.start
+                } else {
+                    at(a - BEFORE_WORD_S)
+                },
+                end: if i + 1 == n {
+                    piece.orig.end
+                } else {
+                    at(b + AFTER_WORD_S)
+                },
+            },
+        })
+        .collect()
 }
 
 /// Which channels hold whom.
@@ -468,7 +524,11 @@ impl Transcriber {
                         self.run_window(model, w, Some(language))?
                     }
                 };
-                for (piece, raw) in w.pieces.iter().zip(wt.pieces) {
+                let parts = w.pieces.iter().zip(wt.pieces).flat_map(|(piece, parts)| {
+                    let spans = part_spans(piece, &parts);
+                    parts.into_iter().zip(spans).map(|(p, span)| (p.text, span))
+                });
+                for (raw, span) in parts {
                     let raw = match language {
                         Language::Zh => crate::text::to_simplified(&raw),
                         Language::En => raw,
@@ -481,16 +541,16 @@ impl Transcriber {
                                 Some(Speaker::Customer) => &mut timeline.customer,
                                 None => &mut timeline.mixed,
                             };
-                            spans.push(piece.orig);
+                            spans.push(span);
                             utterances.push(Utterance {
                                 speaker: *speaker,
-                                span: piece.orig,
+                                span,
                                 text,
                             });
                         }
                         clean::Cleaned::Drop(why) => {
                             if !raw.trim().is_empty() {
-                                tracing::debug!(start = piece.orig.start, text = %raw, why, "dropped recognised text");
+                                tracing::debug!(start = span.start, text = %raw, why, "dropped recognised text");
                                 dropped += 1;
                             }
                         }
@@ -535,7 +595,13 @@ impl Transcriber {
             }],
         };
         let out = self.run_window(&self.main, &w, Some(language))?;
-        Ok(out.pieces.join(" "))
+        Ok(out
+            .pieces
+            .iter()
+            .flatten()
+            .map(|p| p.text.as_str())
+            .collect::<Vec<_>>()
+            .join(" "))
     }
 
     /// Runs Whisper on one window; `language: None` detects it.
@@ -585,7 +651,8 @@ impl Transcriber {
             .full(params, &w.samples)
             .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
         let eot = model.ctx.token_eot();
-        let mut bytes: Vec<Vec<u8>> = vec![Vec::new(); w.pieces.len()];
+        // Per piece, its tokens in order: bytes and (for words) time.
+        let mut tokens: Vec<Vec<(Vec<u8>, Option<f64>)>> = vec![Vec::new(); w.pieces.len()];
         // Punctuation has no sound of its own: it stays with the word
         // before it.
         let mut last_piece: Option<usize> = None;
@@ -619,7 +686,7 @@ impl Transcriber {
                 };
                 if let Some(piece) = piece {
                     last_piece = Some(piece);
-                    toks.push((piece, b.to_vec()));
+                    toks.push((piece, b.to_vec(), (!wordless).then_some(mid)));
                 }
             }
             // Whisper's own verdict that the window holds no speech, with
@@ -632,9 +699,9 @@ impl Transcriber {
             if seg.no_speech_probability() > 0.6 && mean_p < 0.5 {
                 continue;
             }
-            for (piece, b) in toks {
-                if let Some(buf) = bytes.get_mut(piece) {
-                    buf.extend_from_slice(&b);
+            for (piece, b, t) in toks {
+                if let Some(v) = tokens.get_mut(piece) {
+                    v.push((b, t));
                 }
             }
         }
@@ -644,13 +711,40 @@ impl Transcriber {
             None
         };
         Ok(WindowText {
-            pieces: bytes
-                .into_iter()
-                .map(|b| tidy(&String::from_utf8_lossy(&b)))
-                .collect(),
+            pieces: tokens.into_iter().map(split_parts).collect(),
             detected,
         })
     }
+}
+
+/// Splits a piece's tokens where words are more than `WORDLESS_GAP_S`
+/// apart.
+fn split_parts(tokens: Vec<(Vec<u8>, Option<f64>)>) -> Vec<Part> {
+    let mut parts: Vec<(Vec<u8>, Option<(f64, f64)>)> = vec![(Vec::new(), None)];
+    for (b, t) in tokens {
+        if let (Some(t), Some((_, Some((_, last))))) = (t, parts.last()) {
+            if t - last > WORDLESS_GAP_S {
+                parts.push((Vec::new(), None));
+            }
+        }
+        let Some(cur) = parts.last_mut() else {
+            continue;
+        };
+        cur.0.extend_from_slice(&b);
+        if let Some(t) = t {
+            cur.1 = Some(match cur.1 {
+                Some((a, z)) => (a.min(t), z.max(t)),
+                None => (t, t),
+            });
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(b, words)| Part {
+            text: tidy(&String::from_utf8_lossy(&b)),
+            words,
+        })
+        .collect()
 }
 
 /// Recognised text as a reader expects it: no replacement characters, no
@@ -811,6 +905,65 @@ mod tests {
             layout(&audio(vec![]), ChannelMap::Default),
             Err(TranscribeError::NoChannels)
         ));
+    }
+
+    #[test]
+    fn words_far_apart_in_one_region_are_separate_speech() {
+        let tok = |s: &str, t: Option<f64>| (s.as_bytes().to_vec(), t);
+        let parts = split_parts(vec![
+            tok(" your", Some(0.3)),
+            tok(" account", Some(0.6)),
+            tok(".", None),
+            tok(" Thank", Some(13.0)),
+            tok(" you", Some(13.3)),
+        ]);
+        let got: Vec<(&str, Option<(f64, f64)>)> =
+            parts.iter().map(|p| (p.text.as_str(), p.words)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("your account.", Some((0.3, 0.6))),
+                ("Thank you", Some((13.0, 13.3)))
+            ]
+        );
+        // The region 10..25 s sits at 0 s in its window.
+        let piece = chunk::Piece {
+            orig: Span {
+                start: 10.0,
+                end: 25.0,
+            },
+            at: 0.0,
+        };
+        let spans = part_spans(&piece, &parts);
+        assert_eq!(
+            spans,
+            vec![
+                Span {
+                    start: 10.0,
+                    end: 11.4
+                },
+                Span {
+                    start: 22.7,
+                    end: 25.0
+                }
+            ]
+        );
+        // One stretch covering most of its region keeps the VAD span; one
+        // covering little of it shrinks to its words.
+        let one = |a: f64, b: f64| {
+            vec![Part {
+                text: "x".into(),
+                words: Some((a, b)),
+            }]
+        };
+        assert_eq!(part_spans(&piece, &one(0.2, 13.0)), vec![piece.orig]);
+        assert_eq!(
+            part_spans(&piece, &one(1.0, 2.0)),
+            vec![Span {
+                start: 10.7,
+                end: 12.8
+            }]
+        );
     }
 
     #[test]
