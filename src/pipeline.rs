@@ -106,6 +106,14 @@ impl Calls {
     }
 }
 
+/// A job's conversation, what a reviewer should know about how it was
+/// built (speech recognition notes), and the speech model that built it.
+struct Built {
+    conv: Conversation,
+    notes: Vec<Diagnostic>,
+    speech_model: Vec<(String, String)>,
+}
+
 /// Job in, QA result out. Loaded once; shared by all workers.
 pub struct Engine {
     packs: PackSet,
@@ -204,10 +212,7 @@ impl Engine {
     /// Builds the conversation of a job: chats directly, calls through
     /// decoding and transcription. Also returns what a reviewer should know
     /// about how it was built, and the speech model used.
-    fn conversation(
-        &self,
-        job: &Job,
-    ) -> Result<(Conversation, Vec<Diagnostic>, Vec<(String, String)>), JobError> {
+    fn conversation(&self, job: &Job) -> Result<Built, JobError> {
         match job {
             Job::Chat(chat) => {
                 let language = match chat.header.language {
@@ -219,7 +224,11 @@ impl Engine {
                 let conv = stage(Stage::Intake, || {
                     Ok::<_, Never>(Conversation::from_chat(chat, language))
                 })?;
-                Ok((conv, Vec::new(), Vec::new()))
+                Ok(Built {
+                    conv,
+                    notes: Vec::new(),
+                    speech_model: Vec::new(),
+                })
             }
             Job::Call(call) => {
                 let calls = self.calls.as_ref().ok_or_else(|| {
@@ -236,7 +245,11 @@ impl Engine {
                     asr.transcribe(&audio, call.recording.channels, call.header.language)
                 })?;
                 let (conv, notes) = self.call_conversation(call, transcript);
-                Ok((conv, notes, asr.versions()))
+                Ok(Built {
+                    conv,
+                    notes,
+                    speech_model: asr.versions(),
+                })
             }
         }
     }
@@ -303,7 +316,11 @@ impl Engine {
 
     /// Scores one job. CPU-bound: call from a blocking thread.
     pub fn process(&self, job: &Job) -> Result<QaResult, JobError> {
-        let (conv, notes, speech_model) = self.conversation(job)?;
+        let Built {
+            conv,
+            notes,
+            speech_model,
+        } = self.conversation(job)?;
         let pack = self.packs.get(conv.language).ok_or_else(|| {
             JobError::reject(
                 Stage::Analyse,

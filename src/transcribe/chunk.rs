@@ -142,7 +142,9 @@ mod tests {
     fn packs_regions_with_gaps_and_maps_back() {
         let samples = vec![0.1f32; (100.0 * RATE) as usize];
         // (regions, expected windows as [(orig start, at)])
-        let cases: Vec<(Vec<Span>, Vec<Vec<(f64, f64)>>)> = vec![
+        // Per window, each piece as (start in the recording, start in the window).
+        type Layout = Vec<Vec<(f64, f64)>>;
+        let cases: Vec<(Vec<Span>, Layout)> = vec![
             (vec![], vec![]),
             (vec![span(1.0, 3.0)], vec![vec![(1.0, 0.0)]]),
             (

@@ -720,7 +720,9 @@ impl Transcriber {
 /// Splits a piece's tokens where words are more than `WORDLESS_GAP_S`
 /// apart.
 fn split_parts(tokens: Vec<(Vec<u8>, Option<f64>)>) -> Vec<Part> {
-    let mut parts: Vec<(Vec<u8>, Option<(f64, f64)>)> = vec![(Vec::new(), None)];
+    /// A word time span, first to last.
+    type Times = Option<(f64, f64)>;
+    let mut parts: Vec<(Vec<u8>, Times)> = vec![(Vec::new(), None)];
     for (b, t) in tokens {
         if let (Some(t), Some((_, Some((_, last))))) = (t, parts.last()) {
             if t - last > WORDLESS_GAP_S {
