@@ -115,6 +115,10 @@ async fn scored(p: &Pipeline, json: String) -> ResultWire {
     }
 }
 
+fn flags_of<'a>(r: &'a ResultWire, id: &str) -> Vec<&'a callqa::wire::result::FlagWire> {
+    r.flags.iter().filter(|f| f.id.as_str() == id).collect()
+}
+
 fn words(s: &str) -> Vec<String> {
     s.split_whitespace()
         .map(|w| {
@@ -227,11 +231,7 @@ async fn dual_channel_call_is_transcribed_attributed_and_timed() {
     );
 
     // The 12-second hold: long_silence spanning the gap to ±0.5 s.
-    let silences: Vec<_> = r
-        .flags
-        .iter()
-        .filter(|f| f.id.as_str() == "long_silence")
-        .collect();
+    let silences = flags_of(&r, "long_silence");
     assert_eq!(silences.len(), 1, "flags: {:?}", r.flags);
     let ev = &silences[0].evidence[0];
     assert!(
@@ -244,11 +244,7 @@ async fn dual_channel_call_is_transcribed_attributed_and_timed() {
     );
 
     // The agent's answer starts 2 s before the customer finishes.
-    let talk_over: Vec<_> = r
-        .flags
-        .iter()
-        .filter(|f| f.id.as_str() == "interruption")
-        .collect();
+    let talk_over = flags_of(&r, "interruption");
     assert_eq!(talk_over.len(), 1, "flags: {:?}", r.flags);
     let ev = &talk_over[0].evidence[0];
     assert_eq!(ev.speaker, Some(callqa::domain::Speaker::Agent));
