@@ -10,7 +10,7 @@
 //! mapped to a disposition in one place (`stage`).
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
@@ -90,19 +90,27 @@ struct Calls {
     asr: AsrOptions,
     workers: usize,
     decode: DecodeOptions,
-    transcriber: OnceLock<Result<Arc<Transcriber>, JobError>>,
+    /// Loaded once; a failed load is not kept, so the next call job tries
+    /// again (the file may have been fetched meanwhile).
+    transcriber: Mutex<Option<Arc<Transcriber>>>,
 }
 
 impl Calls {
-    fn transcriber(&self) -> Result<&Arc<Transcriber>, JobError> {
-        self.transcriber
-            .get_or_init(|| {
-                stage(Stage::Transcribe, || {
-                    Transcriber::load(&self.models_dir, &self.asr, self.workers).map(Arc::new)
-                })
-            })
-            .as_ref()
-            .map_err(Clone::clone)
+    fn transcriber(&self) -> Result<Arc<Transcriber>, JobError> {
+        // Holding the lock while loading makes concurrent first calls wait
+        // for one load instead of each loading the model.
+        let mut slot = self
+            .transcriber
+            .lock()
+            .map_err(|_| JobError::retry(Stage::Transcribe, "speech model lock poisoned"))?;
+        if let Some(t) = slot.as_ref() {
+            return Ok(t.clone());
+        }
+        let t = stage(Stage::Transcribe, || {
+            Transcriber::load(&self.models_dir, &self.asr, self.workers).map(Arc::new)
+        })?;
+        *slot = Some(t.clone());
+        Ok(t)
     }
 }
 
@@ -151,7 +159,7 @@ impl Engine {
                 max_duration_s: opts.asr.max_duration_s,
                 ..DecodeOptions::default()
             },
-            transcriber: OnceLock::new(),
+            transcriber: Mutex::new(None),
         });
         Ok(engine)
     }
@@ -260,19 +268,14 @@ impl Engine {
     fn call_conversation(&self, call: &CallJob, t: Transcript) -> (Conversation, Vec<Diagnostic>) {
         let speakers: Vec<Speaker> = match t.attribution {
             crate::domain::Attribution::Inferred => {
+                let pack = self.packs.get(t.language);
                 let cues: Vec<roles::Cue> = t
                     .utterances
                     .iter()
-                    .map(|u| {
-                        match self
-                            .packs
-                            .get(t.language)
-                            .and_then(|p| p.speaker_cue(&u.text))
-                        {
-                            Some(Speaker::Agent) => roles::Cue::Agent,
-                            Some(Speaker::Customer) => roles::Cue::Customer,
-                            None => roles::Cue::None,
-                        }
+                    .map(|u| match pack.and_then(|p| p.speaker_cue(&u.text)) {
+                        Some(Speaker::Agent) => roles::Cue::Agent,
+                        Some(Speaker::Customer) => roles::Cue::Customer,
+                        None => roles::Cue::None,
                     })
                     .collect();
                 roles::infer(&cues)

@@ -408,36 +408,25 @@ async fn hold_music_produces_no_words() {
     // channel between the customer's "Okay" and the agent's return.
     let (from, to) = (lines[1].end + 0.2, lines[2].start - 0.3);
     let music = format!("{:.3}", to - from);
-    sox(&[
-        "-n",
-        "-r",
-        "16000",
-        "-c",
-        "1",
-        &d("tone1.wav"),
-        "synth",
-        &music,
-        "sine",
-        "392",
-        "tremolo",
-        "5",
-        "40",
-    ]);
-    sox(&[
-        "-n",
-        "-r",
-        "16000",
-        "-c",
-        "1",
-        &d("tone2.wav"),
-        "synth",
-        &music,
-        "triangle",
-        "494",
-        "tremolo",
-        "3",
-        "60",
-    ]);
+    let tone = |file: &str, wave: &str, freq: &str, wobble_hz: &str, depth: &str| {
+        sox(&[
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            &d(file),
+            "synth",
+            &music,
+            wave,
+            freq,
+            "tremolo",
+            wobble_hz,
+            depth,
+        ])
+    };
+    tone("tone1.wav", "sine", "392", "5", "40");
+    tone("tone2.wav", "triangle", "494", "3", "60");
     sox(&[
         "-m",
         &d("tone1.wav"),

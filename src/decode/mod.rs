@@ -58,10 +58,6 @@ impl Pcm16k {
     pub fn duration(&self) -> f64 {
         self.0.len() as f64 / f64::from(Self::RATE)
     }
-
-    pub fn into_inner(self) -> Vec<f32> {
-        self.0
-    }
 }
 
 /// A decoded recording.

@@ -31,7 +31,6 @@ use crate::domain::{
     Attribution, ChannelMap, Language, LanguageChoice, Span, Speaker, SpeechTimeline,
 };
 use crate::error::{Classify, Disposition};
-pub use clean::collapse_loops;
 pub use vad::VadOptions;
 
 /// `[asr]`: speech recognition settings.
@@ -150,8 +149,6 @@ pub struct Transcript {
     pub collapsed: usize,
     /// Facts a reviewer should know (e.g. identical channels treated as one).
     pub notes: Vec<String>,
-    /// Which Whisper model produced it, for the result's versions.
-    pub model: String,
 }
 
 impl Transcript {
@@ -422,10 +419,6 @@ impl Transcriber {
             .collect()
     }
 
-    pub fn options(&self) -> &AsrOptions {
-        &self.opts
-    }
-
     /// Transcribes a call. CPU-bound (seconds per minute of speech): call
     /// from a blocking thread.
     pub fn transcribe(
@@ -517,12 +510,9 @@ impl Transcriber {
         let (mut dropped, mut collapsed) = (0usize, 0usize);
         for (i, (speaker, _)) in signals.iter().enumerate() {
             for (w_idx, w) in windows[i].iter().enumerate() {
-                let wt = match first_done.take() {
-                    Some((fi, wt)) if fi == i && w_idx == 0 => wt,
-                    other => {
-                        first_done = other;
-                        self.run_window(model, w, Some(language))?
-                    }
+                let wt = match first_done.take_if(|(fi, _)| *fi == i && w_idx == 0) {
+                    Some((_, wt)) => wt,
+                    None => self.run_window(model, w, Some(language))?,
                 };
                 let parts = w.pieces.iter().zip(wt.pieces).flat_map(|(piece, parts)| {
                     let spans = part_spans(piece, &parts);
@@ -571,7 +561,6 @@ impl Transcriber {
             dropped,
             collapsed,
             notes,
-            model: model.name.clone(),
         })
     }
 
@@ -989,7 +978,6 @@ mod tests {
             dropped: 0,
             collapsed: 0,
             notes: vec![],
-            model: "ggml-base.bin".into(),
         };
         let speakers: Vec<Speaker> = t.utterances.iter().filter_map(|u| u.speaker).collect();
         let turns = t.turns(&speakers);

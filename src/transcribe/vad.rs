@@ -1,8 +1,8 @@
 //! Voice activity detection on 16 kHz mono f32 PCM: where on a channel
 //! someone is speaking. The speech timeline built from it drives the call
-//! acoustics (silence, talking over the customer, no speech), and
-//! [`level_dbfs`] lets the transcriber drop recognised segments that have
-//! no speech energy under them (Whisper hallucinates text over silence).
+//! acoustics (silence, talking over the customer, no speech), and only
+//! the regions it finds are sent to Whisper (which hallucinates text over
+//! silence).
 //!
 //! Energy-based, one linear pass: frame levels in dBFS, a noise floor taken
 //! as a low percentile of those levels (so a channel that is mostly silence,
@@ -77,21 +77,6 @@ fn rms_dbfs(samples: &[f32]) -> f32 {
     } else {
         SILENT_DBFS
     }
-}
-
-/// The sample index of a time, clamped to `0..=len`.
-fn index_at(seconds: f64, len: usize) -> usize {
-    // `as` saturates: NaN and negatives become 0.
-    ((seconds * RATE).round().max(0.0) as usize).min(len)
-}
-
-/// Root-mean-square level of a span in dBFS (for dropping Whisper segments
-/// without speech energy). A span outside the audio, or empty, is
-/// [`SILENT_DBFS`].
-pub fn level_dbfs(samples: &[f32], span: Span) -> f32 {
-    let a = index_at(span.start, samples.len());
-    let b = index_at(span.end, samples.len());
-    samples.get(a..b).map_or(SILENT_DBFS, rms_dbfs)
 }
 
 /// The `p`-th percentile of levels, in linear time.
@@ -309,26 +294,6 @@ mod tests {
         assert!(got
             .iter()
             .all(|s| s.start < s.end && s.start >= 0.0 && s.end <= 15.0));
-    }
-
-    #[test]
-    fn levels_of_spans() {
-        let audio = synth(3.0, None, &[(1.0, 2.0, -20.0, T)]);
-        let span = |start, end| Span { start, end };
-        #[rustfmt::skip]
-        let cases = [
-            ("the tone", span(1.0, 2.0), -20.0),
-            ("silence before it", span(0.0, 1.0), SILENT_DBFS),
-            ("reversed span", span(2.0, 1.0), SILENT_DBFS),
-            ("past the end", span(5.0, 6.0), SILENT_DBFS),
-            ("NaN start", span(f64::NAN, 0.5), SILENT_DBFS),
-            ("half tone, half silence", span(1.5, 2.5), -23.0),
-        ];
-        for (name, s, want) in cases {
-            let got = level_dbfs(&audio, s);
-            assert!((got - want).abs() < 0.2, "{name}: want {want}, got {got}");
-        }
-        assert_eq!(level_dbfs(&[], span(0.0, 1.0)), SILENT_DBFS);
     }
 
     #[test]
