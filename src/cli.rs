@@ -66,6 +66,9 @@ pub enum Command {
     EvalSentiment(EvalSentimentArgs),
     /// Print intent-matching accuracy on a labelled data set (few-shot, and our pack's taxonomy).
     EvalIntent(EvalIntentArgs),
+    /// Print speech recognition error rates (CER for Chinese, WER for English) and real-time
+    /// factors on recordings with reference transcripts (scripts/fetch-speech-eval.sh).
+    EvalAsr(EvalAsrArgs),
     /// Evaluation report over a period: KPIs, composite score, grade and
     /// bonus per agent and team, and coaching.
     Report(ReportArgs),
@@ -167,6 +170,26 @@ pub struct EvalSentimentArgs {
     /// Most test texts per data file (0: all).
     #[arg(long, default_value_t = 0)]
     pub max_per_source: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalAsrArgs {
+    /// A directory with refs.tsv (id, language, reference) and 16k/<id>.wav, tel8k/<id>.wav;
+    /// or a TSV whose 4th column names each recording.
+    pub refs: PathBuf,
+    /// Recognizer set-ups to compare in one run, `NAME[:key=value,...]` with keys model, beam,
+    /// fallback, prompt, audio_ctx, tokens, logprob (default: one variant, the configured [asr]).
+    #[arg(long = "variant")]
+    pub variants: Vec<String>,
+    /// Only these conditions (16k, tel, given), comma-separated.
+    #[arg(long)]
+    pub conditions: Option<String>,
+    /// Only this language (zh or en).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Print each recording's hypothesis too.
+    #[arg(long)]
+    pub show_text: bool,
 }
 
 #[derive(Debug, Args)]
@@ -320,6 +343,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::TrainSentiment(a) => blocking(move || train_sentiment(&cfg, a)).await,
         Command::EvalSentiment(a) => blocking(move || eval_sentiment(&cfg, a)).await,
         Command::EvalIntent(a) => blocking(move || eval_intent(&cfg, a)).await,
+        Command::EvalAsr(a) => blocking(move || eval_asr(&cfg, a)).await,
         Command::Report(r) => review::report(cfg, r).await,
         Command::Users(u) => review::users(cfg, u).await,
         Command::Serve(s) => review::serve(cfg, s).await,
@@ -875,6 +899,93 @@ fn train_sentiment(cfg: &Config, a: TrainSentimentArgs) -> Result<i32> {
         report.fit_secs
     );
     println!("wrote {}", out.display());
+    Ok(0)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".into())
+}
+
+fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
+    use crate::learn::asr;
+    let mut items = asr::read_items(&a.refs).map_err(anyhow::Error::msg)?;
+    if let Some(l) = &a.lang {
+        let l: crate::domain::Language = l.parse().map_err(anyhow::Error::msg)?;
+        items.retain(|i| i.language == l);
+    }
+    if let Some(c) = &a.conditions {
+        let keep: Vec<&str> = c.split(',').map(str::trim).collect();
+        for i in &mut items {
+            i.audio.retain(|(cond, _)| keep.contains(&cond.as_str()));
+        }
+    }
+    if items.iter().all(|i| i.audio.is_empty()) {
+        bail!("nothing to evaluate in {} with these filters", a.refs.display());
+    }
+    let specs = if a.variants.is_empty() {
+        vec!["configured".to_owned()]
+    } else {
+        a.variants.clone()
+    };
+    let variants = specs
+        .iter()
+        .map(|s| asr::parse_variant(s, &cfg.asr))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::msg)?;
+    let dir = if a.refs.is_dir() {
+        a.refs.clone()
+    } else {
+        a.refs.parent().map(PathBuf::from).unwrap_or_default()
+    };
+    let spelling = asr::spelling_map(&dir);
+    let load_before = load_average();
+    println!("variant\tid\tlang\tcondition\tunits\terrors\trate\taudio_s\telapsed_s\tunclear_s");
+    let show = a.show_text;
+    let scored = asr::evaluate(&cfg.models, &items, &variants, &spelling, |s| {
+        println!(
+            "{}\t{}\t{}\t{}\t{}\t{}\t{:.1}%\t{:.1}\t{:.2}\t{:.1}",
+            s.variant,
+            s.id,
+            s.language,
+            s.condition,
+            s.errors.reference,
+            s.errors.total(),
+            100.0 * s.errors.rate(),
+            s.audio_s,
+            s.elapsed_s,
+            s.unclear_s + 0.0
+        );
+        if show {
+            println!("#\t{}", s.hypothesis);
+        }
+    })
+    .map_err(anyhow::Error::msg)?;
+    println!();
+    println!("overall (errors / reference units; speed = audio seconds per second of recognition):");
+    for ((variant, lang, cond), e, audio_s, elapsed_s) in asr::totals(&scored) {
+        let metric = match lang {
+            crate::domain::Language::Zh => "CER",
+            crate::domain::Language::En => "WER",
+        };
+        println!(
+            "{variant:<14} {lang} {cond:<6} {metric} {:>5.1}%  ({} / {} units; S {} D {} I {})  {:.1}x real time",
+            100.0 * e.rate(),
+            e.total(),
+            e.reference,
+            e.substitutions,
+            e.deletions,
+            e.insertions,
+            if elapsed_s > 0.0 { audio_s / elapsed_s } else { 0.0 },
+        );
+    }
+    println!(
+        "load average: {load_before} before, {} after ({} cores)",
+        load_average(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
     Ok(0)
 }
 

@@ -27,7 +27,7 @@ use crate::intake::{self, IntakeOptions};
 use crate::rules::{PackError, PackSet};
 use crate::store::{Saved, Store};
 use crate::telemetry::{self, Counter};
-use crate::transcribe::{roles, AsrOptions, Transcriber, Transcript};
+use crate::transcribe::{roles, AsrOptions, Transcriber, Transcript, Vocabulary};
 use crate::wire::{FailureWire, ResultWire};
 
 /// Runs one stage: times it, traces it, and maps its error to a `JobError`
@@ -90,6 +90,8 @@ struct Calls {
     asr: AsrOptions,
     workers: usize,
     decode: DecodeOptions,
+    /// The packs' vocabulary, handed to the recognizer.
+    vocabulary: Vocabulary,
     /// Loaded once; a failed load is not kept, so the next call job tries
     /// again (the file may have been fetched meanwhile).
     transcriber: Mutex<Option<Arc<Transcriber>>>,
@@ -120,6 +122,36 @@ struct Built {
     conv: Conversation,
     notes: Vec<Diagnostic>,
     speech_model: Vec<(String, String)>,
+    /// Why the conversation cannot be scored (see [`unscoreable`]).
+    unscoreable: Option<String>,
+}
+
+/// Share of a call's speech that may be unclear before its transcript is
+/// no longer a fair basis for a score.
+const MAX_UNCLEAR_SHARE: f64 = 0.5;
+
+/// Why a call's transcript cannot be scored, if it cannot: no recognised
+/// words at all, or most of the speech not recognised with confidence.
+fn unscoreable(t: &Transcript) -> Option<String> {
+    let q = &t.quality;
+    if t.utterances.is_empty() {
+        return Some(if q.speech_s > 0.0 {
+            format!(
+                "no words were recognised in {:.1} s of sound (noise, music or unclear speech)",
+                q.speech_s
+            )
+        } else {
+            "the recording holds no speech".to_owned()
+        });
+    }
+    (q.unclear_share() > MAX_UNCLEAR_SHARE).then(|| {
+        format!(
+            "{:.0} % of the speech ({:.1} of {:.1} s) could not be recognised with confidence",
+            100.0 * q.unclear_share(),
+            q.unclear_s,
+            q.speech_s
+        )
+    })
 }
 
 /// Job in, QA result out. Loaded once; shared by all workers.
@@ -159,6 +191,7 @@ impl Engine {
                 max_duration_s: opts.asr.max_duration_s,
                 ..DecodeOptions::default()
             },
+            vocabulary: engine.vocabulary(),
             transcriber: Mutex::new(None),
         });
         Ok(engine)
@@ -209,6 +242,11 @@ impl Engine {
         &self.packs
     }
 
+    /// The packs' vocabulary lists for the recognizer's prompt.
+    fn vocabulary(&self) -> Vocabulary {
+        Vocabulary::default()
+    }
+
     fn analysers(&self, language: Language) -> &[Box<dyn Analyser>] {
         self.analysers
             .iter()
@@ -236,6 +274,7 @@ impl Engine {
                     conv,
                     notes: Vec::new(),
                     speech_model: Vec::new(),
+                    unscoreable: None,
                 })
             }
             Job::Call(call) => {
@@ -250,13 +289,20 @@ impl Engine {
                     decode::decode_file(&call.recording.path, &calls.decode)
                 })?;
                 let transcript = stage(Stage::Transcribe, || {
-                    asr.transcribe(&audio, call.recording.channels, call.header.language)
+                    asr.transcribe(
+                        &audio,
+                        call.recording.channels,
+                        call.header.language,
+                        &calls.vocabulary,
+                    )
                 })?;
+                let unscoreable = unscoreable(&transcript);
                 let (conv, notes) = self.call_conversation(call, transcript);
                 Ok(Built {
                     conv,
                     notes,
                     speech_model: asr.versions(),
+                    unscoreable,
                 })
             }
         }
@@ -305,6 +351,28 @@ impl Engine {
                 message,
             })
             .collect();
+        let q = t.quality;
+        if q.unclear_s > 0.0 || q.cut_short > 0 || q.echoes > 0 {
+            notes.push(Diagnostic {
+                source: "transcribe".into(),
+                message: format!(
+                    "speech recognition: {:.1} s of {:.1} s of speech not recognised with confidence ({:.0} %){}{}; that time is not counted as silence",
+                    q.unclear_s,
+                    q.speech_s,
+                    100.0 * q.unclear_share(),
+                    if q.cut_short > 0 {
+                        format!(", {} window(s) cut short by the decoding budget", q.cut_short)
+                    } else {
+                        String::new()
+                    },
+                    if q.echoes > 0 {
+                        format!(", {} prompt echo(es) removed", q.echoes)
+                    } else {
+                        String::new()
+                    },
+                ),
+            });
+        }
         if t.dropped > 0 || t.collapsed > 0 {
             notes.push(Diagnostic {
                 source: "transcribe".into(),
@@ -323,6 +391,7 @@ impl Engine {
             conv,
             notes,
             speech_model,
+            unscoreable,
         } = self.conversation(job)?;
         let pack = self.packs.get(conv.language).ok_or_else(|| {
             JobError::reject(
@@ -381,6 +450,7 @@ impl Engine {
             turns: conv.turns,
             analysis,
             scored,
+            unscoreable,
             coaching,
             versions: Versions {
                 callqa: env!("CARGO_PKG_VERSION").to_owned(),

@@ -47,6 +47,8 @@ fn result(job: &str, agent: &str, team: &str, started: &str, flags: Vec<FlagWire
         score: 100.0 - 10.0 * flags.len() as f64,
         passed: flags.is_empty(),
         pass_score: 80.0,
+        scoreable: true,
+        unscoreable_reason: None,
         flags,
         metrics: MetricsWire::default(),
         coaching: vec![],

@@ -161,7 +161,19 @@ impl Analyser for AcousticsAnalyser {
         let speech = tl
             .map(|tl| union(tl.agent.iter().chain(&tl.customer).chain(&tl.mixed)))
             .unwrap_or_default();
-        let silences = gaps(&speech);
+        // Unclear sound is not silence: dead air is measured over it too.
+        let sound = tl
+            .map(|tl| {
+                union(
+                    tl.agent
+                        .iter()
+                        .chain(&tl.customer)
+                        .chain(&tl.mixed)
+                        .chain(&tl.unclear),
+                )
+            })
+            .unwrap_or_default();
+        let silences = gaps(&sound);
         let overlaps = tl
             .filter(|tl| split_channels(conv, tl))
             .map(|tl| overlaps(&tl.agent, &tl.customer));
@@ -169,7 +181,7 @@ impl Analyser for AcousticsAnalyser {
         if tl.is_some() {
             let m = &mut out.metrics;
             if conv.duration > 0.0 {
-                let spoken: f64 = speech
+                let spoken: f64 = sound
                     .iter()
                     .map(|s| (s.end.min(conv.duration) - s.start.max(0.0)).max(0.0))
                     .sum();
@@ -219,7 +231,7 @@ impl Analyser for AcousticsAnalyser {
                     }
                 }
                 Check::NoSpeech => {
-                    if speech.is_empty() && conv.turns.is_empty() {
+                    if sound.is_empty() && conv.turns.is_empty() {
                         let text = say(lang, "录音中没有语音", "no speech in the recording");
                         out.flags.push(flag(
                             meta,
@@ -290,9 +302,33 @@ mod tests {
             agent: spans(a),
             customer: spans(b),
             mixed: spans(m),
+            unclear: Vec::new(),
         });
         conv.duration = c.duration;
         conv
+    }
+
+    /// Sound the recognizer could not make out is not dead air.
+    #[test]
+    fn unclear_sound_is_not_silence() {
+        let c = Case {
+            name: "12 s gap",
+            medium: CALL,
+            timeline: Some((&[(2.0, 6.0), (20.0, 25.0)], &[(6.5, 8.0)], NO)),
+            turns: &[],
+            duration: 30.0,
+            flags: &[],
+            metrics: (None, None, None),
+        };
+        let p = pack("en");
+        let mut conv = conv(Language::En, &c);
+        assert_eq!(analyse(&p, &conv).flags.len(), 1);
+        if let Some(tl) = conv.timeline.as_mut() {
+            tl.unclear.push(Span { start: 9.0, end: 19.0 });
+        }
+        let a = analyse(&p, &conv);
+        assert!(a.flags.is_empty(), "{:?}", a.flags);
+        assert_eq!(a.metrics.longest_silence_s, Some(1.0));
     }
 
     fn analyse(pack: &RulePack, conv: &Conversation) -> Analysis {

@@ -68,6 +68,10 @@ pub struct SpeechTimeline {
     pub customer: Vec<Span>,
     /// Speech on a mixed (mono) recording.
     pub mixed: Vec<Span>,
+    /// Sound the recognizer could not turn into trusted words (text scored
+    /// as unlikely, prompt echo, speech left untranscribed by the decoding
+    /// budget): not in the transcript, but never counted as silence.
+    pub unclear: Vec<Span>,
 }
 
 #[derive(Debug, Clone)]

@@ -120,6 +120,10 @@ pub struct QaResult {
     pub turns: Vec<Turn>,
     pub analysis: Analysis,
     pub scored: Scored,
+    /// Why the contact cannot be scored fairly (a silent or garbled
+    /// recording); `None` when it can. Such a result keeps its figures for
+    /// a human but is left out of QA averages, pass rates and grades.
+    pub unscoreable: Option<String>,
     pub coaching: Vec<Coaching>,
     pub versions: Versions,
     pub processed_at: DateTime<Utc>,

@@ -5,6 +5,7 @@
 //! reports held-out figures (`metrics`). Deterministic: a fixed seed, a
 //! hash-based split, no randomness elsewhere.
 
+pub mod asr;
 pub mod corpus;
 pub mod intent;
 pub mod metrics;

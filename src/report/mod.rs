@@ -820,6 +820,8 @@ pub(crate) mod tests {
             score: 74.0,
             passed: false,
             pass_score: 80.0,
+            scoreable: true,
+            unscoreable_reason: None,
             flags: vec![
                 flag(FlagId::GreetingMissing, "greeting", Severity::Major),
                 flag(FlagId::ClosingMissing, "closing", Severity::Minor),

@@ -13,12 +13,15 @@
 //! shared; each thread transcribing at once takes its own `WhisperState`
 //! from a pool.
 
+mod budget;
 pub mod chunk;
 mod clean;
+pub mod echo;
 pub mod roles;
 pub mod vad;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 
 use whisper_rs::{
@@ -56,6 +59,30 @@ pub struct AsrOptions {
     pub fallback_language: Language,
     /// Voice activity detection.
     pub vad: VadOptions,
+    /// Beam width of the first decoding pass (0: greedy, the fastest).
+    pub beam_size: usize,
+    /// Beam width of the one deterministic re-decoding of a window whose
+    /// text the recognizer scored as unlikely (0: none).
+    pub fallback_beam_size: usize,
+    /// Prompt Whisper with an instruction (Mandarin: simplified
+    /// characters) and the pack's vocabulary.
+    pub prompt: bool,
+    /// Shrink the encoder's context to the window's length instead of
+    /// Whisper's fixed 30 s (faster on short windows, slightly less
+    /// accurate).
+    pub shrink_audio_ctx: bool,
+    /// Tokens one decoding pass may produce per second of speech in its
+    /// window (plus 16): a decoding loop stops there.
+    pub tokens_per_second: f64,
+    /// A job's recognition may take at most this many seconds per second
+    /// of recording (wall clock), and at least `min_budget_s`; speech not
+    /// transcribed by then is reported as unclear.
+    pub max_cost_factor: f64,
+    pub min_budget_s: f64,
+    /// Text whose mean token log-probability is below this is not trusted:
+    /// it is left out of the transcript and its time counts as unclear
+    /// speech (never as silence).
+    pub min_avg_logprob: f32,
 }
 
 impl Default for AsrOptions {
@@ -67,6 +94,14 @@ impl Default for AsrOptions {
             max_duration_s: 4.0 * 3600.0,
             fallback_language: Language::Zh,
             vad: VadOptions::default(),
+            beam_size: 0,
+            fallback_beam_size: 3,
+            prompt: true,
+            shrink_audio_ctx: false,
+            tokens_per_second: 10.0,
+            max_cost_factor: 1.0,
+            min_budget_s: 20.0,
+            min_avg_logprob: -1.2,
         }
     }
 }
@@ -149,6 +184,38 @@ pub struct Transcript {
     pub collapsed: usize,
     /// Facts a reviewer should know (e.g. identical channels treated as one).
     pub notes: Vec<String>,
+    /// How much of the speech was recognised with confidence.
+    pub quality: Quality,
+}
+
+/// What recognition made of a call's speech: the figures that say whether
+/// its transcript can be scored.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Quality {
+    /// Seconds of speech found by voice activity detection.
+    pub speech_s: f64,
+    /// Seconds of that speech whose text was not trusted (scored as
+    /// unlikely, a decoding loop, prompt echo) or not transcribed within
+    /// the budget.
+    pub unclear_s: f64,
+    /// Windows decoded, and windows cut short or skipped by the budget.
+    pub windows: usize,
+    pub cut_short: usize,
+    /// Windows decoded a second time with beam search.
+    pub redecoded: usize,
+    /// Stretches of prompt echo removed.
+    pub echoes: usize,
+}
+
+impl Quality {
+    /// Share of the speech that was not recognised with confidence.
+    pub fn unclear_share(&self) -> f64 {
+        if self.speech_s > 0.0 {
+            (self.unclear_s / self.speech_s).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
 }
 
 impl Transcript {
@@ -183,11 +250,29 @@ struct Model {
     name: String,
     sha256: String,
     multilingual: bool,
-    /// Prompt tokens that steer Mandarin output to simplified characters.
-    zh_prompt: Vec<i32>,
+    n_vocab: usize,
 }
 
+/// The instruction that steers Mandarin output to simplified characters.
+/// (Without it Whisper base mixes traditional characters in.)
 const ZH_PROMPT: &str = "以下是普通话的客服电话录音，使用简体中文。";
+
+/// Vocabulary from the rule packs, per language: product and brand names
+/// and key phrases handed to the recognizer with its prompt.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Vocabulary {
+    pub zh: Vec<String>,
+    pub en: Vec<String>,
+}
+
+impl Vocabulary {
+    pub fn get(&self, language: Language) -> &[String] {
+        match language {
+            Language::Zh => &self.zh,
+            Language::En => &self.en,
+        }
+    }
+}
 
 impl Model {
     fn load(path: &Path) -> Result<Self, TranscribeError> {
@@ -219,11 +304,7 @@ impl Model {
             }
         })?;
         let multilingual = ctx.is_multilingual();
-        let zh_prompt = if multilingual {
-            ctx.tokenize(ZH_PROMPT, 64).unwrap_or_default()
-        } else {
-            Vec::new()
-        };
+        let n_vocab = ctx.n_vocab().max(0) as usize;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -234,7 +315,7 @@ impl Model {
             name,
             sha256,
             multilingual,
-            zh_prompt,
+            n_vocab,
         })
     }
 
@@ -286,6 +367,31 @@ struct WindowText {
     /// Per piece, its stretches of words (usually one).
     pieces: Vec<Vec<Part>>,
     detected: Option<String>,
+    /// Recording spans whose text was not trusted or not decoded.
+    unclear: Vec<Span>,
+    /// Some text was scored as unlikely or hit the token cap.
+    doubtful: bool,
+    /// The budget stopped decoding before the window's end.
+    cut_short: bool,
+    /// Decoded a second time with beam search.
+    redecoded: bool,
+    /// Mean token log-probability of the text kept (higher is likelier).
+    score: f64,
+}
+
+impl WindowText {
+    /// A window the budget left no time for: all its speech is unclear.
+    fn skipped(w: &chunk::Window) -> Self {
+        WindowText {
+            pieces: vec![Vec::new(); w.pieces.len()],
+            detected: None,
+            unclear: w.pieces.iter().map(|p| p.orig).collect(),
+            doubtful: false,
+            cut_short: true,
+            redecoded: false,
+            score: f64::NEG_INFINITY,
+        }
+    }
 }
 
 /// Words of one piece without a long pause between them.
@@ -420,13 +526,20 @@ impl Transcriber {
     }
 
     /// Transcribes a call. CPU-bound (seconds per minute of speech): call
-    /// from a blocking thread.
+    /// from a blocking thread. `vocabulary` is handed to the recognizer
+    /// with its prompt (see [`echo`]).
     pub fn transcribe(
         &self,
         audio: &Audio,
         map: ChannelMap,
         language: LanguageChoice,
+        vocabulary: &Vocabulary,
     ) -> Result<Transcript, TranscribeError> {
+        let deadline = budget::Deadline::for_audio(
+            audio.duration,
+            self.opts.max_cost_factor,
+            self.opts.min_budget_s,
+        );
         let layout = layout(audio, map)?;
         let mut notes = Vec::new();
         if let (ChannelMap::Default, Layout::Mixed(_), n) = (map, &layout, audio.channels.len()) {
@@ -476,7 +589,7 @@ impl Transcriber {
                 match busiest {
                     None => self.opts.fallback_language,
                     Some(i) => {
-                        let wt = self.run_window(&self.main, &windows[i][0], None)?;
+                        let wt = self.run_window(&self.main, &windows[i][0], None, &[], deadline)?;
                         let l = match wt.detected.as_deref() {
                             Some("zh") | Some("yue") => Language::Zh,
                             Some("en") => Language::En,
@@ -500,20 +613,39 @@ impl Transcriber {
             });
         }
         // A window already decoded during detection is reused only when it
-        // came from the model used for the rest.
-        if !std::ptr::eq(model, &self.main) {
+        // came from the model used for the rest, without a prompt.
+        if !std::ptr::eq(model, &self.main) || self.prompt_for(language, vocabulary).is_some() {
             first_done = None;
         }
+        let prompt = self.prompt_for(language, vocabulary);
+        let prompt_tokens: Vec<i32> = match &prompt {
+            Some(p) => model
+                .ctx
+                .tokenize(&p.text(language == Language::Zh), PROMPT_MAX_TOKENS)
+                .map_err(|e| TranscribeError::Whisper(format!("cannot tokenize the prompt: {e}")))?,
+            None => Vec::new(),
+        };
+        let no_prompt = echo::Prompt::default();
+        let prompt = prompt.unwrap_or_default();
 
         let mut utterances = Vec::new();
         let mut timeline = SpeechTimeline::default();
         let (mut dropped, mut collapsed) = (0usize, 0usize);
+        let mut quality = Quality {
+            speech_s: regions.iter().map(|r| total(r)).sum(),
+            ..Quality::default()
+        };
         for (i, (speaker, _)) in signals.iter().enumerate() {
             for (w_idx, w) in windows[i].iter().enumerate() {
                 let wt = match first_done.take_if(|(fi, _)| *fi == i && w_idx == 0) {
                     Some((_, wt)) => wt,
-                    None => self.run_window(model, w, Some(language))?,
+                    None if deadline.passed() => WindowText::skipped(w),
+                    None => self.run_window(model, w, Some(language), &prompt_tokens, deadline)?,
                 };
+                quality.windows += 1;
+                quality.cut_short += wt.cut_short as usize;
+                quality.redecoded += wt.redecoded as usize;
+                timeline.unclear.extend(wt.unclear.iter().copied());
                 let parts = w.pieces.iter().zip(wt.pieces).flat_map(|(piece, parts)| {
                     let spans = part_spans(piece, &parts);
                     parts.into_iter().zip(spans).map(|(p, span)| (p.text, span))
@@ -523,6 +655,16 @@ impl Transcriber {
                         Language::Zh => crate::text::to_simplified(&raw),
                         Language::En => raw,
                     };
+                    let (raw, echoed) =
+                        echo::strip(&raw, if prompt_tokens.is_empty() { &no_prompt } else { &prompt });
+                    if echoed {
+                        quality.echoes += 1;
+                        tracing::debug!(start = span.start, "prompt echo removed from recognised text");
+                        if raw.trim().is_empty() {
+                            timeline.unclear.push(span);
+                            continue;
+                        }
+                    }
                     match clean::clean(&raw) {
                         clean::Cleaned::Keep { text, collapsed: c } => {
                             collapsed += c as usize;
@@ -540,7 +682,7 @@ impl Transcriber {
                         }
                         clean::Cleaned::Drop(why) => {
                             if !raw.trim().is_empty() {
-                                tracing::debug!(start = span.start, text = %raw, why, "dropped recognised text");
+                                tracing::debug!(start = span.start, why, "dropped recognised text");
                                 dropped += 1;
                             }
                         }
@@ -549,6 +691,8 @@ impl Transcriber {
             }
         }
         utterances.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
+        timeline.unclear = merge(std::mem::take(&mut timeline.unclear));
+        quality.unclear_s = total(&timeline.unclear).min(quality.speech_s);
         Ok(Transcript {
             language,
             attribution: match layout {
@@ -561,7 +705,25 @@ impl Transcriber {
             dropped,
             collapsed,
             notes,
+            quality,
         })
+    }
+
+    /// The prompt for a language: Mandarin's simplified-characters
+    /// instruction and the pack's vocabulary; `None` when prompts are off
+    /// or there is nothing to say.
+    fn prompt_for(&self, language: Language, vocabulary: &Vocabulary) -> Option<echo::Prompt> {
+        if !self.opts.prompt {
+            return None;
+        }
+        let p = echo::Prompt {
+            instruction: match language {
+                Language::Zh => ZH_PROMPT.to_owned(),
+                Language::En => String::new(),
+            },
+            terms: vocabulary.get(language).to_vec(),
+        };
+        (!p.is_empty()).then_some(p)
     }
 
     /// Plain whisper.cpp over a whole signal: no voice activity detection,
@@ -583,7 +745,8 @@ impl Transcriber {
                 at: 0.0,
             }],
         };
-        let out = self.run_window(&self.main, &w, Some(language))?;
+        let deadline = budget::Deadline::for_audio(pcm.duration(), 1.0e3, 0.0);
+        let out = self.run_window(&self.main, &w, Some(language), &[], deadline)?;
         Ok(out
             .pieces
             .iter()
@@ -593,27 +756,72 @@ impl Transcriber {
             .join(" "))
     }
 
-    /// Runs Whisper on one window; `language: None` detects it.
+    /// Runs Whisper on one window; `language: None` detects it. A window
+    /// whose greedy text is partly unlikely is decoded once more with beam
+    /// search (deterministic), and the likelier reading kept.
     fn run_window(
         &self,
         model: &Model,
         w: &chunk::Window,
         language: Option<Language>,
+        prompt: &[i32],
+        deadline: budget::Deadline,
     ) -> Result<WindowText, TranscribeError> {
         let mut state = model.take_state()?;
-        let out = self.decode_window(model, &mut state, w, language);
+        let first = self.decode_window(model, &mut state, w, language, prompt, deadline, self.opts.beam_size);
+        let out = match first {
+            Ok(wt)
+                if wt.doubtful
+                    && self.opts.fallback_beam_size > 0
+                    && self.opts.fallback_beam_size != self.opts.beam_size
+                    && !deadline.passed() =>
+            {
+                let again = self.decode_window(
+                    model,
+                    &mut state,
+                    w,
+                    language,
+                    prompt,
+                    deadline,
+                    self.opts.fallback_beam_size,
+                );
+                Ok(match again {
+                    Ok(mut b) if b.score > wt.score && !b.cut_short => {
+                        b.redecoded = true;
+                        b
+                    }
+                    _ => WindowText {
+                        redecoded: true,
+                        ..wt
+                    },
+                })
+            }
+            other => other,
+        };
         model.give_back(state);
         out
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn decode_window(
         &self,
         model: &Model,
         state: &mut WhisperState,
         w: &chunk::Window,
         language: Option<Language>,
+        prompt: &[i32],
+        deadline: budget::Deadline,
+        beam: usize,
     ) -> Result<WindowText, TranscribeError> {
-        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        let strategy = if beam > 1 {
+            SamplingStrategy::BeamSearch {
+                beam_size: beam as i32,
+                patience: -1.0,
+            }
+        } else {
+            SamplingStrategy::Greedy { best_of: 1 }
+        };
+        let mut params = FullParams::new(strategy);
         params.set_n_threads(self.threads as i32);
         params.set_translate(false);
         params.set_language(Some(match language {
@@ -632,9 +840,30 @@ impl Transcriber {
         params.set_token_timestamps(true);
         params.set_suppress_blank(true);
         params.set_suppress_nst(true);
+        // No temperature fallback: sampling made text and cost differ from
+        // run to run (see `budget`).
         params.set_temperature(0.0);
-        if language == Some(Language::Zh) && !model.zh_prompt.is_empty() {
-            params.set_tokens(&model.zh_prompt);
+        params.set_temperature_inc(0.0);
+        if self.opts.shrink_audio_ctx {
+            params.set_audio_ctx(audio_ctx_for(w.samples.len()));
+        }
+        if !prompt.is_empty() && language.is_some() {
+            params.set_tokens(prompt);
+        }
+        let speech_s: f64 = w.pieces.iter().map(|p| p.orig.len()).sum();
+        let guard = budget::Guard::new(
+            budget::token_cap(speech_s, self.opts.tokens_per_second),
+            model.ctx.token_eot(),
+            model.n_vocab,
+            deadline,
+        );
+        // SAFETY: `guard` lives on this stack frame until after `full()`
+        // returns, and the callbacks only read it (atomics aside).
+        unsafe {
+            params.set_filter_logits_callback(Some(budget::cap_tokens));
+            params.set_filter_logits_callback_user_data(guard.user_data());
+            params.set_start_encoder_callback(Some(budget::before_pass));
+            params.set_start_encoder_callback_user_data(guard.user_data());
         }
         state
             .full(params, &w.samples)
@@ -642,13 +871,15 @@ impl Transcriber {
         let eot = model.ctx.token_eot();
         // Per piece, its tokens in order: bytes and (for words) time.
         let mut tokens: Vec<Vec<(Vec<u8>, Option<f64>)>> = vec![Vec::new(); w.pieces.len()];
+        let mut unclear: Vec<Span> = Vec::new();
+        let (mut logprob_sum, mut logprob_n, mut doubtful) = (0.0f64, 0usize, false);
         // Punctuation has no sound of its own: it stays with the word
         // before it.
         let mut last_piece: Option<usize> = None;
         for seg in state.as_iter() {
             let n = seg.n_tokens();
             let mut toks = Vec::with_capacity(n.max(0) as usize);
-            let mut p_sum = 0.0f32;
+            let (mut p_sum, mut plog_sum) = (0.0f32, 0.0f32);
             for t in 0..n {
                 let Some(tok) = seg.get_token(t) else {
                     continue;
@@ -658,6 +889,7 @@ impl Transcriber {
                     continue;
                 }
                 p_sum += data.p;
+                plog_sum += data.plog;
                 // DTW time where computed, else the midpoint of the
                 // heuristic span (centiseconds).
                 let mid = if data.t_dtw >= 0 {
@@ -678,14 +910,24 @@ impl Transcriber {
                     toks.push((piece, b.to_vec(), (!wordless).then_some(mid)));
                 }
             }
+            if toks.is_empty() {
+                continue;
+            }
+            let k = toks.len() as f32;
+            let (mean_p, mean_logprob) = (p_sum / k, plog_sum / k);
+            logprob_sum += plog_sum as f64;
+            logprob_n += toks.len();
             // Whisper's own verdict that the window holds no speech, with
-            // unsure words, marks invented text.
-            let mean_p = if toks.is_empty() {
-                0.0
-            } else {
-                p_sum / toks.len() as f32
-            };
-            if seg.no_speech_probability() > 0.6 && mean_p < 0.5 {
+            // unsure words, marks invented text; so does text the decoder
+            // itself scores as unlikely.
+            let silence = seg.no_speech_probability() > 0.6 && mean_p < 0.5;
+            let unlikely = mean_logprob < self.opts.min_avg_logprob;
+            if silence || unlikely {
+                if unlikely {
+                    doubtful = true;
+                    unclear.extend(touched_spans(w, &toks));
+                }
+                tracing::debug!(mean_logprob, silence, "recognised text not trusted");
                 continue;
             }
             for (piece, b, t) in toks {
@@ -693,6 +935,18 @@ impl Transcriber {
                     v.push((b, t));
                 }
             }
+        }
+        let capped = guard.capped.load(Ordering::Relaxed);
+        let cut_short = guard.stopped.load(Ordering::Relaxed);
+        if capped {
+            doubtful = true;
+        }
+        if cut_short {
+            // What the stopped passes would have covered: the pieces after
+            // the last decoded word.
+            let last = tokens.iter().rposition(|v| !v.is_empty());
+            let from = last.map_or(0, |i| i + 1);
+            unclear.extend(w.pieces[from..].iter().map(|p| p.orig));
         }
         let detected = if language.is_none() {
             whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned)
@@ -702,8 +956,65 @@ impl Transcriber {
         Ok(WindowText {
             pieces: tokens.into_iter().map(split_parts).collect(),
             detected,
+            unclear,
+            doubtful,
+            cut_short,
+            redecoded: false,
+            score: if logprob_n > 0 {
+                logprob_sum / logprob_n as f64
+            } else {
+                f64::NEG_INFINITY
+            },
         })
     }
+}
+
+/// Most prompt tokens (Whisper keeps at most half its 448-token context).
+const PROMPT_MAX_TOKENS: usize = 200;
+
+/// Encoder context for a window of `n` samples: 50 frames a second, a
+/// second of margin, Whisper's 1500 at most.
+fn audio_ctx_for(n: usize) -> i32 {
+    let secs = n as f64 / 16_000.0;
+    (((secs + 1.0) * 50.0).ceil() as i32).clamp(200, 1500)
+}
+
+/// The recording spans of the pieces that tokens fell in, cut to the
+/// tokens' times (padded).
+fn touched_spans(w: &chunk::Window, toks: &[(usize, Vec<u8>, Option<f64>)]) -> Vec<Span> {
+    let mut out: Vec<Span> = Vec::new();
+    for (piece, _, t) in toks {
+        let Some(p) = w.pieces.get(*piece) else { continue };
+        let at = |t: f64| p.orig.start + (t - p.at).clamp(0.0, p.orig.len());
+        let s = match t {
+            Some(t) => Span {
+                start: at(t - BEFORE_WORD_S),
+                end: at(t + AFTER_WORD_S),
+            },
+            None => continue,
+        };
+        out.push(s);
+    }
+    if out.is_empty() {
+        // No word times: the whole pieces.
+        let mut idx: Vec<usize> = toks.iter().map(|(p, _, _)| *p).collect();
+        idx.dedup();
+        out.extend(idx.into_iter().filter_map(|i| w.pieces.get(i)).map(|p| p.orig));
+    }
+    out
+}
+
+/// Sorts spans and joins those that overlap.
+fn merge(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
+        }
+    }
+    out
 }
 
 /// Splits a piece's tokens where words are more than `WORDLESS_GAP_S`
@@ -978,6 +1289,7 @@ mod tests {
             dropped: 0,
             collapsed: 0,
             notes: vec![],
+            quality: Quality::default(),
         };
         let speakers: Vec<Speaker> = t.utterances.iter().filter_map(|u| u.speaker).collect();
         let turns = t.turns(&speakers);

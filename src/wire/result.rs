@@ -24,6 +24,12 @@ pub struct ResultWire {
     pub score: f64,
     pub passed: bool,
     pub pass_score: f64,
+    /// False when the contact cannot be scored fairly (silent or garbled
+    /// recording): left out of averages, pass rates and grades.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub scoreable: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unscoreable_reason: Option<String>,
     pub flags: Vec<FlagWire>,
     pub metrics: MetricsWire,
     pub coaching: Vec<CoachingWire>,
@@ -297,6 +303,14 @@ impl From<&domain::IntentMatch> for IntentWire {
     }
 }
 
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
 impl From<&QaResult> for ResultWire {
     fn from(r: &QaResult) -> Self {
         let a = &r.analysis;
@@ -312,8 +326,10 @@ impl From<&QaResult> for ResultWire {
             channel: r.channel.clone(),
             started_at: r.metadata.started_at.map(|t| t.to_rfc3339()),
             score: (r.scored.score * 10.0).round() / 10.0,
-            passed: r.scored.passed,
+            passed: r.scored.passed && r.unscoreable.is_none(),
             pass_score: r.scored.pass_score,
+            scoreable: r.unscoreable.is_none(),
+            unscoreable_reason: r.unscoreable.clone(),
             flags: a.flags.iter().map(FlagWire::from).collect(),
             metrics: (&a.metrics).into(),
             coaching: r

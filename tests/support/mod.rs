@@ -297,6 +297,7 @@ pub fn call_result(
         metadata,
         recording: Some(recording.to_path_buf()),
         turns: conv.turns.clone(),
+        unscoreable: None,
         analysis,
         scored,
         coaching,

@@ -1,0 +1,186 @@
+//! The decoding budget: what bounds the work one recording can cause.
+//!
+//! Three limits, the first two deterministic so that a recording gives the
+//! same transcript on every run and on every machine:
+//! - **tokens per decoding pass**: a window may produce at most
+//!   `16 + tokens_per_second × its speech seconds` tokens per pass (whisper.cpp
+//!   allows 220 whatever the audio, which a decoding loop fills); past the
+//!   cap the logits filter leaves only end-of-text;
+//! - **passes per window**: whisper.cpp re-encodes a window from the last
+//!   timestamp it decoded ("seek"); more than `MAX_PASSES` passes over one
+//!   window means it is going round in circles;
+//! - **time per job**: a wall-clock deadline of `max(min_budget_s,
+//!   max_cost_factor × the recording's duration)`. Windows not started by
+//!   then are not transcribed, and a pass under way is stopped; their speech
+//!   is reported as unclear (never as silence) and the result says so. Only a
+//!   machine far slower or busier than the default model needs ever reaches
+//!   it.
+//!
+//! Whisper's own temperature fallback (random sampling at rising
+//! temperatures, up to five extra passes) is switched off: it made cost and
+//! text differ from run to run. In its place one deterministic beam-search
+//! pass re-decodes a window whose greedy text the recognizer scored as
+//! unlikely, when the budget allows.
+
+use std::ffi::c_void;
+use std::os::raw::c_int;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use whisper_rs::{
+    WhisperSysContext as whisper_context, WhisperSysState as whisper_state,
+    WhisperTokenData as whisper_token_data,
+};
+
+/// Most encoder passes over one window.
+pub const MAX_PASSES: usize = 3;
+/// whisper.cpp's own ceiling on tokens per pass (text context / 2 − 4).
+const WHISPER_MAX_TOKENS: usize = 220;
+
+/// A job's time budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline(pub Instant);
+
+impl Deadline {
+    pub fn for_audio(duration_s: f64, factor: f64, min_s: f64) -> Self {
+        let secs = (factor * duration_s).max(min_s).clamp(0.0, 1.0e6);
+        Deadline(Instant::now() + Duration::from_secs_f64(secs))
+    }
+
+    pub fn passed(&self) -> bool {
+        Instant::now() >= self.0
+    }
+}
+
+/// Tokens one pass over a window may produce.
+pub fn token_cap(speech_s: f64, tokens_per_second: f64) -> usize {
+    let n = 16.0 + tokens_per_second.max(0.0) * speech_s.max(0.0);
+    (n.ceil() as usize).min(WHISPER_MAX_TOKENS)
+}
+
+/// State shared with whisper.cpp's callbacks for one `full()` call. It
+/// must outlive that call (it lives on the caller's stack).
+pub struct Guard {
+    cap: usize,
+    eot: i32,
+    n_vocab: usize,
+    passes: AtomicUsize,
+    deadline: Instant,
+    /// A pass was refused (too many, or out of time).
+    pub stopped: AtomicBool,
+    /// A pass reached the token cap.
+    pub capped: AtomicBool,
+}
+
+impl Guard {
+    pub fn new(cap: usize, eot: i32, n_vocab: usize, deadline: Deadline) -> Self {
+        Guard {
+            cap,
+            eot,
+            n_vocab,
+            passes: AtomicUsize::new(0),
+            deadline: deadline.0,
+            stopped: AtomicBool::new(false),
+            capped: AtomicBool::new(false),
+        }
+    }
+
+    pub fn user_data(&self) -> *mut c_void {
+        self as *const Guard as *mut c_void
+    }
+}
+
+/// whisper.cpp calls this before each encoder pass; `false` ends the
+/// window with the segments decoded so far.
+///
+/// # Safety
+/// `user_data` must point to a live [`Guard`].
+pub unsafe extern "C" fn before_pass(
+    _ctx: *mut whisper_context,
+    _state: *mut whisper_state,
+    user_data: *mut c_void,
+) -> bool {
+    // SAFETY: the caller passes a pointer to a Guard that outlives full().
+    let Some(g) = (unsafe { (user_data as *const Guard).as_ref() }) else {
+        return true;
+    };
+    let n = g.passes.fetch_add(1, Ordering::Relaxed);
+    let ok = n < MAX_PASSES && Instant::now() < g.deadline;
+    if !ok {
+        g.stopped.store(true, Ordering::Relaxed);
+    }
+    ok
+}
+
+/// whisper.cpp calls this for each token about to be chosen: past the cap
+/// only end-of-text remains. Reads the guard only (several beams may call
+/// it at once).
+///
+/// # Safety
+/// `user_data` must point to a live [`Guard`] and `logits` to `n_vocab`
+/// floats.
+pub unsafe extern "C" fn cap_tokens(
+    _ctx: *mut whisper_context,
+    _state: *mut whisper_state,
+    _tokens: *const whisper_token_data,
+    n_tokens: c_int,
+    logits: *mut f32,
+    user_data: *mut c_void,
+) {
+    // SAFETY: as documented above.
+    let Some(g) = (unsafe { (user_data as *const Guard).as_ref() }) else {
+        return;
+    };
+    if logits.is_null() || (n_tokens.max(0) as usize) < g.cap {
+        return;
+    }
+    // SAFETY: whisper.cpp hands the logits of the whole vocabulary.
+    let l = unsafe { std::slice::from_raw_parts_mut(logits, g.n_vocab) };
+    l.fill(f32::NEG_INFINITY);
+    if let Some(x) = l.get_mut(g.eot.max(0) as usize) {
+        *x = 0.0;
+    }
+    g.capped.store(true, Ordering::Relaxed);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_caps() {
+        assert_eq!(token_cap(0.0, 10.0), 16);
+        assert_eq!(token_cap(3.0, 10.0), 46);
+        assert_eq!(token_cap(28.0, 10.0), 220);
+        assert_eq!(token_cap(-1.0, 10.0), 16);
+    }
+
+    #[test]
+    fn cap_leaves_only_end_of_text() {
+        let g = Guard::new(4, 2, 5, Deadline::for_audio(10.0, 1.0, 1.0));
+        let mut logits = vec![1.0f32; 5];
+        // Below the cap nothing changes.
+        unsafe {
+            cap_tokens(std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null(), 3, logits.as_mut_ptr(), g.user_data())
+        };
+        assert_eq!(logits, vec![1.0; 5]);
+        unsafe {
+            cap_tokens(std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null(), 4, logits.as_mut_ptr(), g.user_data())
+        };
+        assert_eq!(logits[2], 0.0);
+        assert!(logits.iter().enumerate().all(|(i, &x)| i == 2 || x == f32::NEG_INFINITY));
+        assert!(g.capped.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn passes_are_bounded() {
+        let g = Guard::new(4, 2, 5, Deadline::for_audio(10.0, 1.0, 1.0));
+        let ok: Vec<bool> = (0..5)
+            .map(|_| unsafe { before_pass(std::ptr::null_mut(), std::ptr::null_mut(), g.user_data()) })
+            .collect();
+        assert_eq!(ok, vec![true, true, true, false, false]);
+        assert!(g.stopped.load(Ordering::Relaxed));
+        let late = Guard::new(4, 2, 5, Deadline(Instant::now()));
+        assert!(!unsafe { before_pass(std::ptr::null_mut(), std::ptr::null_mut(), late.user_data()) });
+    }
+}
