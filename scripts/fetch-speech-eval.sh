@@ -116,12 +116,13 @@ PYTHONDONTWRITEBYTECODE=1 "$PY" "$BUILD" "$CLIPS" "$DL" "$T" >&2
 "$PY" "$SCRIPT_DIR/models/extract.py" "$(ls "$DL/$NORMALIZERS_PKG"/* | head -n 1)" \
   $(for f in "${NORMALIZERS[@]}"; do printf '%s/%s=%s ' "$NORMALIZERS_DIR" "$f" "$T/whisper_normalizers/$f"; done)
 
-# sox -D: no dither, so the same input gives the same bytes on every run
+# sox -D: no dither, so the same input gives the same bytes on every run;
+# -V1: no warnings about the few samples clipped by resampling
 for src in "$T"/src/*; do
   id=$(basename "${src%.*}")
-  sox -D -q "$src" -r 16000 -c 1 -b 16 -e signed-integer "$T/16k/$id.wav"
-  sox -D -q "$T/16k/$id.wav" -r 8000 -c 1 -b 8 -e mu-law "$T/tel8k/$id.wav"
-  sox -D -q "$T/tel8k/$id.wav" -r 16000 -c 1 -b 16 -e signed-integer "$T/tel/$id.wav"
+  sox -V1 -D -q "$src" -r 16000 -c 1 -b 16 -e signed-integer "$T/16k/$id.wav"
+  sox -V1 -D -q "$T/16k/$id.wav" -r 8000 -c 1 -b 8 -e mu-law "$T/tel8k/$id.wav"
+  sox -V1 -D -q "$T/tel8k/$id.wav" -r 16000 -c 1 -b 16 -e signed-integer "$T/tel/$id.wav"
 done
 rm -rf "$T/src"
 echo "$SOX_VERSION" > "$T/.sox-version"
