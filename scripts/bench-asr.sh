@@ -53,7 +53,8 @@ if [ ! -x "$BIN" ]; then
   log "building the release binary ($BIN)"
   cargo build --release --locked
 fi
-[ -f models/ggml-base.bin ] || scripts/fetch-models.sh --only whisper
+[ -f "models/${CALLQA_COMPARE_MODEL:-ggml-base.bin}" ] || scripts/fetch-models.sh --only whisper >&2
+[ -f "models/${CALLQA_COMPARE_MODEL:-ggml-base.bin}" ] || die "no models/${CALLQA_COMPARE_MODEL:-ggml-base.bin} (CALLQA_COMPARE_MODEL)"
 
 # faster-whisper: a private venv in the cache, every package pinned
 REQ=scripts/bench/faster_whisper_requirements.txt

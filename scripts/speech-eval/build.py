@@ -15,7 +15,6 @@
 # Usage: build.py CLIPS.tsv DOWNLOADS_DIR OUT_DIR
 import os
 import re
-import shutil
 import sys
 import tarfile
 import zipfile
