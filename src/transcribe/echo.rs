@@ -82,7 +82,7 @@ fn shares_run(clause: &[String], src: &[String], n: usize) -> bool {
 }
 
 /// Whether a clause is mostly vocabulary terms: two or more of them
-/// covering at least 70 % of its letters.
+/// covering at least 80 % of its letters.
 fn mostly_terms(clause: &str, terms: &[String]) -> bool {
     let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
     let total = letters(clause);
@@ -99,7 +99,19 @@ fn mostly_terms(clause: &str, terms: &[String]) -> bool {
             rest = rest.replace(&t, " ");
         }
     }
-    hits >= 2 && (total - letters(&rest)) * 10 >= total * 7
+    hits >= 2 && (total - letters(&rest)) * 10 >= total * 8
+}
+
+/// Whether a clause is one vocabulary term and (almost) nothing else.
+fn only_term(clause: &str, terms: &[String]) -> bool {
+    let letters = |s: &str| s.chars().filter(|c| c.is_alphanumeric()).count();
+    let total = letters(clause);
+    let lower = clause.to_lowercase();
+    total > 0
+        && terms.iter().any(|t| {
+            let t = t.to_lowercase();
+            !t.trim().is_empty() && lower.contains(&t) && letters(&t) * 10 >= total * 9
+        })
 }
 
 /// Splits text into clauses, keeping each clause's closing punctuation.
@@ -125,14 +137,28 @@ pub fn strip(text: &str, prompt: &Prompt) -> (String, bool) {
     if prompt.is_empty() {
         return (text.to_owned(), false);
     }
+    if mostly_terms(text, &prompt.terms) {
+        return (String::new(), true);
+    }
     let src = units(&prompt.instruction);
+    let parts = clauses(text);
+    let echo: Vec<bool> = parts
+        .iter()
+        .map(|clause| {
+            let u = units(clause);
+            !u.is_empty()
+                && (shares_run(&u, &src, min_copy(&u)) || mostly_terms(clause, &prompt.terms))
+        })
+        .collect();
+    // A clause that is nothing but one term is an echo when the next or
+    // previous clause is one too ("Refund, order number, …").
+    let term_only: Vec<bool> = parts.iter().map(|c| only_term(c, &prompt.terms)).collect();
     let mut kept = String::with_capacity(text.len());
     let mut removed = false;
-    for clause in clauses(text) {
-        let u = units(clause);
-        let echo = !u.is_empty()
-            && (shares_run(&u, &src, min_copy(&u)) || mostly_terms(clause, &prompt.terms));
-        if echo {
+    for (i, clause) in parts.iter().enumerate() {
+        let in_run = term_only[i]
+            && (i > 0 && term_only[i - 1] || term_only.get(i + 1).copied().unwrap_or(false));
+        if echo[i] || in_run {
             removed = true;
         } else {
             kept.push_str(clause);
