@@ -13,7 +13,7 @@
 # Usage: scripts/bench-asr.sh [--compare-only | --no-compare]
 # Env: CALLQA_BENCH_RUNS (3), CALLQA_ASR_MODEL (ggml-base.bin; ggml-tiny.en.bin),
 #      CALLQA_COMPARE_RUNS (1): runs per engine and call in the comparison,
-#      CALLQA_COMPARE_MODEL (ggml-base.bin): callqa's model in the comparison,
+#      CALLQA_COMPARE_MODEL (ggml-base-q8_0.bin): callqa's model in the comparison,
 #      CALLQA_BIN: callqa binary for the comparison (default: the release build,
 #      built with `cargo build --release --locked` if missing),
 #      CALLQA_CACHE: where the faster-whisper venv and model go (as fetch-models.sh).
@@ -53,8 +53,8 @@ if [ ! -x "$BIN" ]; then
   log "building the release binary ($BIN)"
   cargo build --release --locked
 fi
-[ -f "models/${CALLQA_COMPARE_MODEL:-ggml-base.bin}" ] || scripts/fetch-models.sh --only whisper >&2
-[ -f "models/${CALLQA_COMPARE_MODEL:-ggml-base.bin}" ] || die "no models/${CALLQA_COMPARE_MODEL:-ggml-base.bin} (CALLQA_COMPARE_MODEL)"
+[ -f "models/${CALLQA_COMPARE_MODEL:-ggml-base-q8_0.bin}" ] || scripts/fetch-models.sh --only whisper >&2
+[ -f "models/${CALLQA_COMPARE_MODEL:-ggml-base-q8_0.bin}" ] || die "no models/${CALLQA_COMPARE_MODEL:-ggml-base-q8_0.bin} (CALLQA_COMPARE_MODEL)"
 
 # faster-whisper: a private venv in the cache, every package pinned
 REQ=scripts/bench/faster_whisper_requirements.txt
@@ -93,7 +93,7 @@ if [ ! -f "$FWM/.complete" ]; then
 fi
 
 "$PY" scripts/bench/compare_asr.py --callqa "$BIN" --models "$REPO/models" \
-  --model "${CALLQA_COMPARE_MODEL:-ggml-base.bin}" --runs "${CALLQA_COMPARE_RUNS:-1}" \
+  --model "${CALLQA_COMPARE_MODEL:-ggml-base-q8_0.bin}" --runs "${CALLQA_COMPARE_RUNS:-1}" \
   --fw-python "$VENV/bin/python" --fw-model "$FWM" \
   en-call-01=samples/calls/en-call-01.mp3:en zh-call-01=samples/calls/zh-call-01.flac:zh
 echo "faster-whisper $(grep -oE '^faster-whisper==[^ ]+' "$REQ" | cut -d= -f3), ctranslate2 $(grep -oE '^ctranslate2==[^ ]+' "$REQ" | cut -d= -f3); callqa $BIN"

@@ -981,6 +981,29 @@ fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
             if elapsed_s > 0.0 { audio_s / elapsed_s } else { 0.0 },
         );
     }
+    if a.lang.is_none() || a.lang.as_deref() == Some("zh") {
+        let long = asr::read_longform(&dir);
+        if !long.is_empty() {
+            println!();
+            println!("long recordings (telephone audio; no reference: speed, stability, keywords):");
+            for l in asr::evaluate_long(&cfg.models, &long, &variants).map_err(anyhow::Error::msg)? {
+                println!(
+                    "{:<14} {:<22} {:.1} s in {:.1} s = {:.1}x real time; {} characters ({:.1}/s); unclear {:.1} s; cut short {}; keywords found {:?} missed {:?}",
+                    l.variant,
+                    l.id,
+                    l.audio_s,
+                    l.elapsed_s,
+                    l.audio_s / l.elapsed_s.max(1e-9),
+                    l.chars,
+                    l.chars as f64 / l.audio_s.max(1e-9),
+                    l.unclear_s + 0.0,
+                    l.cut_short,
+                    l.keywords_found,
+                    l.keywords_missed
+                );
+            }
+        }
+    }
     println!(
         "load average: {load_before} before, {} after ({} cores)",
         load_average(),

@@ -22,8 +22,8 @@ fn repo() -> PathBuf {
 fn models() -> PathBuf {
     let m = repo().join("models");
     assert!(
-        m.join("ggml-base.bin").is_file(),
-        "models/ggml-base.bin is missing: run scripts/fetch-models.sh"
+        m.join("ggml-base-q8_0.bin").is_file(),
+        "models/ggml-base-q8_0.bin is missing: run scripts/fetch-models.sh"
     );
     m
 }

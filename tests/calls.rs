@@ -1,7 +1,7 @@
 //! Calls end to end with the real Whisper model: recordings synthesised in
 //! the test with espeak-ng and sox (scripts/synth-call.sh), decoded,
 //! transcribed per channel, merged into turns, analysed and scored, and
-//! stored. Needs models/ggml-base.bin (scripts/fetch-models.sh) and
+//! stored. Needs models/ggml-base-q8_0.bin (scripts/fetch-models.sh) and
 //! espeak-ng + sox (scripts/setup.sh --test); a missing one fails the test
 //! with the command that provides it.
 
@@ -61,7 +61,7 @@ fn synth(script: &str, out: &Path, extra: &[&str]) -> Vec<Line> {
 }
 
 async fn pipeline(dir: &Path) -> Pipeline {
-    let model = repo().join("models/ggml-base.bin");
+    let model = repo().join("models/ggml-base-q8_0.bin");
     assert!(
         model.is_file(),
         "{} is missing: run scripts/fetch-models.sh",
@@ -269,7 +269,7 @@ async fn dual_channel_call_is_transcribed_attributed_and_timed() {
 
     // The result names the speech model and is stored.
     assert!(
-        r.versions.models.contains_key("whisper:ggml-base.bin"),
+        r.versions.models.contains_key("whisper:ggml-base-q8_0.bin"),
         "{:?}",
         r.versions.models
     );

@@ -373,6 +373,46 @@ pub fn read_items(path: &Path) -> Result<Vec<Item>, String> {
     Ok(items)
 }
 
+/// A long recording without a full reference (`longform.tsv`:
+/// `id<TAB>language<TAB>note`): run for speed and stability, and checked
+/// for the keywords its note names ("… keywords A B C").
+#[derive(Debug, Clone, PartialEq)]
+pub struct LongForm {
+    pub id: String,
+    pub language: Language,
+    pub keywords: Vec<String>,
+    pub audio: PathBuf,
+}
+
+/// Reads `DIR/longform.tsv` with audio in `DIR/tel8k/` (telephone audio,
+/// the harder case) or `DIR/16k/`; empty when there is none.
+pub fn read_longform(dir: &Path) -> Vec<LongForm> {
+    let Ok(text) = std::fs::read_to_string(dir.join("longform.tsv")) else {
+        return Vec::new();
+    };
+    text.lines()
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split('\t').collect();
+            let (id, lang, note) = (cols.first()?.trim(), cols.get(1)?.trim(), cols.get(2).copied().unwrap_or(""));
+            let language: Language = lang.parse().ok()?;
+            let audio = ["tel8k", "16k"]
+                .iter()
+                .map(|sub| dir.join(sub).join(format!("{id}.wav")))
+                .find(|p| p.is_file())?;
+            let keywords = note
+                .split_once("keywords")
+                .map(|(_, k)| k.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default();
+            Some(LongForm {
+                id: id.to_owned(),
+                language,
+                keywords,
+                audio,
+            })
+        })
+        .collect()
+}
+
 /// Whisper's British → American spelling map (`english.json`), if found
 /// beside the references.
 pub fn spelling_map(dir: &Path) -> HashMap<String, String> {
@@ -397,7 +437,8 @@ pub struct Variant {
 }
 
 /// Parses `NAME[:key=value,...]` over base options. Keys: `model`,
-/// `beam`, `fallback`, `prompt`, `audio_ctx`, `tokens`, `logprob`.
+/// `beam`, `fallback`, `prompt`, `audio_ctx`, `timestamps`, `tokens`,
+/// `logprob`, `vad_depth`.
 pub fn parse_variant(spec: &str, base: &crate::transcribe::AsrOptions) -> Result<Variant, String> {
     let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
     let mut asr = base.clone();
@@ -415,9 +456,11 @@ pub fn parse_variant(spec: &str, base: &crate::transcribe::AsrOptions) -> Result
             "audio_ctx" => asr.shrink_audio_ctx = v.parse().map_err(|_| bad("true or false"))?,
             "tokens" => asr.tokens_per_second = v.parse().map_err(|_| bad("a number"))?,
             "logprob" => asr.min_avg_logprob = v.parse().map_err(|_| bad("a number"))?,
+            "timestamps" => asr.timestamps = v.parse().map_err(|_| bad("true or false"))?,
+            "vad_depth" => asr.vad.max_depth_db = v.parse().map_err(|_| bad("a number"))?,
             _ => {
                 return Err(format!(
-                    "variant {name}: unknown key {k:?} (model, beam, fallback, prompt, audio_ctx, tokens, logprob)"
+                    "variant {name}: unknown key {k:?} (model, beam, fallback, prompt, audio_ctx, timestamps, tokens, logprob, vad_depth)"
                 ))
             }
         }
@@ -466,14 +509,21 @@ pub fn evaluate(
                 let start = std::time::Instant::now();
                 let audio = decode_file(path, &DecodeOptions::default())
                     .map_err(|e| format!("{}: {e}", path.display()))?;
-                let tr = t
-                    .transcribe(
-                        &audio,
-                        ChannelMap::Mixed,
-                        LanguageChoice::Fixed(item.language),
-                        &Vocabulary::default(),
-                    )
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let tr = match t.transcribe(
+                    &audio,
+                    ChannelMap::Mixed,
+                    LanguageChoice::Fixed(item.language),
+                    &Vocabulary::default(),
+                ) {
+                    Ok(tr) => tr,
+                    // An English-only model on Chinese: not this variant's
+                    // language; the other items go on.
+                    Err(e @ crate::transcribe::TranscribeError::EnglishOnly { .. }) => {
+                        tracing::info!(variant = %v.name, id = %item.id, "skipped: {e}");
+                        continue;
+                    }
+                    Err(e) => return Err(format!("{}: {e}", path.display())),
+                };
                 let elapsed_s = start.elapsed().as_secs_f64();
                 let sep = if item.language == Language::Zh { "" } else { " " };
                 let hypothesis = tr
@@ -500,6 +550,69 @@ pub fn evaluate(
                 progress(&s);
                 out.push(s);
             }
+        }
+    }
+    Ok(out)
+}
+
+/// One long recording under one variant: how long it took, how much text
+/// and unclear speech came out, the keywords found, whether the prompt
+/// came back.
+#[derive(Debug, Clone)]
+pub struct LongRun {
+    pub variant: String,
+    pub id: String,
+    pub audio_s: f64,
+    pub elapsed_s: f64,
+    pub chars: usize,
+    pub unclear_s: f64,
+    pub cut_short: usize,
+    pub keywords_found: Vec<String>,
+    pub keywords_missed: Vec<String>,
+}
+
+/// Runs each variant over the long recordings.
+pub fn evaluate_long(
+    models_dir: &Path,
+    long: &[LongForm],
+    variants: &[Variant],
+) -> Result<Vec<LongRun>, String> {
+    use crate::decode::{decode_file, DecodeOptions};
+    use crate::domain::{ChannelMap, LanguageChoice};
+    use crate::transcribe::{Transcriber, Vocabulary};
+    let mut out = Vec::new();
+    for v in variants {
+        let t = Transcriber::load(models_dir, &v.asr, 1)
+            .map_err(|e| format!("variant {}: {e}", v.name))?;
+        for l in long {
+            let start = std::time::Instant::now();
+            let audio = decode_file(&l.audio, &DecodeOptions::default())
+                .map_err(|e| format!("{}: {e}", l.audio.display()))?;
+            let Ok(tr) = t.transcribe(
+                &audio,
+                ChannelMap::Mixed,
+                LanguageChoice::Fixed(l.language),
+                &Vocabulary::default(),
+            ) else {
+                continue;
+            };
+            let text: String = tr.utterances.iter().map(|u| u.text.as_str()).collect();
+            let (found, missed) = l
+                .keywords
+                .iter()
+                .cloned()
+                .partition(|k| text.contains(k.as_str()));
+            out.push(LongRun {
+                variant: v.name.clone(),
+                id: l.id.clone(),
+                audio_s: audio.duration,
+                elapsed_s: start.elapsed().as_secs_f64(),
+                chars: text.chars().filter(|c| c.is_alphanumeric()).count(),
+                unclear_s: tr.quality.unclear_s,
+                cut_short: tr.quality.cut_short,
+                keywords_found: found,
+                keywords_missed: missed,
+            });
         }
     }
     Ok(out)

@@ -41,8 +41,9 @@ pub use vad::VadOptions;
 #[serde(deny_unknown_fields, default)]
 pub struct AsrOptions {
     /// Whisper model (whisper.cpp ggml file) for every language; relative
-    /// paths are inside the model directory. `ggml-base.bin` is
-    /// multilingual (zh + en). Env: CALLQA_ASR_MODEL.
+    /// paths are inside the model directory. `ggml-base-q8_0.bin` (Whisper
+    /// base with 8-bit weights, chosen from the figures in docs/calls.md)
+    /// is multilingual (zh + en). Env: CALLQA_ASR_MODEL.
     pub model: PathBuf,
     /// Optional English-only model used for jobs whose language is `en`
     /// (`ggml-tiny.en.bin`: about 3× faster, less accurate); empty: use
@@ -71,6 +72,11 @@ pub struct AsrOptions {
     /// Whisper's fixed 30 s (faster on short windows, slightly less
     /// accurate).
     pub shrink_audio_ctx: bool,
+    /// Let Whisper emit timestamp tokens and decode a window in several
+    /// passes (off: one pass per window, text tokens only, timed by the
+    /// alignment (DTW) — faster, and immune to whisper.cpp's abort on a
+    /// final pass under 0.15 s).
+    pub timestamps: bool,
     /// Tokens one decoding pass may produce per second of speech in its
     /// window (plus 16): a decoding loop stops there.
     pub tokens_per_second: f64,
@@ -88,7 +94,7 @@ pub struct AsrOptions {
 impl Default for AsrOptions {
     fn default() -> Self {
         AsrOptions {
-            model: PathBuf::from("ggml-base.bin"),
+            model: PathBuf::from("ggml-base-q8_0.bin"),
             english_model: PathBuf::new(),
             threads: 0,
             max_duration_s: 4.0 * 3600.0,
@@ -97,7 +103,8 @@ impl Default for AsrOptions {
             beam_size: 0,
             fallback_beam_size: 3,
             prompt: true,
-            shrink_audio_ctx: false,
+            shrink_audio_ctx: true,
+            timestamps: false,
             tokens_per_second: 10.0,
             max_cost_factor: 1.0,
             min_budget_s: 20.0,
@@ -139,7 +146,7 @@ pub enum TranscribeError {
     },
     #[error("the recording has no audio channels")]
     NoChannels,
-    #[error("the model {model} is English-only and cannot transcribe Chinese; use a multilingual model ([asr] model = \"ggml-base.bin\")")]
+    #[error("the model {model} is English-only and cannot transcribe Chinese; use a multilingual model ([asr] model = \"ggml-base-q8_0.bin\")")]
     EnglishOnly { model: String },
     #[error("Whisper failed on this recording: {0}")]
     Whisper(String),
@@ -838,6 +845,7 @@ impl Transcriber {
         params.set_print_realtime(false);
         params.set_print_timestamps(false);
         params.set_token_timestamps(true);
+        params.set_no_timestamps(!self.opts.timestamps);
         params.set_suppress_blank(true);
         params.set_suppress_nst(true);
         // No temperature fallback: sampling made text and cost differ from

@@ -25,6 +25,12 @@ const HYSTERESIS_DB: f32 = 4.0;
 /// channel speaking 80 % of the time still has silence below it.
 const FLOOR_PERCENTILE: usize = 10;
 
+/// Loud speech: this percentile of frame levels.
+const LOUD_PERCENTILE: usize = 95;
+/// Levels spread over at least this range vary like speech (steady hiss
+/// or hum varies by a few dB).
+const MIN_SPEECH_RANGE_DB: f32 = 10.0;
+
 /// Voice activity detection settings.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -45,6 +51,10 @@ pub struct VadOptions {
     /// Each region is extended by this on both sides (clamped to the
     /// audio), so word onsets and tails are not cut.
     pub pad_ms: u32,
+    /// Speech is detected down to this many dB below the loud frames (the
+    /// 95th percentile) even when the channel has no silence to measure a
+    /// noise floor on.
+    pub max_depth_db: f32,
 }
 
 impl Default for VadOptions {
@@ -56,6 +66,7 @@ impl Default for VadOptions {
             min_speech_ms: 150,
             min_silence_ms: 300,
             pad_ms: 100,
+            max_depth_db: 28.0,
         }
     }
 }
@@ -98,7 +109,18 @@ pub fn detect(samples: &[f32], opts: &VadOptions) -> Vec<Span> {
         return Vec::new();
     }
     let floor = percentile(&levels, FLOOR_PERCENTILE);
-    let enter = (floor + opts.threshold_db).max(opts.min_level_dbfs);
+    // A recording that is speech almost throughout (a short clip, a
+    // talkative mono call) has no silence for the percentile to find: its
+    // "floor" is quiet speech, and the threshold above it would cut soft
+    // words. Where the level varies like speech, the threshold is never
+    // more than `max_depth_db` below the loud frames. (Steady hiss varies
+    // little and keeps the percentile floor.)
+    let loud = percentile(&levels, LOUD_PERCENTILE);
+    let mut enter = floor + opts.threshold_db;
+    if loud - floor >= MIN_SPEECH_RANGE_DB {
+        enter = enter.min(loud - opts.max_depth_db);
+    }
+    let enter = enter.max(opts.min_level_dbfs);
     let leave = (enter - HYSTERESIS_DB).max(opts.min_level_dbfs);
 
     let duration = samples.len() as f64 / RATE;
@@ -221,6 +243,7 @@ mod tests {
         min_speech_ms: 150,
         min_silence_ms: 300,
         pad_ms: 0,
+        max_depth_db: 28.0,
     };
 
     use Shape::{Speech as S, Tone as T};
