@@ -10,8 +10,9 @@
 //! its utterances labelled by [`roles`] (the pipeline supplies the cues).
 //!
 //! This module owns whisper-rs: one model (`WhisperContext`) is loaded and
-//! shared; each thread transcribing at once takes its own `WhisperState`
-//! from a pool.
+//! shared; each window is decoded in a fresh `WhisperState`, so a
+//! recording's transcript never depends on what was decoded before it.
+//! [`budget`] bounds the work of every call.
 
 mod budget;
 pub mod chunk;
@@ -22,7 +23,7 @@ pub mod vad;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
 use whisper_rs::{
     DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext,
@@ -250,10 +251,9 @@ impl Transcript {
     }
 }
 
-/// A loaded Whisper model and its pool of decoding states.
+/// A loaded Whisper model.
 struct Model {
     ctx: WhisperContext,
-    states: Mutex<Vec<WhisperState>>,
     name: String,
     sha256: String,
     multilingual: bool,
@@ -318,7 +318,6 @@ impl Model {
             .unwrap_or(shown);
         Ok(Model {
             ctx,
-            states: Mutex::new(Vec::new()),
             name,
             sha256,
             multilingual,
@@ -326,20 +325,14 @@ impl Model {
         })
     }
 
-    fn take_state(&self) -> Result<WhisperState, TranscribeError> {
-        let pooled = self.states.lock().ok().and_then(|mut v| v.pop());
-        match pooled {
-            Some(s) => Ok(s),
-            None => self.ctx.create_state().map_err(|e| {
-                TranscribeError::Whisper(format!("cannot create a decoding state: {e}"))
-            }),
-        }
-    }
-
-    fn give_back(&self, s: WhisperState) {
-        if let Ok(mut v) = self.states.lock() {
-            v.push(s);
-        }
+    /// A fresh decoding state for one window. Not pooled: a reused state
+    /// carries buffers from earlier windows that made word times (and so
+    /// the unclear spans) differ from run to run; a new one costs a few
+    /// milliseconds against seconds of decoding.
+    fn new_state(&self) -> Result<WhisperState, TranscribeError> {
+        self.ctx
+            .create_state()
+            .map_err(|e| TranscribeError::Whisper(format!("cannot create a decoding state: {e}")))
     }
 }
 
@@ -774,7 +767,7 @@ impl Transcriber {
         prompt: &[i32],
         deadline: budget::Deadline,
     ) -> Result<WindowText, TranscribeError> {
-        let mut state = model.take_state()?;
+        let mut state = model.new_state()?;
         let first = self.decode_window(model, &mut state, w, language, prompt, deadline, self.opts.beam_size);
         let out = match first {
             Ok(wt)
@@ -805,7 +798,6 @@ impl Transcriber {
             }
             other => other,
         };
-        model.give_back(state);
         out
     }
 
