@@ -70,7 +70,7 @@ pub struct EvidenceWire {
     /// similarity to the rule's phrase (0–1, 3 decimals). Absent for exact
     /// matches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub similarity: Option<f32>,
+    pub similarity: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -287,7 +287,9 @@ impl From<&domain::Flag> for FlagWire {
                     text: e.text.clone(),
                     turn: e.turn,
                     highlight: e.highlight.map(|(a, b)| [a, b]),
-                    similarity: e.similarity.map(|x| (x * 1000.0).round() / 1000.0),
+                    similarity: e
+                        .similarity
+                        .map(|x| (f64::from(x) * 1000.0).round() / 1000.0),
                 })
                 .collect(),
         }
