@@ -300,6 +300,9 @@ mod tests {
         min_length: 0,
     };
 
+    /// Phrase, text, and the best match: matched text and similarity.
+    type Case = (&'static str, &'static str, Option<(&'static str, f32)>);
+
     /// The best approximate match of `phrase` in `text`: the matched
     /// normalised text and its similarity to 3 decimals.
     fn best(language: Language, phrase: &str, text: &str) -> Option<(String, f32)> {
@@ -328,7 +331,7 @@ mod tests {
     fn chinese_matches_by_sound() {
         use Language::Zh;
         #[rustfmt::skip]
-        let cases: &[(&str, &str, Option<(&str, f32)>)] = &[
+        let cases: &[Case] = &[
             ("不归我管", "这个不规我管，你去找快递公司", Some(("不规我管", 0.975))),
             ("还有什么可以帮您", "好的，还有什么可以帮您？", None), // exact: the exact matcher's
             ("还有什么可以帮您", "好的，还有什么可以帮宁？", Some(("还有什么可以帮宁", 0.938))), // nin/ning near
@@ -352,7 +355,7 @@ mod tests {
     fn english_matches_words_within_a_small_edit_distance() {
         use Language::En;
         #[rustfmt::skip]
-        let cases: &[(&str, &str, Option<(&str, f32)>)] = &[
+        let cases: &[Case] = &[
             ("file a complaint", "I will hire a complaint", Some(("hire a complaint", 0.857))),
             ("is there anything else", "If there anything else I can tell you with", Some(("if there anything else", 0.947))),
             ("anything else i can help", "If there anything else I can tell you with", Some(("anything else i can tell", 0.9))),
