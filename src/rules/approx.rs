@@ -181,13 +181,15 @@ impl ApproxPhrase {
                     if w[0].2 != w[m - 1].2 {
                         continue;
                     }
-                    let (mut cost, mut same) = (0.0f32, 0usize);
+                    // Cheap test first: enough characters exactly the same.
+                    let same = (0..m).filter(|&k| chars[k].ch == w[k].3.ch).count();
+                    if same == m || same * 2 < m {
+                        continue;
+                    }
+                    let mut cost = 0.0f32;
                     for k in 0..m {
                         let step = match chars[k].likeness(&w[k].3) {
-                            Likeness::Same => {
-                                same += 1;
-                                continue;
-                            }
+                            Likeness::Same => continue,
                             _ if fixed[k] => continue 'window,
                             Likeness::Homophone => HOMOPHONE_COST,
                             Likeness::Near => NEAR_COST,
@@ -197,9 +199,6 @@ impl ApproxPhrase {
                         if cost > budget {
                             continue 'window;
                         }
-                    }
-                    if same == m || same * 2 < m {
-                        continue;
                     }
                     out.push(ApproxHit {
                         norm: (w[0].0, w[m - 1].1),
@@ -214,17 +213,26 @@ impl ApproxPhrase {
                 }
                 'window: for i in 0..=units.len() - m {
                     let w = &units[i..i + m];
-                    let (mut edits, mut total, mut same) = (0usize, 0usize, 0usize);
+                    // Cheap test first: enough words exactly the same.
+                    let same = (0..m).filter(|&k| words[k] == w[k].2).count();
+                    if same == m || same * 2 < m {
+                        continue;
+                    }
+                    let (mut edits, mut total) = (0usize, 0usize);
                     let mut replaced = false;
                     for k in 0..m {
                         let (p, t) = (&words[k], &w[k].2);
                         let longer = p.len().max(t.len());
                         total += longer;
                         if p == t {
-                            same += 1;
                             continue;
                         }
-                        if fixed[k] || inflection(p, t) {
+                        // The distance is at least the difference in length.
+                        let at_least = p.len().abs_diff(t.len());
+                        if fixed[k]
+                            || (at_least > allowed_edits(p.len()) && 2 * at_least > longer)
+                            || inflection(p, t)
+                        {
                             continue 'window;
                         }
                         let d = edit_distance(p, t);
@@ -236,9 +244,6 @@ impl ApproxPhrase {
                         } else {
                             continue 'window;
                         }
-                    }
-                    if same == m || same * 2 < m {
-                        continue;
                     }
                     let similarity = 1.0 - edits as f32 / total.max(1) as f32;
                     if similarity + 1e-4 >= opts.threshold {
@@ -271,8 +276,8 @@ fn inflection(a: &[char], b: &[char]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     long.starts_with(short)
         && matches!(
-            long[short.len()..].iter().collect::<String>().as_str(),
-            "s" | "es" | "d" | "ed" | "ing"
+            long[short.len()..],
+            ['s'] | ['e', 's'] | ['d'] | ['e', 'd'] | ['i', 'n', 'g']
         )
 }
 

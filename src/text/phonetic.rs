@@ -17,6 +17,8 @@ pub struct Sound {
     /// Toneless syllable of the character's most common reading; `None`
     /// for anything that is not a Chinese character.
     syllable: Option<&'static str>,
+    /// The syllable's initial and final with the fuzzy distinctions merged.
+    loose: Option<(&'static str, &'static str)>,
 }
 
 /// How alike two characters sound, from least to most.
@@ -33,9 +35,11 @@ pub enum Likeness {
 
 impl Sound {
     pub fn of(ch: char) -> Self {
+        let syllable = ch.to_pinyin().map(|p| p.plain());
         Sound {
             ch,
-            syllable: ch.to_pinyin().map(|p| p.plain()),
+            syllable,
+            loose: syllable.map(loose),
         }
     }
 
@@ -50,7 +54,7 @@ impl Sound {
         }
         match (self.syllable, other.syllable) {
             (Some(a), Some(b)) if a == b => Likeness::Homophone,
-            (Some(a), Some(b)) if loose(a) == loose(b) => Likeness::Near,
+            (Some(_), Some(_)) if self.loose == other.loose => Likeness::Near,
             _ => Likeness::Different,
         }
     }
