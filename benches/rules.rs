@@ -4,14 +4,20 @@
 //! coaching, result assembly), and the wire conversion the store needs.
 //! Run: `cargo bench --bench rules` (criterion prints elements/s =
 //! conversations/s). The floor is 10,000 conversations/s.
+//!
+//! A second group runs the rule-pack analysers alone over the same turns as
+//! a typed chat and as a call transcript, where phrase rules also match
+//! approximately (toneless pinyin, word edit distance): the cost of that.
 
 use std::path::Path;
 
+use callqa::analyse::{self, Subject};
 use callqa::domain::{
-    Agent, AgentId, ChatJob, Job, JobHeader, JobId, Language, LanguageChoice, Message, Metadata,
-    Speaker,
+    Agent, AgentId, Attribution, ChatJob, Conversation, Job, JobHeader, JobId, Language,
+    LanguageChoice, Medium, Message, Metadata, Speaker,
 };
 use callqa::pipeline::{Engine, EngineOptions};
+use callqa::rules::RulePack;
 use callqa::wire::ResultWire;
 use chrono::{DateTime, Duration};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
@@ -118,6 +124,57 @@ fn bench(c: &mut Criterion) {
                 ResultWire::from(&engine.process(std::hint::black_box(&job)).expect("scores"))
             })
         });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("rule_analysers_20_turns");
+    g.throughput(Throughput::Elements(1));
+    for (name, lang, texts) in [("zh", Language::Zh, &ZH), ("en", Language::En, &EN)] {
+        let pack = RulePack::load(
+            &Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("rules")
+                .join(name),
+        )
+        .expect("pack loads");
+        let analysers = analyse::build(&pack, None).expect("analysers build");
+        for (medium, attribution) in [
+            (Medium::Chat, Attribution::Typed),
+            (Medium::Call, Attribution::Channels),
+        ] {
+            let conv = Conversation::from_turns(
+                JobId::new("bench"),
+                medium,
+                lang,
+                None,
+                texts.iter().enumerate().map(|(i, t)| {
+                    let speaker = if i % 2 == 0 {
+                        Speaker::Customer
+                    } else {
+                        Speaker::Agent
+                    };
+                    (
+                        speaker,
+                        i as f64 * 6.0,
+                        i as f64 * 6.0 + 5.0,
+                        (*t).to_owned(),
+                    )
+                }),
+                attribution,
+            );
+            let meta = Metadata::default();
+            g.bench_function(format!("{name}/{}", medium.as_str()), |b| {
+                b.iter(|| {
+                    analyse::run(
+                        &analysers,
+                        &Subject {
+                            conv: std::hint::black_box(&conv),
+                            metadata: &meta,
+                            signals: None,
+                        },
+                    )
+                })
+            });
+        }
     }
     g.finish();
 }

@@ -135,6 +135,84 @@ fn bad_packs_fail_at_load_with_file_and_line() {
             0,
             "rule \"greeting\" is counted by more than one item",
         ),
+        (
+            "approximate threshold out of range",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "approximate_threshold = 0.85",
+                    "approximate_threshold = 1.5",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "approximate_threshold = 0.85"),
+            "approximate_threshold 1.5 must be above 0 and at most 1",
+        ),
+        (
+            "approximate minimum length too small",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "approximate_min_length = 2",
+                    "approximate_min_length = 1",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "approximate_min_length = 2"),
+            "approximate_min_length must be at least 2",
+        ),
+        (
+            "approximate on a rule without phrases",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "id = \"slow_first_response\"",
+                    "id = \"slow_first_response\"\napproximate = true",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "id = \"slow_first_response\""),
+            "only phrase rules",
+        ),
+        (
+            "vocabulary entry too long",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "vocabulary = [\"Acme\", ",
+                    "vocabulary = [\"Acme\", \"the Acme Deluxe Coffee Machine Pro Max\", ",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "vocabulary = ["),
+            "has 38 characters; at most 32",
+        ),
+        (
+            "vocabulary entry listed twice",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "vocabulary = [\"Acme\", ",
+                    "vocabulary = [\"Acme\", \"refund\", ",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "vocabulary = ["),
+            "vocabulary entry \"refund\" is listed twice",
+        ),
+        (
+            "vocabulary entry empty",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "vocabulary = [\"Acme\", ",
+                    "vocabulary = [\"Acme\", \" \", ",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "vocabulary = ["),
+            "vocabulary entry \"\" is empty",
+        ),
     ];
     let mut failures = Vec::new();
     for (name, file, edit, line, words) in cases {

@@ -26,6 +26,7 @@ fn flag(id: FlagId, rule: &str, severity: Severity, start: f64) -> FlagWire {
             text: "x".into(),
             turn: None,
             highlight: None,
+            similarity: None,
         }],
     }
 }

@@ -39,6 +39,7 @@ fn result(job: &str, agent: &str, started: &str, flags: usize) -> ResultWire {
                     text: "x".into(),
                     turn: None,
                     highlight: None,
+                    similarity: None,
                 }],
             })
             .collect(),

@@ -465,6 +465,7 @@ mod tests {
             text: text.to_owned(),
             turn,
             highlight: None,
+            similarity: None,
         };
         #[rustfmt::skip]
         let cases: Vec<(Language, &Case, &str, Vec<Evidence>)> = vec![

@@ -151,6 +151,7 @@ pub(crate) fn turn_evidence(
         text: t.text.clone(),
         turn: Some(idx),
         highlight,
+        similarity: None,
     }
 }
 
@@ -168,6 +169,7 @@ pub(crate) fn span_evidence(
         text,
         turn: None,
         highlight: None,
+        similarity: None,
     }
 }
 

@@ -2,9 +2,15 @@
 //! first or last turns or seconds), forbidden phrases (buck-passing,
 //! rudeness, unauthorised promises) and customer-side triggers (complaint,
 //! escalation, churn).
+//!
+//! On call transcripts, rules with `approximate` on also match what speech
+//! recognition misheard (see `rules::approx`): an approximate hit satisfies
+//! a required phrase and raises a forbidden phrase or trigger, with its
+//! similarity in the evidence.
 
 use super::{fill, flag, say, span_evidence, turn_evidence, Analyser, Subject};
-use crate::domain::{Analysis, Conversation, Speaker};
+use crate::domain::{Analysis, Conversation, Medium, Speaker};
+use crate::rules::approx::ApproxText;
 use crate::rules::matcher::{MatchOptions, PhraseMatcher};
 use crate::rules::{RuleKind, RuleMeta, RulePack, Window};
 
@@ -93,10 +99,29 @@ impl Analyser for PhraseAnalyser {
         if conv.turns.is_empty() {
             return;
         }
+        // Transcripts of calls, once per turn, when some rule matches
+        // approximately; typed chats always match exactly.
+        let sounds: Vec<ApproxText> = if conv.medium == Medium::Call
+            && self.opts.approximate.is_some()
+            && self.rules.iter().any(|r| r.matcher.is_approximate())
+        {
+            conv.turns
+                .iter()
+                .map(|t| ApproxText::new(&t.norm, self.opts.language))
+                .collect()
+        } else {
+            Vec::new()
+        };
         for r in &self.rules {
             let hit_in = |i: usize| {
                 let t = &conv.turns[i];
-                r.matcher.first_hit(&t.text, &t.norm, &self.opts)
+                r.matcher
+                    .first_hit(&t.text, &t.norm, sounds.get(i), &self.opts)
+            };
+            let evidence_at = |i: usize, hit: crate::rules::matcher::Hit| {
+                let mut e = turn_evidence(conv, i, Some(hit.orig));
+                e.similarity = hit.similarity;
+                e
             };
             match &r.check {
                 Check::Required(w) => {
@@ -137,7 +162,7 @@ impl Analyser for PhraseAnalyser {
                             out.flags.push(flag(
                                 &r.meta,
                                 fill(&r.meta.message, &[("match", matched)]),
-                                vec![turn_evidence(conv, i, Some(hit.orig))],
+                                vec![evidence_at(i, hit)],
                             ));
                         }
                     }
@@ -145,9 +170,7 @@ impl Analyser for PhraseAnalyser {
                 Check::Trigger => {
                     let evidence: Vec<_> = conv
                         .turns_of(r.speaker)
-                        .filter_map(|(i, _)| {
-                            hit_in(i).map(|h| turn_evidence(conv, i, Some(h.orig)))
-                        })
+                        .filter_map(|(i, _)| hit_in(i).map(|h| evidence_at(i, h)))
                         .take(MAX_TRIGGER_EVIDENCE)
                         .collect();
                     if !evidence.is_empty() {

@@ -18,6 +18,9 @@ pub struct Evidence {
     pub turn: Option<usize>,
     /// Character range of the match within `text`, for highlighting.
     pub highlight: Option<(usize, usize)>,
+    /// How close an approximate phrase match (call transcripts) is to the
+    /// rule's phrase, 0–1; `None` for exact matches and other evidence.
+    pub similarity: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

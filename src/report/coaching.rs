@@ -160,6 +160,7 @@ mod tests {
             text: format!("{job}: what do you want"),
             turn: Some(0),
             highlight: None,
+            similarity: None,
         });
         f.coaching = Some("from the result".into());
         f

@@ -2,9 +2,13 @@
 //! normalised like the text they search, English phrases get word
 //! boundaries, and a hit can be cancelled by an exclusion, a negation cue
 //! before it ("I can't guarantee", "不能保证") or by standing in quotes.
+//! On call transcripts a matcher also finds its phrases approximately
+//! (`approx`) where the exact search finds nothing, and the same
+//! exclusions, negations and quotes cancel those hits.
 
 use regex::{Regex, RegexBuilder};
 
+use super::approx::{ApproxHit, ApproxOptions, ApproxPhrase, ApproxText};
 use crate::domain::Language;
 use crate::text::{normalise, NormText};
 
@@ -17,6 +21,9 @@ pub struct MatchOptions {
     /// Characters (zh) or words (en) before a hit searched for negation.
     pub negation_window: usize,
     pub skip_quoted: bool,
+    /// Approximate matching of call transcripts; `None` turns it off for
+    /// every rule of the pack.
+    pub approximate: Option<ApproxOptions>,
 }
 
 /// A compiled set of phrases and patterns with optional exclusions.
@@ -25,13 +32,19 @@ pub struct PhraseMatcher {
     find: Regex,
     exclude: Option<Regex>,
     negation: bool,
+    /// The literal phrases, prepared for approximate matching; empty when
+    /// the rule matches exactly only.
+    approx: Vec<ApproxPhrase>,
+    approx_exclude: Vec<ApproxPhrase>,
 }
 
 /// A hit: byte range in the normalised text and char range in the original.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Hit {
     pub norm: (usize, usize),
     pub orig: (usize, usize),
+    /// For an approximate hit, how close it is to the phrase (0–1).
+    pub similarity: Option<f32>,
 }
 
 /// Turns a literal phrase into a regex over normalised text.
@@ -89,43 +102,119 @@ impl PhraseMatcher {
             find,
             exclude,
             negation,
+            approx: Vec::new(),
+            approx_exclude: Vec::new(),
         }
     }
 
+    /// Also match these phrases (and exclusions) approximately on call
+    /// transcripts.
+    pub fn approximate(mut self, phrases: Vec<ApproxPhrase>, exclude: Vec<ApproxPhrase>) -> Self {
+        self.approx = phrases;
+        self.approx_exclude = exclude;
+        self
+    }
+
+    /// Whether the matcher has phrases to match approximately.
+    pub fn is_approximate(&self) -> bool {
+        !self.approx.is_empty()
+    }
+
     /// Whether the normalised text contains an uncancelled hit; returns the
-    /// first such hit.
-    pub fn first_hit(&self, text: &str, norm: &NormText, opts: &MatchOptions) -> Option<Hit> {
+    /// first such hit. With `sounds` (a call transcript's turn, prepared by
+    /// `ApproxText::new`) and approximate matching on, a text without an
+    /// uncancelled exact hit is searched approximately, away from the
+    /// cancelled exact hits.
+    pub fn first_hit(
+        &self,
+        text: &str,
+        norm: &NormText,
+        sounds: Option<&ApproxText>,
+        opts: &MatchOptions,
+    ) -> Option<Hit> {
+        let approx = match (sounds, &opts.approximate) {
+            (Some(t), Some(o)) if self.is_approximate() => Some((t, o)),
+            _ => None,
+        };
         // Cheap rejection first: most turns match nothing.
-        if !self.find.is_match(&norm.text) {
+        let exact = self.find.is_match(&norm.text);
+        if !exact && approx.is_none() {
             return None;
         }
-        let excluded: Vec<(usize, usize)> = match &self.exclude {
-            Some(x) => x
+        let mut excluded: Vec<(usize, usize)> = match &self.exclude {
+            Some(x) if exact || approx.is_some() => x
                 .find_iter(&norm.text)
                 .map(|m| (m.start(), m.end()))
                 .collect(),
-            None => Vec::new(),
+            _ => Vec::new(),
         };
-        let quotes = if opts.skip_quoted {
-            quoted_regions(text)
-        } else {
-            Vec::new()
-        };
-        for m in self.find.find_iter(&norm.text) {
-            let (s, e) = (m.start(), m.end());
-            if excluded.iter().any(|&(xs, xe)| xs < e && s < xe) {
-                continue;
+        let mut quotes: Option<Vec<(usize, usize)>> = None;
+        let mut keeps =
+            |s: usize, e: usize, excluded: &[(usize, usize)]| -> Option<(usize, usize)> {
+                if excluded.iter().any(|&(xs, xe)| xs < e && s < xe) {
+                    return None;
+                }
+                if self.negation && negated(&norm.text[..s], opts) {
+                    return None;
+                }
+                let orig = norm.orig_chars(s, e);
+                let quotes = quotes.get_or_insert_with(|| {
+                    if opts.skip_quoted {
+                        quoted_regions(text)
+                    } else {
+                        Vec::new()
+                    }
+                });
+                if quotes.iter().any(|&(qs, qe)| qs <= orig.0 && orig.1 <= qe) {
+                    return None;
+                }
+                Some(orig)
+            };
+        let mut cancelled = Vec::new();
+        if exact {
+            for m in self.find.find_iter(&norm.text) {
+                let (s, e) = (m.start(), m.end());
+                if let Some(orig) = keeps(s, e, &excluded) {
+                    return Some(Hit {
+                        norm: (s, e),
+                        orig,
+                        similarity: None,
+                    });
+                }
+                cancelled.push((s, e));
             }
-            if self.negation && negated(&norm.text[..s], opts) {
-                continue;
-            }
-            let orig = norm.orig_chars(s, e);
-            if quotes.iter().any(|&(qs, qe)| qs <= orig.0 && orig.1 <= qe) {
-                continue;
-            }
-            return Some(Hit { norm: (s, e), orig });
         }
-        None
+        let (t, o) = approx?;
+        // An approximate hit where an exact one was cancelled would only
+        // dodge the cancellation.
+        let mut hits: Vec<ApproxHit> = self
+            .approx
+            .iter()
+            .flat_map(|p| p.find(t, o))
+            .filter(|h| !cancelled.iter().any(|&(s, e)| s < h.norm.1 && h.norm.0 < e))
+            .collect();
+        if hits.is_empty() {
+            return None;
+        }
+        excluded.extend(
+            self.approx_exclude
+                .iter()
+                .flat_map(|p| p.find(t, o))
+                .map(|h| h.norm),
+        );
+        hits.sort_by(|a, b| {
+            a.norm
+                .0
+                .cmp(&b.norm.0)
+                .then(b.similarity.total_cmp(&a.similarity))
+        });
+        hits.into_iter().find_map(|h| {
+            keeps(h.norm.0, h.norm.1, &excluded).map(|orig| Hit {
+                norm: h.norm,
+                orig,
+                similarity: Some(h.similarity),
+            })
+        })
     }
 }
 

@@ -4,6 +4,7 @@
 //! that do not add up) fails here with the file and line, never in the
 //! middle of a batch.
 
+pub mod approx;
 pub mod matcher;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -16,6 +17,7 @@ use toml::Spanned;
 
 use crate::domain::{FlagId, Language, RuleId, Severity, Speaker};
 use crate::score::Scorecard;
+use approx::{ApproxOptions, ApproxPhrase};
 use matcher::{alternation, MatchOptions, PhraseMatcher};
 
 /// A load-time error with the file and line at fault.
@@ -89,6 +91,16 @@ struct PackFile {
     intents: Vec<IntentFile>,
     #[serde(default)]
     intent_options: IntentOptionsFile,
+    #[serde(default)]
+    asr: AsrFile,
+}
+
+/// `[asr]`: what the speech recogniser is told about the pack's calls.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AsrFile {
+    #[serde(default)]
+    vocabulary: Vec<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -109,6 +121,10 @@ struct MatchingFile {
     negations: Vec<String>,
     negation_window: Option<usize>,
     skip_quoted: Option<bool>,
+    /// Default of the phrase rules' `approximate` switch.
+    approximate: Option<bool>,
+    approximate_threshold: Option<Spanned<f32>>,
+    approximate_min_length: Option<Spanned<usize>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -131,6 +147,8 @@ struct RuleFile {
     #[serde(default)]
     exclude: Vec<String>,
     negation: Option<bool>,
+    /// Phrase rules: also match call transcripts approximately.
+    approximate: Option<bool>,
     first_turns: Option<usize>,
     first_seconds: Option<f64>,
     last_turns: Option<usize>,
@@ -328,11 +346,32 @@ pub struct RulePack {
     pub intents: Vec<Intent>,
     pub intent_threshold: f32,
     pub scorecard: Scorecard,
+    /// `[asr] vocabulary`, as written.
+    vocabulary: Vec<String>,
 }
+
+/// Most entries in `[asr] vocabulary`.
+pub const MAX_VOCABULARY_ENTRIES: usize = 40;
+/// Most characters in one vocabulary entry.
+pub const MAX_VOCABULARY_ENTRY_CHARS: usize = 32;
+/// Most characters in the whole vocabulary: Whisper reads at most 224
+/// prompt tokens, a Chinese character can take two or three, and the
+/// prompt has other work to do.
+pub const MAX_VOCABULARY_CHARS: usize = 200;
 
 impl RulePack {
     pub fn rule(&self, id: &RuleId) -> Option<&Rule> {
         self.rules.iter().find(|r| &r.meta.id == id)
+    }
+
+    /// Product names, brand names and key phrases the speech recogniser
+    /// should expect on this pack's calls (`[asr] vocabulary`), in the
+    /// pack's order, trimmed, without duplicates; empty when the pack lists
+    /// none. At most `MAX_VOCABULARY_ENTRIES` entries of at most
+    /// `MAX_VOCABULARY_ENTRY_CHARS` characters, `MAX_VOCABULARY_CHARS` in
+    /// all.
+    pub fn vocabulary(&self) -> &[String] {
+        &self.vocabulary
     }
 
     /// Whose words a text sounds like, by the pack's phrase rules: agents'
@@ -351,7 +390,7 @@ impl RulePack {
                 _ => return None,
             };
             matcher
-                .first_hit(text, &norm, &self.matching)
+                .first_hit(text, &norm, None, &self.matching)
                 .map(|_| speaker)
         })
     }
@@ -403,7 +442,40 @@ impl RulePack {
                 Language::En => 3,
             }),
             skip_quoted: file.matching.skip_quoted.unwrap_or(true),
+            approximate: None,
         };
+        let threshold = match &file.matching.approximate_threshold {
+            Some(t) if !(*t.get_ref() > 0.0 && *t.get_ref() <= 1.0) => {
+                return Err(src.err_at(
+                    t.span(),
+                    format!(
+                        "approximate_threshold {} must be above 0 and at most 1",
+                        t.get_ref()
+                    ),
+                ))
+            }
+            Some(t) => *t.get_ref(),
+            None => 0.85,
+        };
+        let min_length = match &file.matching.approximate_min_length {
+            Some(m) if *m.get_ref() < 2 => {
+                return Err(src.err_at(m.span(), "approximate_min_length must be at least 2"))
+            }
+            Some(m) => *m.get_ref(),
+            None => match language {
+                Language::Zh => 3,
+                Language::En => 2,
+            },
+        };
+        let matching = MatchOptions {
+            approximate: Some(ApproxOptions {
+                threshold,
+                min_length,
+            }),
+            ..matching
+        };
+        let approximate_default = file.matching.approximate.unwrap_or(true);
+        let vocabulary = vocabulary(&src, &file.asr.vocabulary)?;
         let mut rules = Vec::new();
         let mut seen = HashSet::new();
         for r in file.rules {
@@ -416,7 +488,7 @@ impl RulePack {
             if !r.enabled {
                 continue;
             }
-            rules.push(compile_rule(&src, r, language)?);
+            rules.push(compile_rule(&src, r, &matching, approximate_default)?);
         }
         let mut intents = Vec::new();
         for i in file.intents {
@@ -448,11 +520,63 @@ impl RulePack {
             intents,
             intent_threshold: file.intent_options.threshold.unwrap_or(0.45),
             scorecard,
+            vocabulary,
         })
     }
 }
 
-fn compile_rule(src: &SourceFile, r: RuleFile, language: Language) -> Result<Rule, PackError> {
+/// Checks `[asr] vocabulary`: entries trimmed, not empty, one line each,
+/// no duplicates, within the limits.
+fn vocabulary(src: &SourceFile, entries: &[Spanned<String>]) -> Result<Vec<String>, PackError> {
+    if let Some(extra) = entries.get(MAX_VOCABULARY_ENTRIES) {
+        return Err(src.err_at(
+            extra.span(),
+            format!(
+                "vocabulary has {} entries; at most {MAX_VOCABULARY_ENTRIES}",
+                entries.len()
+            ),
+        ));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(entries.len());
+    let mut total = 0;
+    for e in entries {
+        let v = e.get_ref().trim();
+        let chars = v.chars().count();
+        let problem = if v.is_empty() {
+            Some("is empty".to_owned())
+        } else if v.chars().any(char::is_control) {
+            Some("must be one line".to_owned())
+        } else if chars > MAX_VOCABULARY_ENTRY_CHARS {
+            Some(format!(
+                "has {chars} characters; at most {MAX_VOCABULARY_ENTRY_CHARS}"
+            ))
+        } else if out.iter().any(|o| o == v) {
+            Some("is listed twice".to_owned())
+        } else {
+            None
+        };
+        if let Some(p) = problem {
+            return Err(src.err_at(e.span(), format!("vocabulary entry {v:?} {p}")));
+        }
+        total += chars;
+        if total > MAX_VOCABULARY_CHARS {
+            return Err(src.err_at(
+                e.span(),
+                format!("vocabulary has more than {MAX_VOCABULARY_CHARS} characters in all (Whisper's prompt is short)"),
+            ));
+        }
+        out.push(v.to_owned());
+    }
+    Ok(out)
+}
+
+fn compile_rule(
+    src: &SourceFile,
+    r: RuleFile,
+    matching: &MatchOptions,
+    approximate_default: bool,
+) -> Result<Rule, PackError> {
+    let language = matching.language;
     let id_span = r.id.span();
     let flag: FlagId = r
         .flag
@@ -511,12 +635,34 @@ fn compile_rule(src: &SourceFile, r: RuleFile, language: Language) -> Result<Rul
         })?;
         let exclude = alternation(&r.exclude, &[], language)
             .map_err(|(_, e)| src.err_at(id_span.clone(), format!("rule {rid:?} exclude: {e}")))?;
-        Ok(PhraseMatcher::new(
-            find,
-            exclude,
-            r.negation.unwrap_or(negation_default),
-        ))
+        let matcher = PhraseMatcher::new(find, exclude, r.negation.unwrap_or(negation_default));
+        let approx = match &matching.approximate {
+            Some(o) if r.approximate.unwrap_or(approximate_default) => o,
+            _ => return Ok(matcher),
+        };
+        let prepare = |phrases: &[String]| -> Vec<ApproxPhrase> {
+            phrases
+                .iter()
+                .filter_map(|p| {
+                    ApproxPhrase::new(p, language, &matching.negations, approx.min_length)
+                })
+                .collect()
+        };
+        Ok(matcher.approximate(prepare(&r.phrases), prepare(&r.exclude)))
     };
+    let phrase_kind = matches!(
+        r.kind.get_ref().as_str(),
+        "required_phrase" | "forbidden_phrase" | "customer_trigger"
+    );
+    if r.approximate.is_some() && !phrase_kind {
+        return Err(src.err_at(
+            id_span.clone(),
+            format!(
+                "rule {rid:?} ({}): only phrase rules (required_phrase, forbidden_phrase, customer_trigger) match approximately",
+                r.kind.get_ref()
+            ),
+        ));
+    }
     let window = Window {
         first_turns: r.first_turns,
         first_seconds: r.first_seconds,

@@ -72,6 +72,11 @@ pub struct EvidenceWire {
     /// `[start, end)` character offsets of the match within `text`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub highlight: Option<[usize; 2]>,
+    /// Approximate phrase matches on call transcripts: the match's
+    /// similarity to the rule's phrase (0–1, 3 decimals). Absent for exact
+    /// matches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -288,6 +293,9 @@ impl From<&domain::Flag> for FlagWire {
                     text: e.text.clone(),
                     turn: e.turn,
                     highlight: e.highlight.map(|(a, b)| [a, b]),
+                    similarity: e
+                        .similarity
+                        .map(|x| (f64::from(x) * 1000.0).round() / 1000.0),
                 })
                 .collect(),
         }
