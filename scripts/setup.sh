@@ -52,5 +52,7 @@ scripts/fetch-models.sh
 scripts/train-sentiment.sh
 
 if [ "$TEST" = 1 ]; then
+  # Real recordings with reference transcripts (tests/asr.rs, callqa eval-asr).
+  scripts/fetch-speech-eval.sh >/dev/null
   scripts/services.sh
 fi

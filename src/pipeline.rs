@@ -244,7 +244,16 @@ impl Engine {
 
     /// The packs' vocabulary lists for the recognizer's prompt.
     fn vocabulary(&self) -> Vocabulary {
-        Vocabulary::default()
+        let get = |l: Language| -> Vec<String> {
+            self.packs
+                .get(l)
+                .map(|p| p.vocabulary().to_vec())
+                .unwrap_or_default()
+        };
+        Vocabulary {
+            zh: get(Language::Zh),
+            en: get(Language::En),
+        }
     }
 
     fn analysers(&self, language: Language) -> &[Box<dyn Analyser>] {

@@ -228,3 +228,58 @@ fn the_prompt_never_appears_in_a_transcript() {
         );
     }
 }
+
+/// The speech evaluation set (scripts/fetch-speech-eval.sh, which
+/// scripts/setup.sh --test runs): real human recordings with references.
+fn speech_eval_dir() -> PathBuf {
+    let out = Command::new(repo().join("scripts/fetch-speech-eval.sh"))
+        .arg("--print-dir")
+        .output()
+        .expect("run scripts/fetch-speech-eval.sh --print-dir");
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(
+        dir.join("refs.tsv").is_file(),
+        "{} has no refs.tsv: run scripts/fetch-speech-eval.sh",
+        dir.display()
+    );
+    dir
+}
+
+/// Real speech, as telephone audio (8 kHz µ-law): a Mandarin AISHELL-1
+/// utterance and an English public-domain speech come through the call
+/// path with few errors, the same text twice, and the prompt nowhere.
+#[test]
+fn real_telephone_speech_is_recognised() {
+    use callqa::learn::asr;
+    let dir = speech_eval_dir();
+    let items: Vec<asr::Item> = asr::read_items(&dir)
+        .unwrap()
+        .into_iter()
+        .filter(|i| i.id == "zh_aishell_BAC009S0764W0121" || i.id == "en_asrfront_jfk")
+        .map(|mut i| {
+            i.audio.retain(|(c, _)| c == "tel");
+            i
+        })
+        .collect();
+    assert_eq!(items.len(), 2, "both clips are in {}", dir.display());
+    assert!(items.iter().all(|i| i.audio.len() == 1), "{items:?}");
+    let variants = vec![asr::parse_variant("default", &AsrOptions::default()).unwrap()];
+    let spelling = asr::spelling_map(&dir);
+    let run = || asr::evaluate(&models(), &items, &variants, &spelling, |_| {}).unwrap();
+    let (a, b) = (run(), run());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x.hypothesis, y.hypothesis, "{}: not reproducible", x.id);
+        let bound = if x.language == Language::Zh { 0.2 } else { 0.1 };
+        assert!(
+            x.errors.rate() <= bound,
+            "{} {}: error rate {:.3} > {bound}: {:?}",
+            x.id,
+            x.condition,
+            x.errors.rate(),
+            x.hypothesis
+        );
+        for r in prompt_runs() {
+            assert!(!x.hypothesis.contains(r.as_str()), "{}: {:?}", x.id, x.hypothesis);
+        }
+    }
+}
