@@ -38,7 +38,10 @@ pub struct Kpis {
     /// Mean QA score (0–100) after dismissed flags are taken out.
     #[serde(serialize_with = "opt_round::<2, _>")]
     pub avg_score: Option<f64>,
-    /// Share of contacts that passed QA (质检合格率), 0–1.
+    /// Contacts that could not be scored (silent or garbled recordings):
+    /// left out of `avg_score` and `pass_rate`.
+    pub unscoreable: usize,
+    /// Share of scoreable contacts that passed QA (质检合格率), 0–1.
     #[serde(serialize_with = "opt_round::<4, _>")]
     pub pass_rate: Option<f64>,
     pub violations: usize,
@@ -107,12 +110,16 @@ impl Kpis {
     pub fn of<'a>(contacts: impl IntoIterator<Item = &'a Contact> + Clone) -> Kpis {
         let all: Vec<&Contact> = contacts.into_iter().collect();
         let n = all.len();
+        // A silent or garbled recording has no fair score: it is counted
+        // and listed, but not averaged.
+        let scored: Vec<&Contact> = all.iter().copied().filter(|c| c.scoreable).collect();
         let mut k = Kpis {
             contacts: n,
             chats: all.iter().filter(|c| c.kind == JobKind::Chat).count(),
             calls: all.iter().filter(|c| c.kind == JobKind::Call).count(),
-            avg_score: mean(all.iter().map(|c| c.score)),
-            pass_rate: rate(all.iter().filter(|c| c.passed).count(), n),
+            avg_score: mean(scored.iter().map(|c| c.score)),
+            pass_rate: rate(scored.iter().filter(|c| c.passed).count(), scored.len()),
+            unscoreable: n - scored.len(),
             ..Kpis::default()
         };
         for c in &all {
@@ -296,6 +303,22 @@ mod tests {
         assert_eq!((k.resolution_rate, k.resolution_known), (Some(0.5), 2));
         assert_eq!(k.sentiment_change, Some(0.0));
         assert_eq!(k.violations_per_contact(), Some(0.75));
+    }
+
+    /// A silent recording scored 100 must not lift the average or the
+    /// pass rate: it is counted as unscoreable instead.
+    #[test]
+    fn unscoreable_contacts_are_counted_not_averaged() {
+        let a = contact("a", JobKind::Call, 60.0, false);
+        let mut silent = contact("s", JobKind::Call, 100.0, true);
+        silent.scoreable = false;
+        let k = Kpis::of([&a, &silent]);
+        assert_eq!(k.contacts, 2);
+        assert_eq!(k.unscoreable, 1);
+        assert_eq!(k.avg_score, Some(60.0));
+        assert_eq!(k.pass_rate, Some(0.0));
+        let k = Kpis::of([&silent]);
+        assert_eq!((k.avg_score, k.pass_rate), (None, None));
     }
 
     #[test]

@@ -131,6 +131,9 @@ pub struct Contact {
     /// QA score and verdict after dismissed flags are taken out.
     pub score: f64,
     pub passed: bool,
+    /// False for a silent or garbled recording: listed, but left out of
+    /// QA averages and pass rates.
+    pub scoreable: bool,
     pub flags: Vec<CountedFlag>,
     /// Flags of this result that reviewers dismissed.
     pub dismissed: usize,
@@ -185,6 +188,7 @@ impl Contact {
                 .map(|t| t.with_timezone(&tz)),
             score,
             passed,
+            scoreable: r.scoreable,
             flags: r
                 .flags
                 .iter()
@@ -762,6 +766,7 @@ pub(crate) mod tests {
             started: None,
             score,
             passed,
+            scoreable: true,
             flags: Vec::new(),
             dismissed: 0,
             first_response_s: None,
