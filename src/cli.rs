@@ -344,6 +344,7 @@ fn load_engine(cfg: &Config) -> Result<Engine> {
         workers: cfg.effective_concurrency(),
         asr: cfg.asr.clone(),
     })
+    .map(|e| e.with_privacy(cfg.privacy.clone()))
     .with_context(|| {
         if cfg.rules_only {
             "loading rule packs".to_owned()

@@ -8,6 +8,7 @@
 //! from, so a match can be highlighted in the text a human reads.
 
 pub mod digits;
+pub mod pii;
 
 use crate::domain::Language;
 
