@@ -17,6 +17,7 @@ use crate::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
 use crate::store::{ResultFilter, Saved, Store};
 use crate::wire::ResultWire;
 
+mod purge;
 mod review;
 pub use review::{ReportArgs, ServeArgs, UsersCommand};
 
@@ -78,6 +79,9 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Publish job files (.json, .jsonl, directories) to the jobs queue.
     Submit(SubmitArgs),
+    /// Delete results, failure records, review data and redacted recordings
+    /// older than a date (default: `[privacy] retention_days`).
+    Purge(purge::PurgeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -325,6 +329,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Serve(s) => review::serve(cfg, s).await,
         Command::Worker(w) => worker(cfg, w).await,
         Command::Submit(s) => submit(cfg, s).await,
+        Command::Purge(p) => purge::purge(cfg, p).await,
     }
 }
 

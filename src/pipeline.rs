@@ -458,7 +458,8 @@ impl Engine {
             crate::redact::audio::write_copy(&mut channels, decode::Pcm16k::RATE, &spans, &dest, replace)
         })?;
         tracing::info!(job = %call.header.id, spans = spans.len(), path = %dest.display(), "redacted recording written");
-        Ok(Some(dest))
+        // Absolute, so the review server finds it whatever its directory.
+        Ok(Some(std::fs::canonicalize(&dest).unwrap_or(dest)))
     }
 }
 

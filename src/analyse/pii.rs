@@ -1,12 +1,13 @@
 //! Personal data exposed by the agent: bank card numbers (Luhn), mainland
 //! mobile numbers, resident ID numbers (GB 11643 checksum) and e-mail
-//! addresses, also when spelled out in words or Chinese numerals.
+//! addresses, also when spelled out in words or Chinese numerals or
+//! written full-width (detection: `text::pii`).
 //!
 //! In typed chats the checksum decides. Speech recognition drops and merges
 //! digits, so in call transcripts a long digit run next to a context word
 //! ("card number", "身份证") counts even when its checksum fails. Evidence
-//! masks all but the last four digits, so reviewing a flag does not spread
-//! the data further.
+//! masks all but the last four digits; the redact stage then masks every
+//! turn, whoever spoke, in the configured style.
 
 use super::{fill, flag, turn_evidence, Analyser, Subject};
 use crate::domain::{Analysis, Medium, Speaker};
