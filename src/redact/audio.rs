@@ -196,4 +196,48 @@ mod tests {
         assert!(!orig.exists());
         assert_eq!(std::fs::read(&dest).unwrap().len(), 44 + 20);
     }
+
+    #[test]
+    fn an_8khz_stereo_call_keeps_its_length_and_channels() {
+        // An 8 kHz two-channel recording as telephony writes it, decoded as
+        // the pipeline does (16 kHz per channel), redacted by a turn's span.
+        let dir = tempfile::tempdir().unwrap();
+        let src = dir.path().join("call.wav");
+        let n = 8_000 * 4;
+        let tone = |c: usize| -> Vec<f32> {
+            (0..n).map(|i| 0.3 * ((i as f32) * 0.05 * (c as f32 + 1.0)).sin() + 0.5).collect()
+        };
+        std::fs::write(&src, wav_bytes(&[tone(0), tone(1)], 8_000)).unwrap();
+        let audio =
+            crate::decode::decode_file(&src, &crate::decode::DecodeOptions::default()).unwrap();
+        let red = super::super::Redaction {
+            turns: vec![super::super::TurnRedaction {
+                turn: 0,
+                start: 1.0,
+                end: 3.0,
+                chars: 20,
+                spans: vec![(10, 15)],
+                kinds: vec![crate::domain::PiiKind::CnMobile],
+            }],
+        };
+        let spans = red.time_spans(0.25);
+        // 2.0–2.5 s by position, padded by 0.25 + 0.2 s.
+        assert_eq!(spans.len(), 1);
+        assert!((spans[0].0 - 1.55).abs() < 1e-9 && (spans[0].1 - 2.95).abs() < 1e-9, "{spans:?}");
+        let mut ch: Vec<Vec<f32>> = audio.channels.iter().map(|c| c.samples().to_vec()).collect();
+        let before = ch.clone();
+        let dest = copy_path(dir.path(), "call-1");
+        write_copy(&mut ch, 16_000, &spans, &dest, None).unwrap();
+        let (n_ch, rate, got) = read_wav(&std::fs::read(&dest).unwrap());
+        assert_eq!((n_ch, rate), (2, 16_000));
+        for (c, samples) in got.iter().enumerate() {
+            assert_eq!(samples.len(), before[c].len(), "as long as the decoded audio");
+            assert!(samples.len().abs_diff(16_000 * 4) <= 16, "4 s within 1 ms: {}", samples.len());
+            let at = |t: f64| samples[(t * 16_000.0) as usize];
+            assert_eq!((at(1.6), at(2.0), at(2.9)), (0, 0, 0), "channel {c} silent inside");
+            assert_eq!(at(0.5), to_i16(before[c][8_000]), "channel {c} unchanged before");
+            assert_eq!(at(3.5), to_i16(before[c][56_000]), "channel {c} unchanged after");
+        }
+        assert!(src.exists(), "keep: the original stays");
+    }
 }
