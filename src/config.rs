@@ -346,7 +346,8 @@ mod tests {
     #[test]
     fn privacy_section_overrides_and_rejects_typos() {
         let cfg: Config =
-            toml::from_str("[privacy]\nmask = \"tag\"\naudio = \"replace\"\nretention_days = 90\n").unwrap();
+            toml::from_str("[privacy]\nmask = \"tag\"\naudio = \"replace\"\nretention_days = 90\n")
+                .unwrap();
         assert_eq!(cfg.privacy.mask, crate::redact::MaskStyle::Tag);
         assert_eq!(cfg.privacy.audio, crate::redact::AudioPolicy::Replace);
         assert_eq!(cfg.privacy.retention_days, 90);

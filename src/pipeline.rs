@@ -436,7 +436,11 @@ impl Engine {
     /// Calls with personal data: writes the recording with those spans
     /// silenced and returns its path (`None`: nothing to silence, or
     /// `[privacy] audio = "off"`).
-    fn redact_audio(&self, call: &CallJob, redaction: &Redaction) -> Result<Option<PathBuf>, JobError> {
+    fn redact_audio(
+        &self,
+        call: &CallJob,
+        redaction: &Redaction,
+    ) -> Result<Option<PathBuf>, JobError> {
         let opts = &self.redactor.options;
         if opts.audio == AudioPolicy::Off || redaction.is_empty() {
             return Ok(None);
@@ -452,10 +456,19 @@ impl Engine {
         let spans = redaction.time_spans(opts.audio_pad_ms as f64 / 1000.0);
         let dest = crate::redact::audio::copy_path(&opts.audio_dir, call.header.id.as_str());
         let replace = (opts.audio == AudioPolicy::Replace).then_some(call.recording.path.as_path());
-        let mut channels: Vec<Vec<f32>> =
-            audio.channels.iter().map(|c| c.samples().to_vec()).collect();
+        let mut channels: Vec<Vec<f32>> = audio
+            .channels
+            .iter()
+            .map(|c| c.samples().to_vec())
+            .collect();
         stage(Stage::Redact, || {
-            crate::redact::audio::write_copy(&mut channels, decode::Pcm16k::RATE, &spans, &dest, replace)
+            crate::redact::audio::write_copy(
+                &mut channels,
+                decode::Pcm16k::RATE,
+                &spans,
+                &dest,
+                replace,
+            )
         })?;
         tracing::info!(job = %call.header.id, spans = spans.len(), path = %dest.display(), "redacted recording written");
         // Absolute, so the review server finds it whatever its directory.

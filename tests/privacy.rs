@@ -1,9 +1,11 @@
 //! Personal data never leaves the engine in clear: chats with card, ID and
 //! mobile numbers and e-mail addresses (half- and full-width, in Chinese
 //! numerals and English words, split across turns, partly masked) go
-//! through the `callqa` binary into SQLite and PostgreSQL, and through the
-//! pipeline into the review server; then the CLI output, the database
-//! files and rows and the API responses are searched for the raw data.
+//! through the `callqa` binary into SQLite and PostgreSQL, through the
+//! queue worker (RabbitMQ) and through the pipeline into the review
+//! server; then the CLI output and logs, the database files and rows, the
+//! published messages, the worker's log and the API responses are
+//! searched for the raw data.
 //! The PII flag must still say what kind of data the agent exposed, where.
 
 mod common;
@@ -99,7 +101,10 @@ fn analyse_and_check_cli(database: &str) -> Vec<Value> {
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v.get("job_id").is_some() && v.get("turns").is_some())
         .collect();
-    let ids: Vec<&str> = results.iter().filter_map(|r| r["job_id"].as_str()).collect();
+    let ids: Vec<&str> = results
+        .iter()
+        .filter_map(|r| r["job_id"].as_str())
+        .collect();
     assert_eq!(ids.len(), 4, "{ids:?}");
     check_results(&results);
 
@@ -117,6 +122,38 @@ fn analyse_and_check_cli(database: &str) -> Vec<Value> {
     results
 }
 
+/// `callqa purge`: nothing before 2000, everything before tomorrow, with
+/// counts; then the store is empty.
+fn purge_and_check(database: &str) {
+    let out = callqa(database, &["purge", "--before", "2000-01-01"]);
+    let text = out_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains(": 0 results, 0 flags, 0 failure records"),
+        "{text}"
+    );
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let out = callqa(database, &["purge", "--before", &tomorrow]);
+    let text = out_text(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains(": 4 results, "), "{text}");
+    assert!(text.contains(" 1 failure records"), "{text}");
+    let listed = callqa(database, &["results", "--json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout).trim(),
+        "",
+        "no results left"
+    );
+    let failures = callqa(database, &["results", "--failures", "--json"]);
+    assert_eq!(
+        String::from_utf8_lossy(&failures.stdout).trim(),
+        "",
+        "no failures left"
+    );
+}
+
 fn result<'a>(results: &'a [Value], id: &str) -> &'a Value {
     results
         .iter()
@@ -131,7 +168,10 @@ fn turn(r: &Value, i: usize) -> &str {
 /// The masked forms, and the flag saying what was exposed, where.
 fn check_results(results: &[Value]) {
     let zh04 = result(results, "chat-zh-04");
-    assert_eq!(turn(zh04, 3), "好的，您目前绑定的卡号是**** **** **** 7894，对吧？");
+    assert_eq!(
+        turn(zh04, 3),
+        "好的，您目前绑定的卡号是**** **** **** 7894，对吧？"
+    );
     let pii = zh04["flags"]
         .as_array()
         .unwrap()
@@ -152,7 +192,10 @@ fn check_results(results: &[Value]) {
 
     let zh = result(results, "privacy-zh-01");
     let want = [
-        (1, "您好，很高兴为您服务。您的身份证号是**************002X，对吗？"),
+        (
+            1,
+            "您好，很高兴为您服务。您的身份证号是**************002X，对吗？",
+        ),
         (2, "对，新手机号是*******５６７８"),
         (3, "好的，邮箱还是ｌ***＠ｅｘａｍｐｌｅ．ｃｎ吗？"),
         (4, "备用电话*******八八六六"),
@@ -176,12 +219,19 @@ fn check_results(results: &[Value]) {
 
     let en = result(results, "privacy-en-01");
     let t1 = turn(en, 1);
-    assert!(t1.ends_with("three three four four, is that right?"), "{t1}");
+    assert!(
+        t1.ends_with("three three four four, is that right?"),
+        "{t1}"
+    );
     assert_eq!(
         turn(en, 2),
         "Yes. My email is t*** at example dot com, or T***@EXAMPLE.COM typed."
     );
-    assert!(turn(en, 3).contains("**** **** **** 0004"), "{}", turn(en, 3));
+    assert!(
+        turn(en, 3).contains("**** **** **** 0004"),
+        "{}",
+        turn(en, 3)
+    );
     // One flag per turn where the agent read data out: the mobile, then
     // the card.
     let pii: Vec<(&str, i64)> = en["flags"]
@@ -189,7 +239,12 @@ fn check_results(results: &[Value]) {
         .unwrap()
         .iter()
         .filter(|f| f["id"] == "pii_exposure")
-        .map(|f| (f["message"].as_str().unwrap(), f["evidence"][0]["turn"].as_i64().unwrap()))
+        .map(|f| {
+            (
+                f["message"].as_str().unwrap(),
+                f["evidence"][0]["turn"].as_i64().unwrap(),
+            )
+        })
         .collect();
     assert_eq!(
         pii,
@@ -219,11 +274,15 @@ fn sqlite_rows_files_and_cli_output_hold_no_raw_data() {
     let files = sqlite_files(dir.path());
     assert!(files.contains("privacy-zh-01"), "the rows are in the files");
     assert_clean("SQLite files", &files);
+    purge_and_check(&url);
 }
 
 #[test]
 fn postgres_rows_hold_no_raw_data() {
-    let name = format!("callqa_{}", common::unique("privacy").replace(['-', 'x'], "_"));
+    let name = format!(
+        "callqa_{}",
+        common::unique("privacy").replace(['-', 'x'], "_")
+    );
     common::pg_admin(&format!("CREATE DATABASE \"{name}\""));
     let url = common::pg_url_for(&name);
     analyse_and_check_cli(&url);
@@ -240,6 +299,7 @@ fn postgres_rows_hold_no_raw_data() {
         }
         all
     });
+    purge_and_check(&url);
     let _ = std::thread::spawn(move || {
         common::pg_admin(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
     })
@@ -280,4 +340,60 @@ async fn review_api_serves_only_masked_text() {
     assert!(seen.contains("**** **** **** 7894"), "{seen}");
     assert!(seen.contains("ｌ***＠ｅｘａｍｐｌｅ．ｃｎ"), "{seen}");
     w.stop().await;
+}
+
+#[test]
+fn worker_publishes_and_logs_only_masked_text() {
+    let mut env = common::Env::sqlite("privacy");
+    let flagged = env.tap("result.flagged");
+    let clean = env.tap("result.clean");
+    let lines: Vec<String> = [
+        "samples/chats/zh-04-pii-card.json",
+        "samples/chats/en-04-pii.json",
+        "tests/fixtures/privacy/zh-pii-forms.json",
+        "tests/fixtures/privacy/en-pii-spoken.json",
+        "tests/fixtures/privacy/bad-job.json",
+    ]
+    .iter()
+    .map(|f| {
+        let v: Value = serde_json::from_slice(&std::fs::read(repo().join(f)).unwrap()).unwrap();
+        v.to_string()
+    })
+    .collect();
+    env.submit("jobs", &lines);
+    let mut w = env.worker("w", &[]);
+    let store = env.store();
+    common::wait_until(
+        "4 results stored",
+        std::time::Duration::from_secs(60),
+        || {
+            let n = common::block_on({
+                let store = store.clone();
+                async move { store.count_results().await.unwrap() }
+            });
+            (n == 4).then_some(())
+        },
+    );
+    assert!(
+        w.terminate(std::time::Duration::from_secs(60)).success(),
+        "{}",
+        w.log()
+    );
+    let mut published = String::new();
+    for q in [&flagged, &clean] {
+        for m in env.drain(q) {
+            published.push_str(&m.json().to_string());
+        }
+    }
+    assert!(published.contains("**** **** **** 7894"), "{published}");
+    assert_clean("published results", &published);
+    // The rejected job went to the dead-letter queue as it arrived (the
+    // sender's input); its recorded reason is masked.
+    let failures = common::block_on({
+        let store = store.clone();
+        async move { store.list_failures(10).await.unwrap() }
+    });
+    assert_eq!(failures.len(), 1);
+    assert_clean("failure record", &format!("{failures:?}"));
+    assert_clean("worker log", &w.log());
 }

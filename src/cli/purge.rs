@@ -19,7 +19,11 @@ pub struct PurgeArgs {
 }
 
 /// The cut-off from `--before` or the retention setting.
-pub fn cutoff(before: Option<&str>, retention_days: u32, now: DateTime<Utc>) -> Result<DateTime<Utc>> {
+pub fn cutoff(
+    before: Option<&str>,
+    retention_days: u32,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
     match before {
         Some(s) => {
             if let Ok(d) = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d") {
@@ -47,7 +51,10 @@ pub async fn purge(cfg: Config, a: PurgeArgs) -> Result<i32> {
     let dir = std::fs::canonicalize(&cfg.privacy.audio_dir).ok();
     for r in &purged.recordings {
         let p = Path::new(r);
-        let ours = dir.as_ref().zip(std::fs::canonicalize(p).ok()).is_some_and(|(d, f)| f.starts_with(d));
+        let ours = dir
+            .as_ref()
+            .zip(std::fs::canonicalize(p).ok())
+            .is_some_and(|(d, f)| f.starts_with(d));
         if ours && std::fs::remove_file(p).is_ok() {
             audio += 1;
         }
@@ -65,10 +72,16 @@ mod tests {
 
     #[test]
     fn cutoff_from_date_time_or_retention() {
-        let now = DateTime::parse_from_rfc3339("2026-12-02T08:00:00Z").unwrap().with_timezone(&Utc);
+        let now = DateTime::parse_from_rfc3339("2026-12-02T08:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let cases: &[(Option<&str>, u32, Option<&str>)] = &[
             (Some("2026-11-01"), 0, Some("2026-11-01T00:00:00+00:00")),
-            (Some("2026-11-01T10:00:00+08:00"), 0, Some("2026-11-01T02:00:00+00:00")),
+            (
+                Some("2026-11-01T10:00:00+08:00"),
+                0,
+                Some("2026-11-01T02:00:00+00:00"),
+            ),
             (None, 30, Some("2026-11-02T08:00:00+00:00")),
             (None, 0, None),
             (Some("yesterday"), 30, None),

@@ -49,7 +49,9 @@ pub fn silence(channels: &mut [Vec<f32>], rate: u32, spans: &[(f64, f64)]) {
 
 /// A sample in [-1, 1] as 16-bit PCM.
 pub fn to_i16(x: f32) -> i16 {
-    (x.clamp(-1.0, 1.0) * 32768.0).round().clamp(-32768.0, 32767.0) as i16
+    (x.clamp(-1.0, 1.0) * 32768.0)
+        .round()
+        .clamp(-32768.0, 32767.0) as i16
 }
 
 /// The bytes of a 16-bit PCM WAV file; channels of unequal length are
@@ -73,7 +75,11 @@ pub fn wav_bytes(channels: &[Vec<f32>], rate: u32) -> Vec<u8> {
     out.extend_from_slice(&data_len.to_le_bytes());
     for i in 0..frames {
         for c in 0..usize::from(n_ch) {
-            let x = channels.get(c).and_then(|ch| ch.get(i)).copied().unwrap_or(0.0);
+            let x = channels
+                .get(c)
+                .and_then(|ch| ch.get(i))
+                .copied()
+                .unwrap_or(0.0);
             out.extend_from_slice(&to_i16(x).to_le_bytes());
         }
     }
@@ -85,10 +91,19 @@ pub fn wav_bytes(channels: &[Vec<f32>], rate: u32) -> Vec<u8> {
 pub fn copy_path(dir: &Path, job_id: &str) -> PathBuf {
     let safe: String = job_id
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let safe = safe.trim_start_matches('.');
-    dir.join(format!("{}.redacted.wav", if safe.is_empty() { "job" } else { safe }))
+    dir.join(format!(
+        "{}.redacted.wav",
+        if safe.is_empty() { "job" } else { safe }
+    ))
 }
 
 /// Writes the redacted copy (through a temporary file, so a reader never
@@ -146,7 +161,7 @@ mod tests {
     fn spans_are_silent_on_every_channel_and_the_rest_unchanged() {
         let rate = 8_000;
         let n = rate as usize * 3; // 3 s
-        // Two channels of distinct non-zero tones.
+                                   // Two channels of distinct non-zero tones.
         let orig: Vec<Vec<f32>> = (0..2)
             .map(|c| {
                 (0..n)
@@ -157,7 +172,11 @@ mod tests {
         let spans = [(0.5, 1.0), (2.25, 2.5)];
         let dir = tempfile::tempdir().unwrap();
         let dest = copy_path(dir.path(), "call/../zh-01");
-        assert_eq!(dest.parent(), Some(dir.path()), "the id cannot leave the directory");
+        assert_eq!(
+            dest.parent(),
+            Some(dir.path()),
+            "the id cannot leave the directory"
+        );
         let mut work = orig.clone();
         write_copy(&mut work, rate, &spans, &dest, None).unwrap();
         let (ch, r, got) = read_wav(&std::fs::read(&dest).unwrap());
@@ -180,7 +199,11 @@ mod tests {
     #[test]
     fn odd_spans_never_panic() {
         let mut ch = vec![vec![1.0f32; 100]];
-        silence(&mut ch, 100, &[(-5.0, 0.1), (0.9, 50.0), (f64::NAN, 1.0), (0.5, 0.4)]);
+        silence(
+            &mut ch,
+            100,
+            &[(-5.0, 0.1), (0.9, 50.0), (f64::NAN, 1.0), (0.5, 0.4)],
+        );
         assert!(ch[0][..10].iter().all(|&x| x == 0.0));
         assert!(ch[0][10..90].iter().all(|&x| x == 1.0));
         assert!(ch[0][90..].iter().all(|&x| x == 0.0));
@@ -205,7 +228,9 @@ mod tests {
         let src = dir.path().join("call.wav");
         let n = 8_000 * 4;
         let tone = |c: usize| -> Vec<f32> {
-            (0..n).map(|i| 0.3 * ((i as f32) * 0.05 * (c as f32 + 1.0)).sin() + 0.5).collect()
+            (0..n)
+                .map(|i| 0.3 * ((i as f32) * 0.05 * (c as f32 + 1.0)).sin() + 0.5)
+                .collect()
         };
         std::fs::write(&src, wav_bytes(&[tone(0), tone(1)], 8_000)).unwrap();
         let audio =
@@ -223,20 +248,47 @@ mod tests {
         let spans = red.time_spans(0.25);
         // 2.0–2.5 s by position, padded by 0.25 + 0.2 s.
         assert_eq!(spans.len(), 1);
-        assert!((spans[0].0 - 1.55).abs() < 1e-9 && (spans[0].1 - 2.95).abs() < 1e-9, "{spans:?}");
-        let mut ch: Vec<Vec<f32>> = audio.channels.iter().map(|c| c.samples().to_vec()).collect();
+        assert!(
+            (spans[0].0 - 1.55).abs() < 1e-9 && (spans[0].1 - 2.95).abs() < 1e-9,
+            "{spans:?}"
+        );
+        let mut ch: Vec<Vec<f32>> = audio
+            .channels
+            .iter()
+            .map(|c| c.samples().to_vec())
+            .collect();
         let before = ch.clone();
         let dest = copy_path(dir.path(), "call-1");
         write_copy(&mut ch, 16_000, &spans, &dest, None).unwrap();
         let (n_ch, rate, got) = read_wav(&std::fs::read(&dest).unwrap());
         assert_eq!((n_ch, rate), (2, 16_000));
         for (c, samples) in got.iter().enumerate() {
-            assert_eq!(samples.len(), before[c].len(), "as long as the decoded audio");
-            assert!(samples.len().abs_diff(16_000 * 4) <= 16, "4 s within 1 ms: {}", samples.len());
+            assert_eq!(
+                samples.len(),
+                before[c].len(),
+                "as long as the decoded audio"
+            );
+            assert!(
+                samples.len().abs_diff(16_000 * 4) <= 16,
+                "4 s within 1 ms: {}",
+                samples.len()
+            );
             let at = |t: f64| samples[(t * 16_000.0) as usize];
-            assert_eq!((at(1.6), at(2.0), at(2.9)), (0, 0, 0), "channel {c} silent inside");
-            assert_eq!(at(0.5), to_i16(before[c][8_000]), "channel {c} unchanged before");
-            assert_eq!(at(3.5), to_i16(before[c][56_000]), "channel {c} unchanged after");
+            assert_eq!(
+                (at(1.6), at(2.0), at(2.9)),
+                (0, 0, 0),
+                "channel {c} silent inside"
+            );
+            assert_eq!(
+                at(0.5),
+                to_i16(before[c][8_000]),
+                "channel {c} unchanged before"
+            );
+            assert_eq!(
+                at(3.5),
+                to_i16(before[c][56_000]),
+                "channel {c} unchanged after"
+            );
         }
         assert!(src.exists(), "keep: the original stays");
     }

@@ -52,7 +52,13 @@ fn label(kind: PiiKind, language: Language) -> &'static str {
 fn stars(chars: &[char]) -> String {
     chars
         .iter()
-        .map(|&c| if c.is_whitespace() || c == '-' { c } else { '*' })
+        .map(|&c| {
+            if c.is_whitespace() || c == '-' {
+                c
+            } else {
+                '*'
+            }
+        })
         .collect()
 }
 
@@ -219,13 +225,43 @@ mod tests {
         use Language::*;
         use MaskStyle::*;
         let cases = [
-            ("卡号是6222 0212 3456 7894，对吧", Partial, Zh, "卡号是**** **** **** 7894，对吧"),
-            ("卡号是6222 0212 3456 7894，对吧", Tag, Zh, "卡号是[银行卡 ****7894]，对吧"),
-            ("mail jane.doe@example.com.", Partial, En, "mail j***@example.com."),
-            ("mail jane.doe@example.com.", Tag, En, "mail [e-mail j***@example.com]."),
-            ("身份证11010519491231002X", Tag, Zh, "身份证[身份证 ****002X]"),
+            (
+                "卡号是6222 0212 3456 7894，对吧",
+                Partial,
+                Zh,
+                "卡号是**** **** **** 7894，对吧",
+            ),
+            (
+                "卡号是6222 0212 3456 7894，对吧",
+                Tag,
+                Zh,
+                "卡号是[银行卡 ****7894]，对吧",
+            ),
+            (
+                "mail jane.doe@example.com.",
+                Partial,
+                En,
+                "mail j***@example.com.",
+            ),
+            (
+                "mail jane.doe@example.com.",
+                Tag,
+                En,
+                "mail [e-mail j***@example.com].",
+            ),
+            (
+                "身份证11010519491231002X",
+                Tag,
+                Zh,
+                "身份证[身份证 ****002X]",
+            ),
             ("手机13812345678", Partial, Zh, "手机*******5678"),
-            ("ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", Partial, Zh, "ｊ***＠ｅｘａｍｐｌｅ．ｃｏｍ"),
+            (
+                "ｊａｎｅ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+                Partial,
+                Zh,
+                "ｊ***＠ｅｘａｍｐｌｅ．ｃｏｍ",
+            ),
             // The local part is a mobile number: both overlap, masked whole.
             ("13812345678@qq.com", Partial, Zh, "******************"),
             ("nothing here", Tag, En, "nothing here"),
@@ -244,7 +280,15 @@ mod tests {
         }];
         // "ab1234cd" → "ab[x]cd"
         assert_eq!(apply("ab1234cd", &edits), "ab[x]cd");
-        let cases = [(0, false, 0), (2, false, 2), (2, true, 2), (4, false, 2), (4, true, 5), (6, false, 5), (8, true, 7)];
+        let cases = [
+            (0, false, 0),
+            (2, false, 2),
+            (2, true, 2),
+            (4, false, 2),
+            (4, true, 5),
+            (6, false, 5),
+            (8, true, 7),
+        ];
         for (at, is_end, want) in cases {
             assert_eq!(map_offset(&edits, at, is_end), want, "{at} {is_end}");
         }

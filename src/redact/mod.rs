@@ -91,15 +91,39 @@ impl PrivacyOptions {
 const CONTEXT: &[(PiiKind, &[&str])] = &[
     (
         PiiKind::BankCard,
-        &["卡号", "银行卡", "信用卡", "储蓄卡", "账号", "card", "account number"],
+        &[
+            "卡号",
+            "银行卡",
+            "信用卡",
+            "储蓄卡",
+            "账号",
+            "card",
+            "account number",
+        ],
     ),
     (
         PiiKind::CnId,
-        &["身份证", "证件号", "id number", "id card", "identity", "passport"],
+        &[
+            "身份证",
+            "证件号",
+            "id number",
+            "id card",
+            "identity",
+            "passport",
+        ],
     ),
     (
         PiiKind::CnMobile,
-        &["手机", "电话", "号码", "联系方式", "phone", "mobile", "cell", "number"],
+        &[
+            "手机",
+            "电话",
+            "号码",
+            "联系方式",
+            "phone",
+            "mobile",
+            "cell",
+            "number",
+        ],
     ),
 ];
 
@@ -195,7 +219,11 @@ impl Redactor {
         // reads as a mask character) is the whole one.
         let masked: Vec<Found> = partly_masked(text)
             .into_iter()
-            .filter(|m| !found.iter().any(|f| f.span.0 < m.span.1 && m.span.0 < f.span.1))
+            .filter(|m| {
+                !found
+                    .iter()
+                    .any(|f| f.span.0 < m.span.1 && m.span.0 < f.span.1)
+            })
             .collect();
         found
             .into_iter()
@@ -223,13 +251,24 @@ impl Redactor {
         let mut pieces: Vec<Vec<Piece>> = (0..n)
             .map(|i| {
                 let t = &r.turns[i];
-                let prev = if i > 0 { r.turns[i - 1].norm.text.as_str() } else { "" };
+                let prev = if i > 0 {
+                    r.turns[i - 1].norm.text.as_str()
+                } else {
+                    ""
+                };
                 self.pieces(&t.text, &[&t.norm.text, prev])
             })
             .collect();
         for i in 1..n {
             let (a, b) = pieces.split_at_mut(i);
-            split_numbers(&self.detector, &r.turns[i - 1], &r.turns[i], self.options.keep_digits, &mut a[i - 1], &mut b[0]);
+            split_numbers(
+                &self.detector,
+                &r.turns[i - 1],
+                &r.turns[i],
+                self.options.keep_digits,
+                &mut a[i - 1],
+                &mut b[0],
+            );
         }
         let mut edits: Vec<Vec<Edit>> = Vec::with_capacity(n);
         let mut redaction = Redaction::default();

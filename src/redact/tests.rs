@@ -35,7 +35,9 @@ fn chat(lang: &str, turns: &[(&str, &str)]) -> Vec<u8> {
 }
 
 fn run(e: &Engine, job: &[u8]) -> QaResult {
-    let job = parse_job(job, &IntakeOptions::default()).map_err(|(_, e)| e).unwrap();
+    let job = parse_job(job, &IntakeOptions::default())
+        .map_err(|(_, e)| e)
+        .unwrap();
     e.process(&job).unwrap()
 }
 
@@ -49,8 +51,16 @@ fn sample_chats_keep_no_raw_numbers_anywhere() {
     let e = engine(PrivacyOptions::default());
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/chats");
     let cases: &[(&str, &[&str], &str)] = &[
-        ("zh-04-pii-card.json", &["6222 0212 3456 7894", "6222021234567894", "0212"], "**** **** **** 7894"),
-        ("en-04-pii.json", &["4111 1111 1111 1111", "jane.doe@", "jane.d@"], "j***@example.com"),
+        (
+            "zh-04-pii-card.json",
+            &["6222 0212 3456 7894", "6222021234567894", "0212"],
+            "**** **** **** 7894",
+        ),
+        (
+            "en-04-pii.json",
+            &["4111 1111 1111 1111", "jane.doe@", "jane.d@"],
+            "j***@example.com",
+        ),
     ];
     for (file, raw, masked) in cases {
         let r = run(&e, &std::fs::read(root.join(file)).unwrap());
@@ -60,9 +70,18 @@ fn sample_chats_keep_no_raw_numbers_anywhere() {
         }
         assert!(json.contains(masked), "{file}: {masked:?} missing");
         // The flag still says what was exposed and where.
-        let pii = r.analysis.flags.iter().find(|f| f.id == FlagId::PiiExposure).expect("pii flag");
+        let pii = r
+            .analysis
+            .flags
+            .iter()
+            .find(|f| f.id == FlagId::PiiExposure)
+            .expect("pii flag");
         assert_eq!(pii.evidence[0].turn, Some(3), "{file}");
-        assert!(pii.evidence[0].text.contains(masked), "{file}: {:?}", pii.evidence[0].text);
+        assert!(
+            pii.evidence[0].text.contains(masked),
+            "{file}: {:?}",
+            pii.evidence[0].text
+        );
     }
 }
 
@@ -71,9 +90,21 @@ fn customer_data_is_masked_without_a_flag() {
     let e = engine(PrivacyOptions::default());
     let r = run(
         &e,
-        &chat("zh", &[("customer", "我的手机是13812345678，身份证11010519491231002X"), ("agent", "好的，已记录。")]),
+        &chat(
+            "zh",
+            &[
+                (
+                    "customer",
+                    "我的手机是13812345678，身份证11010519491231002X",
+                ),
+                ("agent", "好的，已记录。"),
+            ],
+        ),
     );
-    assert_eq!(r.turns[0].text, "我的手机是*******5678，身份证**************002X");
+    assert_eq!(
+        r.turns[0].text,
+        "我的手机是*******5678，身份证**************002X"
+    );
     assert!(r.analysis.flags.iter().all(|f| f.id != FlagId::PiiExposure));
 }
 
@@ -122,9 +153,20 @@ fn tag_style_and_highlights() {
         ..PrivacyOptions::default()
     });
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/chats");
-    let r = run(&e, &std::fs::read(root.join("zh-04-pii-card.json")).unwrap());
-    assert_eq!(r.turns[3].text, "好的，您目前绑定的卡号是[银行卡 ****7894]，对吧？");
-    let pii = r.analysis.flags.iter().find(|f| f.id == FlagId::PiiExposure).unwrap();
+    let r = run(
+        &e,
+        &std::fs::read(root.join("zh-04-pii-card.json")).unwrap(),
+    );
+    assert_eq!(
+        r.turns[3].text,
+        "好的，您目前绑定的卡号是[银行卡 ****7894]，对吧？"
+    );
+    let pii = r
+        .analysis
+        .flags
+        .iter()
+        .find(|f| f.id == FlagId::PiiExposure)
+        .unwrap();
     let ev = &pii.evidence[0];
     assert_eq!(ev.text, r.turns[3].text);
     let (s, en) = ev.highlight.unwrap();
@@ -148,7 +190,10 @@ fn time_spans_are_placed_by_character_and_padded() {
     assert_eq!(red.time_spans(0.5), vec![(13.5, 17.5)]);
     // Clamped to the turn (padded).
     let red = Redaction {
-        turns: vec![TurnRedaction { spans: vec![(0, 100)], ..red.turns[0].clone() }],
+        turns: vec![TurnRedaction {
+            spans: vec![(0, 100)],
+            ..red.turns[0].clone()
+        }],
     };
     assert_eq!(red.time_spans(0.5), vec![(9.5, 20.5)]);
 }

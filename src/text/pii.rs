@@ -174,7 +174,10 @@ fn emails(text: &str) -> Vec<Found> {
         if out.iter().any(|f| f.span.0 < e && s < f.span.1) {
             continue;
         }
-        let at = m.as_str().find(" at ").map_or(0, |b| m.as_str()[..b].chars().count());
+        let at = m
+            .as_str()
+            .find(" at ")
+            .map_or(0, |b| m.as_str()[..b].chars().count());
         out.push(Found {
             kind: PiiKind::Email,
             span: (s, e),
@@ -264,14 +267,21 @@ mod tests {
 
     fn kinds(text: &str, by_context: bool) -> Vec<(PiiKind, String)> {
         let mut ctx = HashMap::new();
-        ctx.insert(PiiKind::BankCard, vec!["卡号".to_owned(), "card".to_owned()]);
+        ctx.insert(
+            PiiKind::BankCard,
+            vec!["卡号".to_owned(), "card".to_owned()],
+        );
         ctx.insert(PiiKind::CnMobile, vec!["手机".to_owned()]);
         let d = Detector::all(ctx);
         let norm = crate::text::normalise(text, crate::domain::Language::Zh);
         d.find(text, &[&norm.text], by_context)
             .into_iter()
             .map(|f| {
-                let s: String = text.chars().skip(f.span.0).take(f.span.1 - f.span.0).collect();
+                let s: String = text
+                    .chars()
+                    .skip(f.span.0)
+                    .take(f.span.1 - f.span.0)
+                    .collect();
                 (f.kind, s)
             })
             .collect()
@@ -281,16 +291,48 @@ mod tests {
     fn finds_each_kind_however_written() {
         use PiiKind::*;
         let cases: &[(&str, bool, &[(PiiKind, &str)])] = &[
-            ("卡号6222 0212 3456 7894", false, &[(BankCard, "6222 0212 3456 7894")]),
-            ("身份证11010519491231002X", false, &[(CnId, "11010519491231002X")]),
-            ("手机一三八一二三四五六七八", false, &[(CnMobile, "一三八一二三四五六七八")]),
-            ("１３８１２３４５６７８", false, &[(CnMobile, "１３８１２３４５６７８")]),
-            ("mail jane.doe@example.com ok", false, &[(Email, "jane.doe@example.com")]),
-            ("邮箱ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ", false, &[(Email, "ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ")]),
-            ("it's jane dot doe at example dot com", false, &[(Email, "jane dot doe at example dot com")]),
+            (
+                "卡号6222 0212 3456 7894",
+                false,
+                &[(BankCard, "6222 0212 3456 7894")],
+            ),
+            (
+                "身份证11010519491231002X",
+                false,
+                &[(CnId, "11010519491231002X")],
+            ),
+            (
+                "手机一三八一二三四五六七八",
+                false,
+                &[(CnMobile, "一三八一二三四五六七八")],
+            ),
+            (
+                "１３８１２３４５６７８",
+                false,
+                &[(CnMobile, "１３８１２３４５６７８")],
+            ),
+            (
+                "mail jane.doe@example.com ok",
+                false,
+                &[(Email, "jane.doe@example.com")],
+            ),
+            (
+                "邮箱ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ",
+                false,
+                &[(Email, "ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ")],
+            ),
+            (
+                "it's jane dot doe at example dot com",
+                false,
+                &[(Email, "jane dot doe at example dot com")],
+            ),
             // A checksum that fails counts only beside a context word.
             ("卡号6222 0212 3456 7890", false, &[]),
-            ("卡号6222 0212 3456 7890", true, &[(BankCard, "6222 0212 3456 7890")]),
+            (
+                "卡号6222 0212 3456 7890",
+                true,
+                &[(BankCard, "6222 0212 3456 7890")],
+            ),
             ("订单6222 0212 3456 7890", true, &[]),
             ("no numbers here", true, &[]),
         ];

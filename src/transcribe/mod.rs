@@ -542,7 +542,12 @@ impl Transcriber {
                             if !raw.trim().is_empty() {
                                 // Length only: logs never carry what was said (it may
                                 // be personal data; see docs/privacy.md).
-                                tracing::debug!(start = span.start, chars = raw.chars().count(), why, "dropped recognised text");
+                                tracing::debug!(
+                                    start = span.start,
+                                    chars = raw.chars().count(),
+                                    why,
+                                    "dropped recognised text"
+                                );
                                 dropped += 1;
                             }
                         }
