@@ -436,7 +436,7 @@ impl Engine {
     /// Calls with personal data: writes the recording with those spans
     /// silenced and returns its path (`None`: nothing to silence, or
     /// `[privacy] audio = "off"`).
-    fn redact_audio(
+    pub(crate) fn redact_audio(
         &self,
         call: &CallJob,
         redaction: &Redaction,

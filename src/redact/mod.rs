@@ -122,7 +122,6 @@ const CONTEXT: &[(PiiKind, &[&str])] = &[
             "phone",
             "mobile",
             "cell",
-            "number",
         ],
     ),
 ];

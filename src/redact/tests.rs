@@ -108,11 +108,14 @@ fn customer_data_is_masked_without_a_flag() {
     assert!(r.analysis.flags.iter().all(|f| f.id != FlagId::PiiExposure));
 }
 
+/// Turns (speaker, text), what must not appear, what must.
+type Case<'a> = (&'a [(&'a str, &'a str)], &'a [&'a str], &'a [&'a str]);
+
 #[test]
 fn edge_cases_leak_no_digits() {
     let e = engine(PrivacyOptions::default());
     // (turns, per turn: text that must not appear, text that must)
-    let cases: &[(&[(&str, &str)], &[&str], &[&str])] = &[
+    let cases: &[Case] = &[
         // Full-width digits and address.
         (
             &[("agent", "手机１３８１２３４５６７８，邮箱ｊａｎｅ．ｄｏｅ＠ｅｘａｍｐｌｅ．ｃｏｍ")],
@@ -196,4 +199,78 @@ fn time_spans_are_placed_by_character_and_padded() {
         }],
     };
     assert_eq!(red.time_spans(0.5), vec![(9.5, 20.5)]);
+}
+
+#[test]
+fn a_call_with_personal_data_gets_a_redacted_copy_and_replace_deletes_the_original() {
+    use crate::pipeline::EngineOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let roots = dir.path().join("recordings");
+    std::fs::create_dir_all(&roots).unwrap();
+    // 6 s of stereo tone at 8 kHz, as telephony records it.
+    let n = 8_000 * 6;
+    let tone: Vec<f32> = (0..n)
+        .map(|i| 0.3 * (i as f32 * 0.07).sin() + 0.5)
+        .collect();
+    let wav = roots.join("c1.wav");
+    std::fs::write(&wav, audio::wav_bytes(&[tone.clone(), tone], 8_000)).unwrap();
+    let job = serde_json::json!({
+        "id": "call-pii-1", "kind": "call", "language": "zh", "agent": {"id": "A1"},
+        "recording": {"path": "c1.wav", "channels": {"agent": 0, "customer": 1}},
+    });
+    let opts = IntakeOptions {
+        recording_roots: vec![roots.canonicalize().unwrap()],
+    };
+    let job = parse_job(&serde_json::to_vec(&job).unwrap(), &opts)
+        .map_err(|(_, e)| e)
+        .unwrap();
+    let crate::domain::Job::Call(call) = &job else {
+        panic!("a call job")
+    };
+    let engine = Engine::load(&EngineOptions {
+        rules_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
+        models_dir: dir.path().join("no-models"),
+        rules_only: true,
+        workers: 1,
+        asr: Default::default(),
+    })
+    .unwrap()
+    .with_privacy(PrivacyOptions {
+        audio: AudioPolicy::Replace,
+        audio_dir: dir.path().join("redacted"),
+        audio_pad_ms: 200,
+        ..PrivacyOptions::default()
+    });
+    // The agent read a number out in the middle of a 2–4 s turn.
+    let red = Redaction {
+        turns: vec![TurnRedaction {
+            turn: 0,
+            start: 2.0,
+            end: 4.0,
+            chars: 20,
+            spans: vec![(8, 12)],
+            kinds: vec![PiiKind::CnMobile],
+        }],
+    };
+    let copy = engine.redact_audio(call, &red).unwrap().expect("a copy");
+    assert!(copy.ends_with("call-pii-1.redacted.wav"), "{copy:?}");
+    assert!(!wav.exists(), "replace: the original is gone");
+    let audio = crate::decode::decode_file(&copy, &Default::default()).unwrap();
+    assert_eq!(audio.channels.len(), 2);
+    assert!((audio.duration - 6.0).abs() < 0.01, "{}", audio.duration);
+    // 2.8–3.2 s by position, padded by 0.2 + 0.2 s: 2.4–3.6 s silent.
+    for ch in &audio.channels {
+        let s = ch.samples();
+        let rms = |a: f64, b: f64| {
+            let w = &s[(a * 16_000.0) as usize..(b * 16_000.0) as usize];
+            (w.iter().map(|x| x * x).sum::<f32>() / w.len() as f32).sqrt()
+        };
+        assert_eq!(rms(2.45, 3.55), 0.0, "silent inside");
+        assert!(rms(0.5, 2.3) > 0.3 && rms(3.7, 5.5) > 0.3, "sound outside");
+    }
+    // Nothing to silence: no copy.
+    assert_eq!(
+        engine.redact_audio(call, &Redaction::default()).unwrap(),
+        None
+    );
 }

@@ -290,7 +290,9 @@ mod tests {
     #[test]
     fn finds_each_kind_however_written() {
         use PiiKind::*;
-        let cases: &[(&str, bool, &[(PiiKind, &str)])] = &[
+        // (text, by context, what is found)
+        type Case<'a> = (&'a str, bool, &'a [(PiiKind, &'a str)]);
+        let cases: &[Case] = &[
             (
                 "卡号6222 0212 3456 7894",
                 false,
