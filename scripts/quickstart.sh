@@ -8,3 +8,6 @@ scripts/setup.sh
 cargo build --release --locked
 ./target/release/callqa analyze samples/
 ./target/release/callqa results
+# Personal data is masked in everything stored: the agent read out a card
+# number in this chat, and the transcript shows **** **** **** 7894.
+./target/release/callqa results --job chat-zh-04

@@ -17,6 +17,7 @@ use crate::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
 use crate::store::{ResultFilter, Saved, Store};
 use crate::wire::ResultWire;
 
+mod purge;
 mod review;
 pub use review::{ReportArgs, ServeArgs, UsersCommand};
 
@@ -81,6 +82,9 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Publish job files (.json, .jsonl, directories) to the jobs queue.
     Submit(SubmitArgs),
+    /// Delete results, failure records, review data and redacted recordings
+    /// older than a date (default: `[privacy] retention_days`).
+    Purge(purge::PurgeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -349,6 +353,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Serve(s) => review::serve(cfg, s).await,
         Command::Worker(w) => worker(cfg, w).await,
         Command::Submit(s) => submit(cfg, s).await,
+        Command::Purge(p) => purge::purge(cfg, p).await,
     }
 }
 
@@ -368,6 +373,7 @@ fn load_engine(cfg: &Config) -> Result<Engine> {
         workers: cfg.effective_concurrency(),
         asr: cfg.asr.clone(),
     })
+    .map(|e| e.with_privacy(cfg.privacy.clone()))
     .with_context(|| {
         if cfg.rules_only {
             "loading rule packs".to_owned()

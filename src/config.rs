@@ -46,6 +46,9 @@ pub struct Config {
     /// Speech recognition for calls (Whisper model, threads, voice
     /// activity detection, recording limits).
     pub asr: crate::transcribe::AsrOptions,
+    /// Redaction of personal data in text and recordings, and retention
+    /// (docs/privacy.md).
+    pub privacy: crate::redact::PrivacyOptions,
 }
 
 /// `[http]`: the review server.
@@ -206,6 +209,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             queue: QueueConfig::default(),
             asr: crate::transcribe::AsrOptions::default(),
+            privacy: crate::redact::PrivacyOptions::default(),
         }
     }
 }
@@ -336,6 +340,20 @@ mod tests {
         // The example documents the defaults: it must equal them.
         assert_eq!(cfg.queue, QueueConfig::default());
         assert_eq!(cfg.asr, crate::transcribe::AsrOptions::default());
+        assert_eq!(cfg.privacy, crate::redact::PrivacyOptions::default());
+    }
+
+    #[test]
+    fn privacy_section_overrides_and_rejects_typos() {
+        let cfg: Config =
+            toml::from_str("[privacy]\nmask = \"tag\"\naudio = \"replace\"\nretention_days = 90\n")
+                .unwrap();
+        assert_eq!(cfg.privacy.mask, crate::redact::MaskStyle::Tag);
+        assert_eq!(cfg.privacy.audio, crate::redact::AudioPolicy::Replace);
+        assert_eq!(cfg.privacy.retention_days, 90);
+        assert_eq!(cfg.privacy.keep_digits, 4, "unset fields keep defaults");
+        let err = toml::from_str::<Config>("[privacy]\nstore_raw = true\n").unwrap_err();
+        assert!(err.to_string().contains("store_raw"), "{err}");
     }
 
     #[test]

@@ -26,18 +26,20 @@ pub enum Stage {
     Embed,
     Analyse,
     Score,
+    Redact,
     Store,
     Publish,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 8] = [
+    pub const ALL: [Stage; 9] = [
         Stage::Intake,
         Stage::Decode,
         Stage::Transcribe,
         Stage::Embed,
         Stage::Analyse,
         Stage::Score,
+        Stage::Redact,
         Stage::Store,
         Stage::Publish,
     ];
@@ -50,6 +52,7 @@ impl Stage {
             Stage::Embed => "embed",
             Stage::Analyse => "analyse",
             Stage::Score => "score",
+            Stage::Redact => "redact",
             Stage::Store => "store",
             Stage::Publish => "publish",
         }

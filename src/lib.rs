@@ -11,6 +11,7 @@
 //! | analyse | [`analyse`] | rules, personal data, timing, metrics, sentiment, intent, semantic rules → flags with evidence |
 //! | score | [`score`] | scorecard (data) → 0–100, pass/fail, which item cost what |
 //! | coach | [`coach`] | a concrete suggestion per rule that fired |
+//! | redact | [`redact`] | personal data masked in turns, evidence and coaching; for calls, a recording with it silenced |
 //! | store | [`store`] | results and failure records in SQLite or PostgreSQL |
 //! | publish | [`queue`] | results to RabbitMQ, routed `result.flagged` / `result.clean` |
 //!
@@ -36,6 +37,7 @@ pub mod learn;
 pub mod logging;
 pub mod pipeline;
 pub mod queue;
+pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod score;

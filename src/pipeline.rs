@@ -1,7 +1,8 @@
 //! The pipeline: the one place that knows the order of the stages.
 //!
 //! intake → (decode → transcribe, for calls) → conversation → embed (text
-//! models) → analyse → score → coach → store → publish (queue worker).
+//! models) → analyse → score → coach → redact (text, and for calls a
+//! redacted copy of the recording) → store → publish (queue worker).
 //!
 //! `Engine` is the synchronous, CPU-bound part (job in, result out); it
 //! never runs on the async executor. `Pipeline` wraps it for async callers
@@ -24,6 +25,7 @@ use crate::domain::{
 use crate::embed::{EmbedError, ModelPaths, TextModels};
 use crate::error::{Classify, JobError, Stage};
 use crate::intake::{self, IntakeOptions};
+use crate::redact::{AudioPolicy, PrivacyOptions, Redaction, Redactor};
 use crate::rules::{PackError, PackSet};
 use crate::store::{Saved, Store};
 use crate::telemetry::{self, Counter};
@@ -163,6 +165,8 @@ pub struct Engine {
     models: Option<Arc<TextModels>>,
     /// `None` for engines built from packs alone (tests of chats).
     calls: Option<Calls>,
+    /// Masks personal data in every result before it leaves the engine.
+    redactor: Redactor,
 }
 
 impl Engine {
@@ -203,11 +207,13 @@ impl Engine {
         for p in packs.iter() {
             analysers.push((p.language, analyse::build(p, models.as_deref())?));
         }
+        let redactor = Redactor::new(PrivacyOptions::text_only(), Some(&packs));
         Ok(Engine {
             packs,
             analysers,
             models,
             calls: None,
+            redactor,
         })
     }
 
@@ -220,12 +226,29 @@ impl Engine {
                 (p.language, a)
             })
             .collect();
+        let redactor = Redactor::new(PrivacyOptions::text_only(), Some(&packs));
         Engine {
             packs,
             analysers,
             models: None,
             calls: None,
+            redactor,
         }
+    }
+
+    /// The engine with `[privacy]` settings (mask style, the redacted copy
+    /// of recordings). Without it, text is masked in the default style and
+    /// no audio is written.
+    pub fn with_privacy(mut self, options: PrivacyOptions) -> Self {
+        self.redactor = Redactor::new(options, Some(&self.packs));
+        self
+    }
+
+    /// Personal data in `text` masked the way results are (failure
+    /// reasons, anything else that leaves the engine).
+    pub fn redact_text(&self, text: &str) -> String {
+        // Both languages' conventions: the text's language is unknown.
+        self.redactor.text(text, Language::Zh)
     }
 
     /// Whether the text models are loaded (false only when rules-only).
@@ -444,7 +467,7 @@ impl Engine {
         let coaching = crate::coach::suggest(pack, &analysis.flags);
         let mut metadata = header.metadata.clone();
         metadata.started_at = metadata.started_at.or(conv.started_at);
-        Ok(QaResult {
+        let mut result = QaResult {
             job_id: header.id.clone(),
             agent: header.agent.clone(),
             medium: conv.medium,
@@ -475,7 +498,60 @@ impl Engine {
                     .collect(),
             },
             processed_at: chrono::Utc::now(),
-        })
+        };
+        // Nothing below this line, and nothing that reads the result, sees
+        // personal data in clear.
+        let redaction = stage(Stage::Redact, || {
+            Ok::<_, Never>(self.redactor.result(&mut result))
+        })?;
+        if let Job::Call(call) = job {
+            if let Some(copy) = self.redact_audio(call, &redaction)? {
+                result.recording = Some(copy);
+            }
+        }
+        Ok(result)
+    }
+
+    /// Calls with personal data: writes the recording with those spans
+    /// silenced and returns its path (`None`: nothing to silence, or
+    /// `[privacy] audio = "off"`).
+    pub(crate) fn redact_audio(
+        &self,
+        call: &CallJob,
+        redaction: &Redaction,
+    ) -> Result<Option<PathBuf>, JobError> {
+        let opts = &self.redactor.options;
+        if opts.audio == AudioPolicy::Off || redaction.is_empty() {
+            return Ok(None);
+        }
+        let Some(calls) = self.calls.as_ref() else {
+            return Ok(None);
+        };
+        // Decoded again rather than held through the analysis: only calls
+        // with personal data pay for it.
+        let audio = stage(Stage::Decode, || {
+            decode::decode_file(&call.recording.path, &calls.decode)
+        })?;
+        let spans = redaction.time_spans(opts.audio_pad_ms as f64 / 1000.0);
+        let dest = crate::redact::audio::copy_path(&opts.audio_dir, call.header.id.as_str());
+        let replace = (opts.audio == AudioPolicy::Replace).then_some(call.recording.path.as_path());
+        let mut channels: Vec<Vec<f32>> = audio
+            .channels
+            .iter()
+            .map(|c| c.samples().to_vec())
+            .collect();
+        stage(Stage::Redact, || {
+            crate::redact::audio::write_copy(
+                &mut channels,
+                decode::Pcm16k::RATE,
+                &spans,
+                &dest,
+                replace,
+            )
+        })?;
+        tracing::info!(job = %call.header.id, spans = spans.len(), path = %dest.display(), "redacted recording written");
+        // Absolute, so the review server finds it whatever its directory.
+        Ok(Some(std::fs::canonicalize(&dest).unwrap_or(dest)))
     }
 }
 
@@ -638,7 +714,8 @@ impl Pipeline {
         if e.disposition == crate::error::Disposition::Retry {
             return Err(e);
         }
-        let f = FailureWire::new(job_id, source, &e);
+        let mut f = FailureWire::new(job_id, source, &e);
+        f.reason = self.engine.redact_text(&f.reason);
         stage_store(self.store.save_failure(&f).await)?;
         telemetry::count(Counter::JobsFailed);
         Ok(Outcome::Failed(f))

@@ -343,7 +343,8 @@ async fn on_error(
     if e.disposition == Disposition::Retry {
         if let Some(&delay_ms) = delays.get(attempt as usize) {
             if d.can_settle() {
-                warn!(%source, stage = %e.stage, error = %e.message, attempt = attempt + 1,
+                let error = shared.pipeline.engine().redact_text(&e.message);
+                warn!(%source, stage = %e.stage, %error, attempt = attempt + 1,
                       delay_ms, "transient failure; retrying later");
             }
             return Settle::Retry {
@@ -355,7 +356,10 @@ async fn on_error(
     let job_id = crate::intake::peek_id(d.body());
     // Best effort, so `callqa results --failures` lists it too; the store
     // may well be what is down.
-    let record = FailureWire::new(job_id.clone(), source, &e);
+    // Reasons may quote the job; personal data in them is masked.
+    let message = shared.pipeline.engine().redact_text(&e.message);
+    let mut record = FailureWire::new(job_id.clone(), source, &e);
+    record.reason = message.clone();
     let store = shared.pipeline.store();
     if let Ok(Err(err)) =
         tokio::time::timeout(Duration::from_secs(2), store.save_failure(&record)).await
@@ -367,9 +371,9 @@ async fn on_error(
         stage: e.stage,
         disposition: e.disposition,
         reason: if e.disposition == Disposition::Retry {
-            format!("{} (gave up after {attempt} retries)", e.message)
+            format!("{message} (gave up after {attempt} retries)")
         } else {
-            e.message
+            message
         },
         attempts: attempt,
     })

@@ -26,6 +26,8 @@ fn result(job: &str, agent: &str, started: &str, flags: usize) -> ResultWire {
         score: if flags > 0 { 70.0 } else { 100.0 },
         passed: flags == 0,
         pass_score: 80.0,
+        scoreable: true,
+        unscoreable_reason: None,
         flags: (0..flags)
             .map(|i| FlagWire {
                 id: callqa::domain::FlagId::ForbiddenPhrase,

@@ -185,10 +185,16 @@ pub async fn users(cfg: Config, u: UsersCommand) -> Result<i32> {
 pub async fn serve(cfg: Config, s: ServeArgs) -> Result<i32> {
     let listen = s.listen.unwrap_or_else(|| cfg.http.listen.clone());
     let store = Store::connect(&cfg.database).await?;
+    // Results of redacted calls point at the redacted copy, so its
+    // directory is served too.
+    let mut recording_roots = cfg.recording_roots.clone();
+    if cfg.privacy.audio != crate::redact::AudioPolicy::Off {
+        recording_roots.push(cfg.privacy.audio_dir.clone());
+    }
     let opts = ServeOptions {
         rules_dir: cfg.rules.clone(),
         scheme: cfg.evaluation.clone(),
-        recording_roots: cfg.recording_roots.clone(),
+        recording_roots,
         media_link_ttl_s: cfg.http.media_link_ttl_s,
     };
     eprintln!(

@@ -245,6 +245,33 @@ impl FromStr for FlagId {
     }
 }
 
+/// The kinds of personal data callqa detects (the PII analyser flags
+/// them, the redact stage masks them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PiiKind {
+    BankCard,
+    CnMobile,
+    CnId,
+    Email,
+}
+
+impl PiiKind {
+    pub const ALL: [PiiKind; 4] = [
+        PiiKind::BankCard,
+        PiiKind::CnMobile,
+        PiiKind::CnId,
+        PiiKind::Email,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PiiKind::BankCard => "bank_card",
+            PiiKind::CnMobile => "cn_mobile",
+            PiiKind::CnId => "cn_id",
+            PiiKind::Email => "email",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

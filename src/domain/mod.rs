@@ -12,7 +12,9 @@ pub use conversation::{Attribution, Conversation, Span, SpeechTimeline, Turn};
 pub use finding::{
     Analysis, Diagnostic, Evidence, Flag, IntentMatch, Polarity, Sentiment, TurnNote,
 };
-pub use ids::{AgentId, FlagId, JobId, Language, LanguageChoice, RuleId, Severity, Speaker};
+pub use ids::{
+    AgentId, FlagId, JobId, Language, LanguageChoice, PiiKind, RuleId, Severity, Speaker,
+};
 pub use job::{
     Agent, CallJob, ChannelMap, ChatJob, Csat, Job, JobHeader, Medium, Message, Metadata, Recording,
 };

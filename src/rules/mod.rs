@@ -219,31 +219,7 @@ pub struct Window {
     pub last_seconds: Option<f64>,
 }
 
-/// The kinds of personal data the PII analyser knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PiiKind {
-    BankCard,
-    CnMobile,
-    CnId,
-    Email,
-}
-
-impl PiiKind {
-    pub const ALL: [PiiKind; 4] = [
-        PiiKind::BankCard,
-        PiiKind::CnMobile,
-        PiiKind::CnId,
-        PiiKind::Email,
-    ];
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PiiKind::BankCard => "bank_card",
-            PiiKind::CnMobile => "cn_mobile",
-            PiiKind::CnId => "cn_id",
-            PiiKind::Email => "email",
-        }
-    }
-}
+pub use crate::domain::PiiKind;
 
 /// Per-channel limits in seconds (`chat`, `phone`, …, and `default`).
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -12,7 +12,10 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
 
+mod purge;
 mod reviews;
+
+pub use purge::Purged;
 
 pub use reviews::{
     AgentRow, CalibrationRow, Dispute, DisputeDecided, DisputeOpened, FlagReview, LogEntry,

@@ -9,6 +9,7 @@
 
 pub mod digits;
 pub mod phonetic;
+pub mod pii;
 
 use crate::domain::Language;
 

@@ -682,7 +682,14 @@ impl Transcriber {
                         }
                         clean::Cleaned::Drop(why) => {
                             if !raw.trim().is_empty() {
-                                tracing::debug!(start = span.start, why, "dropped recognised text");
+                                // Length only: logs never carry what was said (it may
+                                // be personal data; see docs/privacy.md).
+                                tracing::debug!(
+                                    start = span.start,
+                                    chars = raw.chars().count(),
+                                    why,
+                                    "dropped recognised text"
+                                );
                                 dropped += 1;
                             }
                         }
