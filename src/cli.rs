@@ -78,6 +78,8 @@ pub enum Command {
     Worker(WorkerArgs),
     /// Publish job files (.json, .jsonl, directories) to the jobs queue.
     Submit(SubmitArgs),
+    /// Move dead letters back to the jobs queue, with their retries reset.
+    ReplayDead(ReplayDeadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +109,16 @@ pub struct SubmitArgs {
     /// Job files (.json: one job; .jsonl: one per line) or directories of them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// RabbitMQ URL (overrides CALLQA_AMQP_URL and [queue] url).
+    #[arg(long)]
+    pub amqp_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayDeadArgs {
+    /// Move at most this many (default: all that are there now).
+    #[arg(long)]
+    pub limit: Option<u64>,
     /// RabbitMQ URL (overrides CALLQA_AMQP_URL and [queue] url).
     #[arg(long)]
     pub amqp_url: Option<String>,
@@ -325,6 +337,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Serve(s) => review::serve(cfg, s).await,
         Command::Worker(w) => worker(cfg, w).await,
         Command::Submit(s) => submit(cfg, s).await,
+        Command::ReplayDead(r) => replay_dead(cfg, r).await,
     }
 }
 
@@ -678,6 +691,23 @@ async fn worker(mut cfg: Config, w: WorkerArgs) -> Result<i32> {
         })
         .await?;
     store.close().await;
+    Ok(0)
+}
+
+async fn replay_dead(mut cfg: Config, r: ReplayDeadArgs) -> Result<i32> {
+    if let Some(u) = r.amqp_url {
+        cfg.queue.url = u;
+    }
+    let settings = crate::queue::Settings::from_config(&cfg.queue)?;
+    let broker = crate::queue::Broker::connect(&settings, "replay-dead").await?;
+    broker.declare().await?;
+    let moved = broker.replay_dead(r.limit).await?;
+    broker.close().await;
+    println!(
+        "{moved} dead letter(s) moved from {} to {} (retries reset)",
+        broker.names().dead_queue,
+        broker.names().jobs
+    );
     Ok(0)
 }
 
