@@ -85,6 +85,8 @@ pub enum Command {
     /// Delete results, failure records, review data and redacted recordings
     /// older than a date (default: `[privacy] retention_days`).
     Purge(purge::PurgeArgs),
+    /// Move dead letters back to the jobs queue, with their retries reset.
+    ReplayDead(ReplayDeadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -114,6 +116,16 @@ pub struct SubmitArgs {
     /// Job files (.json: one job; .jsonl: one per line) or directories of them.
     #[arg(required = true)]
     pub paths: Vec<PathBuf>,
+    /// RabbitMQ URL (overrides CALLQA_AMQP_URL and [queue] url).
+    #[arg(long)]
+    pub amqp_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayDeadArgs {
+    /// Move at most this many (default: all that are there now).
+    #[arg(long)]
+    pub limit: Option<u64>,
     /// RabbitMQ URL (overrides CALLQA_AMQP_URL and [queue] url).
     #[arg(long)]
     pub amqp_url: Option<String>,
@@ -354,6 +366,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::Worker(w) => worker(cfg, w).await,
         Command::Submit(s) => submit(cfg, s).await,
         Command::Purge(p) => purge::purge(cfg, p).await,
+        Command::ReplayDead(r) => replay_dead(cfg, r).await,
     }
 }
 
@@ -708,6 +721,23 @@ async fn worker(mut cfg: Config, w: WorkerArgs) -> Result<i32> {
         })
         .await?;
     store.close().await;
+    Ok(0)
+}
+
+async fn replay_dead(mut cfg: Config, r: ReplayDeadArgs) -> Result<i32> {
+    if let Some(u) = r.amqp_url {
+        cfg.queue.url = u;
+    }
+    let settings = crate::queue::Settings::from_config(&cfg.queue)?;
+    let broker = crate::queue::Broker::connect(&settings, "replay-dead").await?;
+    broker.declare().await?;
+    let moved = broker.replay_dead(r.limit).await?;
+    broker.close().await;
+    println!(
+        "{moved} dead letter(s) moved from {} to {} (retries reset)",
+        broker.names().dead_queue,
+        broker.names().jobs
+    );
     Ok(0)
 }
 

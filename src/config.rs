@@ -111,6 +111,12 @@ pub struct QueueConfig {
     /// Address of the worker's HTTP endpoint (GET /metrics, GET /healthz);
     /// empty disables it. Env: CALLQA_METRICS_LISTEN.
     pub metrics_listen: String,
+    /// Largest published result, in bytes (keep it under the broker's
+    /// `max_message_size`, 16 MiB by default on RabbitMQ 4). A larger
+    /// result is published without its transcript (the store keeps it
+    /// whole); one still too large is dead-lettered with the reason.
+    /// Env: CALLQA_MAX_RESULT_BYTES.
+    pub max_result_bytes: usize,
 }
 
 /// RabbitMQ queue types callqa can declare.
@@ -135,6 +141,7 @@ impl Default for QueueConfig {
             reconnect_max_ms: 10_000,
             shutdown_timeout_s: 30,
             metrics_listen: "127.0.0.1:9464".into(),
+            max_result_bytes: 8 << 20,
         }
     }
 }
@@ -187,6 +194,9 @@ impl QueueConfig {
         }
         if let Some(v) = env("CALLQA_SHUTDOWN_TIMEOUT_S") {
             self.shutdown_timeout_s = parse_num("CALLQA_SHUTDOWN_TIMEOUT_S", &v)?;
+        }
+        if let Some(v) = env("CALLQA_MAX_RESULT_BYTES") {
+            self.max_result_bytes = parse_num("CALLQA_MAX_RESULT_BYTES", &v)?;
         }
         if let Ok(v) = std::env::var("CALLQA_METRICS_LISTEN") {
             // Set but empty means "off", unlike the other variables.

@@ -84,7 +84,7 @@ impl JobError {
         JobError {
             stage,
             disposition: err.disposition(),
-            message: err.to_string(),
+            message: bounded(&err.to_string(), MAX_REASON_BYTES),
         }
     }
 
@@ -92,7 +92,7 @@ impl JobError {
         JobError {
             stage,
             disposition: Disposition::Reject,
-            message: message.into(),
+            message: bounded(&message.into(), MAX_REASON_BYTES),
         }
     }
 
@@ -100,7 +100,55 @@ impl JobError {
         JobError {
             stage,
             disposition: Disposition::Retry,
-            message: message.into(),
+            message: bounded(&message.into(), MAX_REASON_BYTES),
         }
+    }
+}
+
+/// The longest failure reason kept, in bytes. Reasons echo the offending
+/// value (`messages[0].at: invalid value "…"`), and a job may carry a
+/// field of any size: a reason travels in an AMQP header (which must fit
+/// in one frame), a log line and a database row, so it is cut here, once.
+pub const MAX_REASON_BYTES: usize = 400;
+
+/// `s` cut to at most `max` bytes at a character boundary, saying how much
+/// was cut; unchanged when it fits.
+pub fn bounded(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_owned();
+    }
+    let note = format!("… ({} bytes cut)", s.len());
+    let mut end = max.saturating_sub(note.len());
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{note}", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_bounded_at_a_character_boundary() {
+        for (input, max) in [
+            ("short".to_owned(), 400),
+            ("x".repeat(300_000), 400),
+            ("质".repeat(100_000), 400),
+            ("a".to_owned() + &"é".repeat(1000), 101),
+        ] {
+            let out = bounded(&input, max);
+            assert!(out.len() <= max, "{} > {max}", out.len());
+            if input.len() <= max {
+                assert_eq!(out, input);
+            } else {
+                assert!(
+                    out.ends_with(&format!("({} bytes cut)", input.len())),
+                    "{out}"
+                );
+            }
+        }
+        let e = JobError::reject(Stage::Intake, "y".repeat(1 << 20));
+        assert!(e.message.len() <= MAX_REASON_BYTES);
     }
 }

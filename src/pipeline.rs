@@ -683,15 +683,23 @@ impl Pipeline {
                 let t = Instant::now();
                 let saved = stage_store(self.store.save_result(&result).await)?;
                 telemetry::observe_stage(Stage::Store, t.elapsed().as_secs_f64());
-                match saved {
+                let result = match saved {
                     Saved::Inserted => {
                         telemetry::count(Counter::JobsProcessed);
                         if result.is_flagged() {
                             telemetry::count(Counter::JobsFlagged);
                         }
+                        result
                     }
-                    Saved::Duplicate => telemetry::count(Counter::JobsDuplicate),
-                }
+                    Saved::Duplicate => {
+                        // Another copy of this job id was stored while this
+                        // one was scored (perhaps with other content): the
+                        // stored result is the one that counts, and the one
+                        // to publish, so stored and published agree.
+                        telemetry::count(Counter::JobsDuplicate);
+                        stage_store(self.store.get_result(&result.job_id).await)?.unwrap_or(result)
+                    }
+                };
                 Ok(Outcome::Done {
                     result: Box::new(result),
                     saved,

@@ -15,20 +15,29 @@
 //! goes away, graceful shutdown (stop consuming, finish in-flight jobs,
 //! return) when `shutdown` resolves, and the ops endpoint (metrics, health).
 //! In-flight work is bounded by the prefetch; CPU work by the pipeline.
+//!
+//! Backpressure: when the store cannot take a write, the worker stops taking
+//! deliveries (the jobs wait in the queue instead of using up their retries)
+//! and reports unhealthy, probing the store each second; it resumes when a
+//! write commits again. A message redelivered `delivery_limit` times (on a
+//! classic queue; a quorum queue's broker counts itself) is rejected to the
+//! dead-letter exchange unprocessed, so nothing can loop.
 
+use std::collections::HashMap;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tracing::{debug, info, warn};
 
-use crate::config::QueueConfig;
-use crate::error::{Classify, Disposition, JobError};
+use crate::config::{QueueConfig, QueueType};
+use crate::error::{Classify, Disposition, JobError, Stage};
 use crate::http::ops::{self, Probe};
 use crate::pipeline::{Outcome, Pipeline};
 use crate::queue::{Broker, DeadLetter, Delivery, JobStream, Publisher, QueueError, Settings};
@@ -73,6 +82,86 @@ struct Shared {
     pipeline: Pipeline,
     settings: Settings,
     connected: AtomicBool,
+    /// Set when a job could not be stored for a transient reason; cleared
+    /// when a probe write commits. Consuming pauses while it is set.
+    store_down: AtomicBool,
+    /// Why the last result publish failed; `None` once one succeeds.
+    publish_failure: Mutex<Option<String>>,
+    redeliveries: Redeliveries,
+}
+
+impl Shared {
+    fn set_publish_failure(&self, why: Option<String>) {
+        *self
+            .publish_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = why;
+    }
+
+    fn publish_failure(&self) -> Option<String> {
+        self.publish_failure
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+}
+
+/// How often a paused worker checks whether the store takes writes again.
+const STORE_PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Redeliveries seen per message, for classic queues (which, unlike quorum
+/// queues, count nothing): a message whose handling kills the channel or
+/// the connection before it can be settled would otherwise come back for
+/// ever. Keyed by a hash of the message id and body; bounded in size.
+struct Redeliveries {
+    limit: u32,
+    seen: Mutex<HashMap<u64, u32>>,
+}
+
+impl Redeliveries {
+    const MAX_TRACKED: usize = 10_000;
+
+    fn new(settings: &Settings) -> Self {
+        Redeliveries {
+            limit: match settings.queue_type {
+                QueueType::Classic => settings.delivery_limit,
+                QueueType::Quorum => 0,
+            },
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn key(d: &Delivery) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        d.message_id().hash(&mut h);
+        d.body().hash(&mut h);
+        h.finish()
+    }
+
+    /// Counts a redelivery; true when the message has now been delivered
+    /// more than `limit` times (the first delivery is not a redelivery).
+    fn exceeded(&self, d: &Delivery) -> bool {
+        if self.limit == 0 || !d.redelivered() {
+            return false;
+        }
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.len() >= Self::MAX_TRACKED {
+            seen.clear();
+        }
+        let n = seen.entry(Self::key(d)).or_insert(0);
+        *n += 1;
+        *n + 1 > self.limit
+    }
+
+    fn forget(&self, d: &Delivery) {
+        if self.limit == 0 || !d.redelivered() {
+            return;
+        }
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&Self::key(d));
+    }
 }
 
 /// A worker ready to run; `ops_addr` is where its metrics endpoint listens.
@@ -100,6 +189,9 @@ impl Worker {
                 pipeline,
                 settings: opts.settings.clone(),
                 connected: AtomicBool::new(false),
+                store_down: AtomicBool::new(false),
+                publish_failure: Mutex::new(None),
+                redeliveries: Redeliveries::new(&opts.settings),
             }),
             opts,
             ops,
@@ -132,6 +224,7 @@ impl Worker {
             let probes: Vec<Arc<dyn Probe>> = vec![
                 Arc::new(BrokerProbe(shared.clone())),
                 Arc::new(StoreProbe(shared.pipeline.store().clone())),
+                Arc::new(PublishProbe(shared.clone())),
             ];
             tokio::spawn(ops::serve(listener, ops::router(probes), async move {
                 let _ = ops_stopped.await;
@@ -229,7 +322,16 @@ async fn consume(
 ) -> SessionEnd {
     let mut tasks = JoinSet::new();
     let mut stopping = false;
+    let mut probe = tokio::time::interval(STORE_PROBE_EVERY);
+    // Deliveries that arrived while the store was down: started when it is
+    // back (or, on shutdown, handed back to the broker with the channel).
+    let mut held: Vec<Delivery> = Vec::new();
     let end = loop {
+        let paused = shared.store_down.load(Ordering::Relaxed);
+        if stopping && paused {
+            // Deliveries not yet taken go back to the queue with the channel.
+            break SessionEnd::Stopped;
+        }
         if *stop.borrow() && !stopping {
             stopping = true;
             info!(
@@ -249,7 +351,20 @@ async fn consume(
                     warn!(error = %e, "job task failed");
                 }
             }
-            next = stream.next() => match next {
+            _ = probe.tick(), if paused => {
+                let store = shared.pipeline.store();
+                if let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(2), store.probe_write()).await {
+                    shared.store_down.store(false, Ordering::Relaxed);
+                    info!(held = held.len(), "the store takes writes again; consuming");
+                    for d in held.drain(..) {
+                        telemetry::gauge_add(Gauge::JobsInFlight, 1);
+                        tasks.spawn(handle(shared.clone(), publisher.clone(), d));
+                    }
+                }
+            }
+            next = stream.next(), if !paused => match next {
+                // The store went down since this loop last looked.
+                Some(Ok(d)) if shared.store_down.load(Ordering::Relaxed) => held.push(d),
                 Some(Ok(d)) => {
                     telemetry::gauge_add(Gauge::JobsInFlight, 1);
                     tasks.spawn(handle(shared.clone(), publisher.clone(), d));
@@ -307,10 +422,35 @@ async fn handle(shared: Arc<Shared>, publisher: Publisher, d: Delivery) {
     let _in_flight = InFlight;
     let source = d.source();
     let attempt = d.attempt();
+    if shared.redeliveries.exceeded(&d) {
+        warn!(%source, limit = shared.redeliveries.limit,
+              "delivered too many times without being settled; rejecting it to the dead-letter queue unprocessed");
+        match d.reject().await {
+            Ok(()) => {
+                telemetry::count(Counter::JobsDeadLettered);
+                shared.redeliveries.forget(&d);
+            }
+            Err(e) => warn!(%source, error = %e, "could not reject the delivery"),
+        }
+        return;
+    }
     let outcome = shared
         .pipeline
         .run_json_published(&source, d.body().to_vec(), &publisher)
         .await;
+    match &outcome {
+        Err(e)
+            if e.stage == Stage::Store
+                && e.disposition == Disposition::Retry
+                && !shared.store_down.swap(true, Ordering::Relaxed) =>
+        {
+            warn!(error = %e.message, "cannot write to the store; pausing consumption until it takes writes again");
+        }
+        Err(e) if e.stage == Stage::Store => {}
+        Err(e) if e.stage == Stage::Publish => shared.set_publish_failure(Some(e.message.clone())),
+        Ok(Outcome::Done { .. }) => shared.set_publish_failure(None),
+        _ => {}
+    }
     let action = match outcome {
         Ok(Outcome::Done { result, saved }) => {
             telemetry::count(Counter::ResultsPublished);
@@ -327,7 +467,9 @@ async fn handle(shared: Arc<Shared>, publisher: Publisher, d: Delivery) {
         }),
         Err(e) => on_error(&shared, &d, &source, attempt, e).await,
     };
-    settle(&publisher, &d, &source, action).await;
+    if settle(&publisher, &d, &source, action).await {
+        shared.redeliveries.forget(&d);
+    }
 }
 
 /// A job that ended in an error the pipeline did not record: retry it if
@@ -380,12 +522,13 @@ async fn on_error(
 }
 
 /// The one place a delivery is acknowledged, retried or dead-lettered.
-async fn settle(publisher: &Publisher, d: &Delivery, source: &str, action: Settle) {
+/// True when the broker has settled it.
+async fn settle(publisher: &Publisher, d: &Delivery, source: &str, action: Settle) -> bool {
     if !d.can_settle() {
         // The connection went down under this job (the worker is already
         // reconnecting): the broker hands the message out again.
         debug!(%source, "channel closed; the broker will redeliver this job");
-        return;
+        return false;
     }
     let copied = match &action {
         Settle::Ack => Ok(()),
@@ -419,9 +562,13 @@ async fn settle(publisher: &Publisher, d: &Delivery, source: &str, action: Settl
             r
         }
     };
-    if let Err(e) = settled {
-        // The channel is gone: the broker will redeliver this message.
-        warn!(%source, error = %e, "could not settle the delivery; it will be redelivered");
+    match settled {
+        Ok(()) => true,
+        Err(e) => {
+            // The channel is gone: the broker will redeliver this message.
+            warn!(%source, error = %e, "could not settle the delivery; it will be redelivered");
+            false
+        }
     }
 }
 
@@ -475,13 +622,36 @@ impl Probe for BrokerProbe {
     }
 }
 
+/// Healthy when a write commits (a full disk still answers `SELECT 1`).
 struct StoreProbe(Store);
 impl Probe for StoreProbe {
     fn name(&self) -> &'static str {
         "store"
     }
     fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
-        Box::pin(async move { self.0.ping().await.map_err(|e| e.to_string()) })
+        Box::pin(async move {
+            self.0
+                .probe_write()
+                .await
+                .map_err(|e| format!("cannot write: {e}"))
+        })
+    }
+}
+
+/// Unhealthy from a failed result publish until the next one succeeds.
+struct PublishProbe(Arc<Shared>);
+impl Probe for PublishProbe {
+    fn name(&self) -> &'static str {
+        "publish"
+    }
+    fn check(&self) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + '_>> {
+        let failure = self.0.publish_failure();
+        Box::pin(async move {
+            match failure {
+                None => Ok(()),
+                Some(why) => Err(format!("the last result could not be published: {why}")),
+            }
+        })
     }
 }
 

@@ -35,6 +35,11 @@ fn malformed_jobs_are_rejected_with_the_field_named() {
         ("call without recording", r#"{"id":"j","kind":"call","agent":{"id":"A"}}"#.into(), &["recording", "missing"]),
         ("csat out of scale", format!(r#"{{"id":"j","kind":"chat","agent":{{"id":"A"}},"messages":[{ok_msg}],"metadata":{{"csat":8}}}}"#), &["metadata.csat", "csat_scale"]),
         ("negative queue wait", format!(r#"{{"id":"j","kind":"chat","agent":{{"id":"A"}},"messages":[{ok_msg}],"metadata":{{"queue_wait_s":-3}}}}"#), &["metadata.queue_wait_s"]),
+        ("NUL in team", r#"{"id":"j","kind":"chat","agent":{"id":"A","team":"t\u0000"},"messages":[]}"#.into(), &["agent.team", "control characters"]),
+        ("team too long", format!(r#"{{"id":"j","kind":"chat","agent":{{"id":"A","team":"{}"}},"messages":[]}}"#, "t".repeat(201)), &["agent.team", "longer than 200"]),
+        ("NUL in customer id", format!(r#"{{"id":"j","kind":"chat","agent":{{"id":"A"}},"messages":[{ok_msg}],"metadata":{{"customer_id":"c\u0000"}}}}"#), &["metadata.customer_id", "control characters"]),
+        ("NUL in a tag", format!(r#"{{"id":"j","kind":"chat","agent":{{"id":"A"}},"messages":[{ok_msg}],"metadata":{{"tags":["ok","b\u0000d"]}}}}"#), &["metadata.tags[1]", "control characters"]),
+        ("NUL in text", chat(r#"[{"speaker":"agent","at":"2026-11-02T10:00:00+08:00","text":"hi\u0000"}]"#), &["messages[0].text", "NUL"]),
         ("same channel twice", r#"{"id":"j","kind":"call","agent":{"id":"A"},"recording":{"path":"x.wav","channels":{"agent":0,"customer":0}}}"#.into(), &["recording"]),
     ];
     let opts = IntakeOptions {
@@ -69,6 +74,80 @@ fn a_failed_job_still_reports_its_id_when_readable() {
     assert_eq!(id.as_deref(), Some("j9"));
     let (id, _) = parse_job(b"{broken", &IntakeOptions::default()).unwrap_err();
     assert_eq!(id, None);
+    // An id that could never be valid does not key the failure record (a
+    // 300 KB key would exceed an index row and an AMQP header).
+    for bad in ["x".repeat(300_000), "nul\u{0}".to_owned()] {
+        let json =
+            serde_json::json!({"id": bad, "kind": "chat", "agent": {"id": "A"}, "messages": []});
+        let (id, e) =
+            parse_job(json.to_string().as_bytes(), &IntakeOptions::default()).unwrap_err();
+        assert_eq!(id, None, "{e}");
+        let (id, _) =
+            parse_job(format!("{},", json).as_bytes(), &IntakeOptions::default()).unwrap_err();
+        assert_eq!(id, None);
+    }
+}
+
+/// Runs `f` on a thread and fails the test if it takes a second or more:
+/// opening a named pipe blocks until a writer comes, which is forever.
+fn within_a_second<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(1))
+        .unwrap_or_else(|_| panic!("{what} did not finish within a second"))
+}
+
+#[cfg(unix)]
+#[test]
+fn special_and_multiply_linked_files_in_the_roots_are_refused_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("recordings");
+    std::fs::create_dir_all(&root).unwrap();
+    let fifo = root.join("pipe.wav");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    // A hard link inside the roots to a file outside them.
+    std::fs::write(dir.path().join("secret.wav"), b"RIFF....WAVE").unwrap();
+    std::fs::hard_link(dir.path().join("secret.wav"), root.join("linked.wav")).unwrap();
+    let roots = vec![root.clone()];
+
+    for (path, why) in [
+        ("pipe.wav", "not a regular file"),
+        ("linked.wav", "hard links"),
+    ] {
+        let roots = roots.clone();
+        let err = within_a_second(path, move || resolve_recording(path, &roots))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(why) && err.contains("recording.path"),
+            "{path}: {err}"
+        );
+    }
+    // The same FIFO named in a whole call job.
+    let job = serde_json::json!({
+        "id": "fifo-1", "kind": "call", "agent": {"id": "A"},
+        "recording": {"path": fifo.to_str().unwrap()},
+    })
+    .to_string();
+    let opts = IntakeOptions {
+        recording_roots: roots.clone(),
+    };
+    let (id, err) =
+        within_a_second("parse_job", move || parse_job(job.as_bytes(), &opts)).unwrap_err();
+    assert_eq!(id.as_deref(), Some("fifo-1"));
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    // And the decoder, given the pipe directly, refuses it too.
+    let err = within_a_second("decode_file", move || {
+        callqa::decode::decode_file(&fifo, &callqa::decode::DecodeOptions::default())
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
 }
 
 #[test]

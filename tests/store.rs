@@ -188,3 +188,184 @@ async fn postgres_store() {
         .await
         .unwrap();
 }
+
+/// A COMMIT that fails after SQLite has already rolled back (what
+/// SQLITE_FULL or SQLITE_IOERR on COMMIT does) must not leave the pooled
+/// connection believing a transaction is still open: before the fix every
+/// later "transaction" became a savepoint inside a transaction nobody
+/// committed, and results were reported stored but never written. The
+/// failure is injected by committing behind sqlx's back, which leaves
+/// SQLite and sqlx in exactly that state.
+#[tokio::test]
+async fn sqlite_store_recovers_after_a_failed_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let store = Store::connect(path.to_str().unwrap()).await.unwrap();
+    store
+        .save_result(&result("before", "A1", "2026-11-02T10:00:00Z", 1))
+        .await
+        .unwrap();
+
+    let mut tx = store.pool().begin().await.unwrap();
+    sqlx::raw_sql("COMMIT").execute(&mut *tx).await.unwrap();
+    let failed = tx.commit().await;
+    assert!(failed.is_err(), "the injected COMMIT must fail");
+
+    // Later writes, a duplicate among them (it rolls back), each committed.
+    let after: Vec<String> = (0..5).map(|i| format!("after-{i}")).collect();
+    for id in &after {
+        let r = result(id, "A1", "2026-11-02T11:00:00Z", 1);
+        assert_eq!(store.save_result(&r).await.unwrap(), Saved::Inserted);
+        assert_eq!(store.save_result(&r).await.unwrap(), Saved::Duplicate);
+    }
+    let err = JobError::reject(Stage::Intake, "bad");
+    store
+        .save_failure(&FailureWire::new(Some("f-1".into()), "f.json", &err))
+        .await
+        .unwrap();
+
+    // Another connection (another process, or this one after a restart)
+    // sees every row.
+    let other = Store::connect(path.to_str().unwrap()).await.unwrap();
+    assert_eq!(other.count_results().await.unwrap(), 6);
+    assert_eq!(other.count_failures().await.unwrap(), 1);
+    for id in &after {
+        assert!(other.result_exists(id).await.unwrap(), "{id} lost");
+    }
+}
+
+/// PostgreSQL refuses some values outright (a NUL byte in text, an index
+/// key over the row size limit): no retry can store them, so the error
+/// says reject, not retry. Intake refuses them first; this is the net.
+#[tokio::test]
+async fn postgres_data_errors_are_classified_as_reject() {
+    use callqa::error::{Classify, Disposition};
+    let base = std::env::var("CALLQA_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/callqa_test".into());
+    let admin = Store::connect(&base).await.unwrap_or_else(|e| {
+        panic!("PostgreSQL must be running for this test ({base}): {e}; run scripts/services.sh")
+    });
+    let name = format!(
+        "callqa_dataerr_{}_{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_micros()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+    let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+    let store = Store::connect(&url).await.unwrap();
+
+    let mut nul = result("nul-1", "A1", "2026-11-02T10:00:00Z", 0);
+    nul.agent.team = Some("t\u{0}".into());
+    let err = store.save_result(&nul).await.unwrap_err();
+    assert_eq!(err.disposition(), Disposition::Reject, "{err}");
+    let long_key = JobError::reject(Stage::Intake, "bad");
+    let err = store
+        .save_failure(&FailureWire::new(
+            Some(incompressible(10_000)),
+            "f.json",
+            &long_key,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.disposition(), Disposition::Reject, "{err}");
+    // The store is fine afterwards.
+    store
+        .save_result(&result("ok-1", "A1", "2026-11-02T10:00:00Z", 0))
+        .await
+        .unwrap();
+    store.close().await;
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
+        .execute(admin.pool())
+        .await
+        .unwrap();
+}
+
+/// Text PostgreSQL cannot compress into an index row (xorshift letters).
+fn incompressible(n: usize) -> String {
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from(b'a' + (x % 26) as u8)
+        })
+        .collect()
+}
+
+/// Two messages with one job id but different content, processed at once
+/// (a re-send racing the original): the first stored wins, and what is
+/// published for each message is the stored result, never the loser's.
+#[tokio::test]
+async fn copies_of_a_job_id_racing_publish_what_was_stored() {
+    use callqa::pipeline::{Engine, Pipeline, Publish};
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<ResultWire>>);
+    impl Publish for Collect {
+        type Error = callqa::pipeline::Never;
+        fn publish(
+            &self,
+            result: &ResultWire,
+        ) -> impl std::future::Future<Output = Result<(), Self::Error>> + Send {
+            self.0.lock().unwrap().push(result.clone());
+            std::future::ready(Ok(()))
+        }
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(dir.path().join("r.db").to_str().unwrap())
+        .await
+        .unwrap();
+    let packs = callqa::rules::PackSet::load(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules"),
+    )
+    .unwrap();
+    let pipeline = Pipeline::new(
+        Arc::new(Engine::from_packs(packs)),
+        store.clone(),
+        Default::default(),
+        4,
+    );
+    let job = |id: &str, agent: &str, text: &str| {
+        serde_json::json!({
+            "id": id, "kind": "chat", "language": "en", "agent": {"id": agent},
+            "messages": [
+                {"speaker": "customer", "at": "2026-11-02T10:00:00+08:00", "text": "Where is my parcel?"},
+                {"speaker": "agent", "at": "2026-11-02T10:00:20+08:00", "text": text},
+            ],
+        })
+        .to_string()
+        .into_bytes()
+    };
+    let collect = Arc::new(Collect::default());
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..60 {
+        let id = format!("race-{i}");
+        for (agent, text) in [
+            ("A1", "It arrives tomorrow."),
+            ("A2", "That is not my department."),
+        ] {
+            let (p, c, body) = (pipeline.clone(), collect.clone(), job(&id, agent, text));
+            tasks.spawn(async move { p.run_json_published("test", body, &*c).await.unwrap() });
+        }
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let published = collect.0.lock().unwrap().clone();
+    assert_eq!(published.len(), 120);
+    for p in &published {
+        let stored = store.get_result(&p.job_id).await.unwrap().unwrap();
+        assert_eq!(
+            (p.agent_id.as_str(), p.score),
+            (stored.agent_id.as_str(), stored.score),
+            "{}: published and stored differ",
+            p.job_id
+        );
+    }
+}

@@ -316,33 +316,47 @@ fn a_transient_database_outage_is_retried_with_backoff_and_recovers() {
     assert_eq!(env.ready(&env.names().jobs), 0);
 }
 
+/// Backpressure: while the store cannot take writes the worker stops
+/// consuming (and says so on /healthz), so an outage longer than all the
+/// retries dead-letters nothing; jobs in flight when it began used one
+/// retry each. (Bounded retries, then a dead letter, are what a fault that
+/// is not the store's gets: see the publish-channel test.)
 #[test]
-fn a_database_that_stays_down_is_retried_a_bounded_number_of_times_then_dead_lettered() {
+fn a_database_that_stays_down_pauses_consumption_instead_of_dead_lettering() {
     let mut env = Env::postgres("dbdown");
     env.retry_attempts = 2;
     env.retry_backoff_ms = 200;
-    let mut w = env.worker("w", &[]);
-    pg_admin(&format!("DROP DATABASE \"{}\" WITH (FORCE)", env.pg_db()));
-    let id = format!("{}-1", env.prefix);
-    env.submit("jobs", &[chat_job(&id, false)]);
-    wait_until("the job dead-lettered", MINUTE, || {
-        (env.ready(&env.names().dead_queue) == 1).then_some(())
-    });
-    assert_eq!(w.metric("callqa_jobs_retried_total"), 2.0);
-    assert_eq!(w.metric("callqa_jobs_dead_lettered_total"), 1.0);
-    assert!(w.terminate(MINUTE).success());
-    let dead = env.drain(&env.names().dead_queue);
-    let m = &dead[0];
-    assert_eq!(m.message_id.as_deref(), Some(id.as_str()));
-    assert_eq!(m.header(headers::DISPOSITION), "retry");
-    assert_eq!(m.header(headers::STAGE), "store");
-    assert_eq!(m.header(headers::ATTEMPT), "2");
+    let store = env.store();
+    let mut w = env.worker("w", &[("CALLQA_PREFETCH", "4")]);
+    pg_set_reachable(env.pg_db(), false);
+    let (ids, jobs) = batch(&env.prefix, 20);
+    env.submit("jobs", &jobs);
+    w.wait_for_log("pausing consumption", MINUTE);
+    // Far longer than the two retries (0.2 s, 0.4 s) would take.
+    std::thread::sleep(Duration::from_secs(5));
+    let (code, body) = w.get("/healthz");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains(r#""store":"#), "{body}");
+    assert_eq!(w.metric("callqa_jobs_dead_lettered_total"), 0.0);
+    assert_eq!(env.ready(&env.names().dead_queue), 0);
     assert!(
-        m.header(headers::REASON)
-            .contains("gave up after 2 retries"),
-        "{:?}",
-        m.headers
+        w.metric("callqa_jobs_retried_total") <= 4.0,
+        "only the jobs in flight"
     );
+    assert!(
+        env.ready(&env.names().jobs) >= 16,
+        "the rest wait in the queue"
+    );
+
+    pg_set_reachable(env.pg_db(), true);
+    wait_until("all 20 stored after the outage", MINUTE, || {
+        (count(&store) == 20).then_some(())
+    });
+    assert_eq!(stored_ids(&store), ids.iter().cloned().collect());
+    assert_eq!(w.get("/healthz").0, 200);
+    assert_eq!(w.metric("callqa_jobs_dead_lettered_total"), 0.0);
+    assert!(w.terminate(MINUTE).success());
+    assert_eq!(env.ready(&env.names().dead_queue), 0);
     assert_eq!(env.ready(&env.names().jobs), 0);
 }
 
@@ -431,4 +445,281 @@ fn the_worker_runs_the_text_models_when_not_rules_only() {
         "{metrics}"
     );
     assert!(w.terminate(MINUTE).success());
+}
+
+// ---- issue 11: never lose, stall or hide work ---------------------------------
+
+/// A chat job with `n` long messages: a result whose transcript is large.
+fn long_chat_job(id: &str, n: usize) -> String {
+    let messages: Vec<_> = (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "speaker": if i % 2 == 0 { "customer" } else { "agent" },
+                "at": format!("2026-11-02T10:{:02}:{:02}+08:00", i / 60, i % 60),
+                "text": format!("Message {i}: {}", "the parcel is still on its way, thank you. ".repeat(8)),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "id": id, "kind": "chat", "language": "en",
+        "agent": {"id": "agent-1", "team": "t1"},
+        "messages": messages,
+    })
+    .to_string()
+}
+
+#[test]
+fn sqlite_that_refuses_writes_loses_no_job_and_the_worker_recovers() {
+    let mut env = Env::sqlite("sqlitefull");
+    // Long enough that no job runs out of retries while writes fail.
+    env.retry_attempts = 8;
+    env.retry_backoff_ms = 200;
+    let (ids, jobs) = batch(&env.prefix, 90);
+    // SIGXFSZ ignored: past the limit a write fails (SQLite reports
+    // SQLITE_FULL / SQLITE_IOERR on COMMIT) instead of killing the worker.
+    let mut w = env.worker_after("trap '' XFSZ", "w", &[("CALLQA_PREFETCH", "8")]);
+    let store = env.store();
+    env.submit("a", &jobs[..30]);
+    wait_until("the first 30 stored", MINUTE, || {
+        (count(&store) == 30).then_some(())
+    });
+
+    limit_file_size(w.pid(), Some(1));
+    env.submit("b", &jobs[30..60]);
+    let (code, body) = wait_until("unhealthy while writes fail", MINUTE, || {
+        let (code, body) = w.get("/healthz");
+        (code == 503).then_some((code, body))
+    });
+    // "cannot write: … disk I/O error", or no answer while the pool
+    // replaces the connection.
+    assert!(!body.contains(r#""store":"ok""#), "{code} {body}");
+    w.wait_for_log("pausing consumption", MINUTE);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(w.metric("callqa_jobs_dead_lettered_total"), 0.0);
+
+    limit_file_size(w.pid(), None);
+    env.submit("c", &jobs[60..]);
+    wait_until(
+        "all 90 stored after the disk has room again",
+        MINUTE,
+        || (count(&store) == 90).then_some(()),
+    );
+    assert_eq!(stored_ids(&store), ids.iter().cloned().collect());
+    let (code, body) = w.get("/healthz");
+    assert_eq!(code, 200, "{body}");
+    assert!(
+        w.log().contains("failed transaction; closing it"),
+        "{}",
+        w.log()
+    );
+    assert!(w.terminate(MINUTE).success(), "{}", w.log());
+    // Committed, not held in a transaction only the worker could see.
+    assert_eq!(count(&env.store()), 90);
+    assert_eq!(env.ready(&env.names().dead_queue), 0);
+    assert_eq!(env.ready(&env.names().jobs), 0);
+}
+
+#[test]
+fn a_huge_echoed_field_is_dead_lettered_once_with_a_bounded_reason() {
+    let env = Env::sqlite("hugefield");
+    let huge = "9".repeat(300_000);
+    let bad_time = format!("{}-bad-time", env.prefix);
+    let mut at: serde_json::Value = serde_json::from_str(&chat_job(&bad_time, false)).unwrap();
+    at["messages"][0]["at"] = huge.clone().into();
+    let bad_name = format!("{}-bad-name", env.prefix);
+    let mut name: serde_json::Value = serde_json::from_str(&chat_job(&bad_name, false)).unwrap();
+    name[format!("x{huge}")] = 1.into();
+    let (ids, mut jobs) = batch(&env.prefix, 20);
+    jobs.insert(3, at.to_string());
+    jobs.insert(10, name.to_string());
+    env.submit("jobs", &jobs);
+
+    let mut w = env.worker("w", &[]);
+    let store = env.store();
+    wait_until("20 stored and 2 dead letters", MINUTE, || {
+        (count(&store) == 20 && env.ready(&env.names().dead_queue) == 2).then_some(())
+    });
+    // A loop, if there were one, would show as reconnections and repeats.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(w.metric("callqa_broker_reconnects_total"), 0.0);
+    assert_eq!(w.metric("callqa_jobs_dead_lettered_total"), 2.0);
+    assert!(w.terminate(MINUTE).success());
+    assert_eq!(stored_ids(&store), ids.iter().cloned().collect());
+    let dead = env.drain(&env.names().dead_queue);
+    assert_eq!(dead.len(), 2);
+    for m in &dead {
+        let reason = m.header(headers::REASON);
+        assert!(reason.len() <= 512, "{} bytes", reason.len());
+        assert!(reason.contains("bytes cut"), "{reason}");
+        assert_eq!(m.header(headers::DISPOSITION), "reject");
+        assert!(m.body.len() > 300_000, "the job itself travels untouched");
+    }
+    let time = dead
+        .iter()
+        .find(|m| m.message_id.as_deref() == Some(bad_time.as_str()))
+        .unwrap();
+    assert!(
+        time.header(headers::REASON).starts_with("messages[0].at"),
+        "{:?}",
+        time.headers
+    );
+    // The failure records are bounded too.
+    let failures = block_on(store.list_failures(10)).unwrap();
+    assert_eq!(failures.len(), 2);
+    assert!(
+        failures.iter().all(|f| f.reason.len() <= 512),
+        "{failures:?}"
+    );
+    assert_eq!(env.ready(&env.names().jobs), 0);
+}
+
+#[test]
+fn results_over_the_size_limit_are_trimmed_or_dead_lettered_and_later_jobs_publish() {
+    let mut env = Env::sqlite("bigresult");
+    let tap = env.tap("result.*");
+    let limit = 12_000;
+    let long = format!("{}-long", env.prefix);
+    let tagged = format!("{}-tagged", env.prefix);
+    let mut too_big: serde_json::Value = serde_json::from_str(&chat_job(&tagged, false)).unwrap();
+    too_big["metadata"]["tags"] = (0..100)
+        .map(|i| format!("{i}-{}", "t".repeat(150)))
+        .collect();
+    let mut w = env.worker("w", &[("CALLQA_MAX_RESULT_BYTES", &limit.to_string())]);
+    let store = env.store();
+    env.submit("big", &[too_big.to_string()]);
+    wait_until(
+        "the result too large even trimmed dead-lettered",
+        MINUTE,
+        || (env.ready(&env.names().dead_queue) == 1).then_some(()),
+    );
+    let (code, body) = w.get("/healthz");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("max_result_bytes"), "{body}");
+
+    let (ids, mut jobs) = batch(&env.prefix, 10);
+    jobs.push(long_chat_job(&long, 60));
+    env.submit("later", &jobs);
+    wait_until("the later jobs published", MINUTE, || {
+        (w.metric("callqa_results_published_total") == 11.0).then_some(())
+    });
+    let (code, body) = w.get("/healthz");
+    assert_eq!(code, 200, "{body}");
+    assert!(w.terminate(MINUTE).success());
+
+    let published = env.drain(&tap);
+    assert_eq!(published.len(), 11);
+    assert!(published.iter().all(|m| m.body.len() <= limit));
+    let trimmed = published
+        .iter()
+        .find(|m| m.message_id.as_deref() == Some(long.as_str()))
+        .expect("the long chat published");
+    assert_eq!(trimmed.header(headers::TRUNCATED), "turns");
+    let json = trimmed.json();
+    assert_eq!(json["turns"].as_array().unwrap().len(), 0);
+    // The store keeps the whole result.
+    let stored = block_on(store.get_result(&long)).unwrap().unwrap();
+    assert_eq!(stored.turns.len(), 60);
+    assert!(block_on(store.result_exists(&tagged)).unwrap());
+    for id in &ids {
+        assert!(published
+            .iter()
+            .any(|m| m.message_id.as_deref() == Some(id)));
+    }
+    let dead = env.drain(&env.names().dead_queue);
+    assert_eq!(dead[0].message_id.as_deref(), Some(tagged.as_str()));
+    assert_eq!(dead[0].header(headers::STAGE), "publish");
+    assert_eq!(dead[0].header(headers::DISPOSITION), "reject");
+    assert!(dead[0].header(headers::REASON).contains("max_result_bytes"));
+}
+
+#[test]
+fn a_publish_channel_closed_by_the_broker_is_reopened() {
+    let mut env = Env::sqlite("reopen");
+    env.retry_attempts = 2;
+    env.retry_backoff_ms = 200;
+    env.tap("result.*");
+    let mut w = env.worker("w", &[]);
+    let first = format!("{}-1", env.prefix);
+    env.submit("one", &[chat_job(&first, false)]);
+    wait_until("the first result published", MINUTE, || {
+        (w.metric("callqa_results_published_total") == 1.0).then_some(())
+    });
+
+    // Publishing to a missing exchange is a channel error: the broker
+    // closes the worker's publish channel.
+    delete_exchange(&env.names().results);
+    let second = format!("{}-2", env.prefix);
+    publish_raw(
+        &env.names().jobs,
+        &second,
+        chat_job(&second, false).as_bytes(),
+    );
+    for _ in 0..300 {
+        if env.ready(&env.names().dead_queue) == 1 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(env.ready(&env.names().dead_queue), 1, "{}", w.log());
+    let (code, body) = w.get("/healthz");
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains(r#""publish":"#), "{body}");
+
+    let tap = env.tap("result.*"); // declares the exchange again
+    let third = format!("{}-3", env.prefix);
+    env.submit("three", &[chat_job(&third, false)]);
+    wait_until("the third result published", MINUTE, || {
+        (w.metric("callqa_results_published_total") == 2.0).then_some(())
+    });
+    assert_eq!(w.get("/healthz").0, 200);
+    // Stored before the publish failed.
+    assert!(block_on(env.store().result_exists(&second)).unwrap());
+
+    // `callqa replay-dead` puts the dead letter back, retries reset: its
+    // stored result is published now.
+    let out = env.command().arg("replay-dead").output().unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("1 dead letter(s) moved"), "{said}");
+    wait_until("the replayed job published", MINUTE, || {
+        (w.metric("callqa_results_published_total") == 3.0).then_some(())
+    });
+    assert!(w.terminate(MINUTE).success());
+    let got = env.drain(&tap);
+    for id in [&second, &third] {
+        assert!(
+            got.iter()
+                .any(|m| m.message_id.as_deref() == Some(id.as_str())),
+            "{id}"
+        );
+    }
+    assert_eq!(env.ready(&env.names().dead_queue), 0);
+    assert!(w.log().contains("reopened"), "{}", w.log());
+}
+
+#[test]
+fn bad_data_is_rejected_at_intake_not_retried_as_a_database_fault() {
+    let env = Env::postgres("nul");
+    let bad = format!("{}-nul", env.prefix);
+    let mut job: serde_json::Value = serde_json::from_str(&chat_job(&bad, false)).unwrap();
+    job["agent"]["team"] = "t\u{0}1".into();
+    let good = format!("{}-good", env.prefix);
+    env.submit("jobs", &[job.to_string(), chat_job(&good, false)]);
+    let mut w = env.worker("w", &[]);
+    let store = env.store();
+    wait_until(
+        "the good job stored and the bad one dead-lettered",
+        MINUTE,
+        || (count(&store) == 1 && env.ready(&env.names().dead_queue) == 1).then_some(()),
+    );
+    assert_eq!(w.metric("callqa_jobs_retried_total"), 0.0);
+    assert!(w.terminate(MINUTE).success());
+    let dead = env.drain(&env.names().dead_queue);
+    assert_eq!(dead[0].header(headers::DISPOSITION), "reject");
+    assert_eq!(dead[0].header(headers::STAGE), "intake");
+    assert!(dead[0].header(headers::REASON).contains("agent.team"));
 }

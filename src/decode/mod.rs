@@ -165,9 +165,17 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<Audio, DecodeErr
         path: name.clone(),
         source,
     };
+    // stat before open: opening a named pipe blocks until a writer comes.
+    let before = std::fs::metadata(path).map_err(io)?;
+    if !before.is_file() {
+        return Err(io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        )));
+    }
     let mut file = File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
-    if !meta.is_file() {
+    if !meta.is_file() || !same_file(&before, &meta) {
         return Err(io(std::io::Error::new(
             std::io::ErrorKind::InvalidInput,
             "not a regular file",
@@ -183,6 +191,21 @@ pub fn decode_file(path: &Path, opts: &DecodeOptions) -> Result<Audio, DecodeErr
         .map_err(io)?;
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     run(&name, &head, meta.len(), opts, || demux::open_file(file))
+}
+
+/// Whether two `stat`s are of the same file (it was not swapped between
+/// the check and the open).
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        a.dev() == b.dev() && a.ino() == b.ino()
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (a, b);
+        true
+    }
 }
 
 /// Decodes a recording held in memory; `hint_extension` (`"wav"`, `"mp3"`…)

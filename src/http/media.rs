@@ -107,6 +107,18 @@ pub async fn checked_path(stored: &str, roots: &[PathBuf]) -> Result<PathBuf, Ap
     if !meta.is_file() {
         return Err(ApiError::NotFound("the recording is not a file".into()));
     }
+    // A hard link inside the roots may point at any file on the same
+    // filesystem: serve only files with a single link.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            tracing::warn!(path = %canon.display(), links = meta.nlink(), "stored recording has several hard links; not served");
+            return Err(ApiError::NotFound(
+                "the recording is not a file with a single link".into(),
+            ));
+        }
+    }
     Ok(canon)
 }
 

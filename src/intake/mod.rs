@@ -67,8 +67,8 @@ pub fn parse_job(bytes: &[u8], opts: &IntakeOptions) -> Result<Job, (Option<Stri
             return Err((peek_id(bytes), IntakeError::Json(msg)));
         }
     };
-    let id = wire.id.clone();
-    validate::job(wire, opts).map_err(|e| (Some(id), e))
+    let id = usable_id(wire.id.clone());
+    validate::job(wire, opts).map_err(|e| (id, e))
 }
 
 /// Best-effort read of `"id"` from a job that failed to parse (also used
@@ -80,8 +80,17 @@ pub fn peek_id(bytes: &[u8]) -> Option<String> {
     }
     serde_json::from_slice::<IdOnly>(bytes)
         .ok()
-        .map(|x| x.id)
-        .filter(|id| !id.trim().is_empty())
+        .and_then(|x| usable_id(x.id))
+}
+
+/// Only an id that could be valid keys a failure record or a header (a
+/// megabyte "id" would exceed an index row or an AMQP frame); a job with
+/// any other id is recorded by its source instead.
+fn usable_id(id: String) -> Option<String> {
+    let ok = !id.trim().is_empty()
+        && id.chars().count() <= validate::MAX_ID_LEN
+        && !id.chars().any(char::is_control);
+    ok.then_some(id)
 }
 
 /// One job's worth of input found on disk.

@@ -14,7 +14,10 @@ use crate::wire::job::{
     AgentWire, ChannelLayoutWire, ChannelsWire, JobKind, JobWire, LanguageWire, MetadataWire,
 };
 
-const MAX_ID_LEN: usize = 200;
+pub(super) const MAX_ID_LEN: usize = 200;
+/// Names, teams, channels, customer and ticket ids, tags: stored in indexed
+/// columns and echoed in headers, so bounded like ids.
+const MAX_LABEL_LEN: usize = 200;
 const MAX_MESSAGES: usize = 10_000;
 const MAX_TEXT_CHARS: usize = 20_000;
 
@@ -97,12 +100,31 @@ fn id_field(field: &str, s: &str) -> Result<String, IntakeError> {
     Ok(t.to_owned())
 }
 
+/// An optional label: at most `MAX_LABEL_LEN` characters, no NUL or other
+/// control character (PostgreSQL refuses NUL in text, and a value it
+/// refuses must be rejected here, not retried as a database fault).
+fn label(field: &str, s: &Option<String>) -> Result<Option<String>, IntakeError> {
+    let Some(s) = s.as_deref() else {
+        return Ok(None);
+    };
+    if s.chars().count() > MAX_LABEL_LEN {
+        return Err(IntakeError::invalid(
+            field,
+            format!("longer than {MAX_LABEL_LEN} characters"),
+        ));
+    }
+    if s.chars().any(char::is_control) {
+        return Err(IntakeError::invalid(field, "contains control characters"));
+    }
+    Ok(Some(s.to_owned()).filter(|s| !s.trim().is_empty()))
+}
+
 fn agent(a: &AgentWire) -> Result<Agent, IntakeError> {
     Ok(Agent {
         id: AgentId::new(id_field("agent.id", &a.id)?),
-        name: a.name.clone().filter(|s| !s.trim().is_empty()),
-        team: a.team.clone().filter(|s| !s.trim().is_empty()),
-        role: a.role.clone().filter(|s| !s.trim().is_empty()),
+        name: label("agent.name", &a.name)?,
+        team: label("agent.team", &a.team)?,
+        role: label("agent.role", &a.role)?,
     })
 }
 
@@ -155,15 +177,16 @@ fn metadata(m: &MetadataWire) -> Result<Metadata, IntakeError> {
             Some(Csat { score, scale })
         }
     };
+    for (i, tag) in m.tags.iter().enumerate() {
+        label(&format!("metadata.tags[{i}]"), &Some(tag.clone()))?;
+    }
     Ok(Metadata {
-        channel: m
-            .channel
-            .as_deref()
+        channel: label("metadata.channel", &m.channel)?
             .map(|c| c.trim().to_ascii_lowercase())
             .filter(|c| !c.is_empty()),
-        customer_id: m.customer_id.clone().filter(|s| !s.trim().is_empty()),
+        customer_id: label("metadata.customer_id", &m.customer_id)?,
         csat,
-        ticket_id: m.ticket_id.clone(),
+        ticket_id: label("metadata.ticket_id", &m.ticket_id)?,
         started_at: m
             .started_at
             .as_deref()
@@ -205,6 +228,12 @@ fn chat_messages(ms: Vec<crate::wire::job::MessageWire>) -> Result<Vec<Message>,
         if m.text.trim().is_empty() {
             return Err(IntakeError::invalid(format!("messages[{i}].text"), "empty"));
         }
+        if m.text.contains('\0') {
+            return Err(IntakeError::invalid(
+                format!("messages[{i}].text"),
+                "contains a NUL character",
+            ));
+        }
         if m.text.chars().count() > MAX_TEXT_CHARS {
             return Err(IntakeError::invalid(
                 format!("messages[{i}].text"),
@@ -218,6 +247,37 @@ fn chat_messages(ms: Vec<crate::wire::job::MessageWire>) -> Result<Vec<Message>,
         });
     }
     Ok(out)
+}
+
+/// Accepts only a regular file with one link. Checked with `stat`, which
+/// never blocks (opening a named pipe waits for a writer forever), and
+/// before anything opens it. A second hard link could be a way in to a file
+/// outside the roots (links are made where one can write, pointing anywhere
+/// on the same filesystem), so multiply-linked files are refused too.
+fn regular_file(path: &str, c: PathBuf) -> Result<PathBuf, IntakeError> {
+    let field = "recording.path";
+    let meta =
+        std::fs::metadata(&c).map_err(|e| IntakeError::invalid(field, format!("{path}: {e}")))?;
+    if !meta.is_file() {
+        return Err(IntakeError::invalid(
+            field,
+            format!("{path} is not a regular file (a directory, pipe or device); refused"),
+        ));
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if meta.nlink() > 1 {
+            return Err(IntakeError::invalid(
+                field,
+                format!(
+                    "{path} has {} hard links; a recording must have one (a hard link can reach a file outside the roots); refused",
+                    meta.nlink()
+                ),
+            ));
+        }
+    }
+    Ok(c)
 }
 
 /// Resolves a recording path named by a job inside the configured roots.
@@ -243,7 +303,7 @@ pub fn resolve_recording(path: &str, roots: &[PathBuf]) -> Result<PathBuf, Intak
             .canonicalize()
             .map_err(|e| IntakeError::invalid(field, format!("{path}: {e}")))?;
         return if inside(&c) {
-            Ok(c)
+            regular_file(path, c)
         } else {
             Err(IntakeError::invalid(
                 field,
@@ -261,7 +321,7 @@ pub fn resolve_recording(path: &str, roots: &[PathBuf]) -> Result<PathBuf, Intak
         let candidate = root.join(p);
         if let Ok(c) = candidate.canonicalize() {
             if c.starts_with(root) {
-                return Ok(c);
+                return regular_file(path, c);
             }
             return Err(IntakeError::invalid(
                 field,

@@ -19,8 +19,11 @@
 mod consume;
 mod publish;
 
+use std::sync::Arc;
+
 use lapin::options::{
-    ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+    BasicAckOptions, BasicGetOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
+    QueueBindOptions, QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable, LongString};
 use lapin::{Connection, ConnectionProperties, ExchangeKind};
@@ -51,7 +54,16 @@ pub mod headers {
     pub const SCORE: &str = "x-callqa-score";
     /// Results: whether the job passed QA.
     pub const PASSED: &str = "x-callqa-passed";
+    /// Results: what was left out to keep the message under
+    /// `max_result_bytes` (`turns`: the transcript; the store has it).
+    pub const TRUNCATED: &str = "x-callqa-truncated";
 }
+
+/// The longest value callqa writes into a header, in bytes. A header must
+/// fit in one AMQP frame with all the others (`frame_max`, 128 KiB by
+/// default): a longer one makes the broker close the connection, and the
+/// message would come back forever.
+pub const MAX_HEADER_BYTES: usize = 512;
 
 /// Routing keys of the results exchange.
 pub mod routing {
@@ -75,12 +87,15 @@ pub enum QueueError {
     ChannelGone(String),
     #[error("invalid queue setting: {0}")]
     Setting(String),
+    #[error("the result is {size} bytes, over max_result_bytes ({max}) even without its transcript; it is in the store")]
+    TooLarge { size: usize, max: usize },
 }
 
 impl Classify for QueueError {
     fn disposition(&self) -> Disposition {
         match self {
-            QueueError::Setting(_) => Disposition::Reject,
+            // Publishing it again would not make it smaller.
+            QueueError::Setting(_) | QueueError::TooLarge { .. } => Disposition::Reject,
             // Connections drop and brokers restart: try again later.
             _ => Disposition::Retry,
         }
@@ -130,6 +145,8 @@ pub struct Settings {
     pub prefetch: u16,
     /// Delay of each retry, in attempt order (1-based attempt = index + 1).
     pub retry_delays_ms: Vec<u64>,
+    /// Largest result published whole (`[queue] max_result_bytes`).
+    pub max_result_bytes: usize,
 }
 
 impl Settings {
@@ -154,6 +171,7 @@ impl Settings {
             retry_delays_ms: (1..=q.retry_attempts)
                 .map(|a| q.retry_delay_ms(a))
                 .collect(),
+            max_result_bytes: q.max_result_bytes,
         })
     }
 
@@ -165,7 +183,7 @@ impl Settings {
 
 /// One connection to RabbitMQ.
 pub struct Broker {
-    conn: Connection,
+    conn: Arc<Connection>,
     settings: Settings,
 }
 
@@ -183,7 +201,7 @@ impl Broker {
             source,
         })?;
         Ok(Broker {
-            conn,
+            conn: Arc::new(conn),
             settings: settings.clone(),
         })
     }
@@ -293,11 +311,56 @@ impl Broker {
         Ok(())
     }
 
-    /// A channel in publisher-confirm mode.
+    /// A channel in publisher-confirm mode (reopened on this connection
+    /// if the broker closes it).
     pub async fn publisher(&self) -> Result<Publisher, QueueError> {
+        let ch = confirm_channel(&self.conn).await?;
+        Ok(Publisher::new(
+            self.conn.clone(),
+            ch,
+            self.settings.names.clone(),
+            self.settings.max_result_bytes,
+        ))
+    }
+
+    /// Moves the messages now in the dead-letter queue back to the jobs
+    /// queue (without their dead-letter and attempt headers), each removed
+    /// from the dead-letter queue only once the copy is confirmed; at most
+    /// `limit`, and never more than were there at the start (a job that
+    /// fails again while this runs waits for the next replay). Returns how
+    /// many were moved.
+    pub async fn replay_dead(&self, limit: Option<u64>) -> Result<u64, QueueError> {
+        let publisher = self.publisher().await?;
         let ch = self.conn.create_channel().await?;
-        ch.confirm_select(ConfirmSelectOptions::default()).await?;
-        Ok(Publisher::new(ch, self.settings.names.clone()))
+        let dead = self.settings.names.dead_queue.as_str();
+        let there = ch
+            .queue_declare(
+                dead.into(),
+                QueueDeclareOptions {
+                    passive: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await?
+            .message_count();
+        let todo = limit.map_or(u64::from(there), |l| l.min(u64::from(there)));
+        let mut moved = 0;
+        while moved < todo {
+            let Some(msg) = ch
+                .basic_get(dead.into(), BasicGetOptions { no_ack: false })
+                .await?
+            else {
+                break;
+            };
+            let d = &msg.delivery;
+            publisher.replay(&d.properties, &d.data).await?;
+            d.acker.ack(BasicAckOptions::default()).await?;
+            moved += 1;
+        }
+        let _ = ch.close(200, "replayed".into()).await;
+        publisher.close().await;
+        Ok(moved)
     }
 
     /// Starts consuming the jobs queue with manual acknowledgement and the
@@ -322,6 +385,13 @@ fn is_precondition_failed(e: &lapin::Error) -> bool {
     use lapin::protocol::{AMQPErrorKind, AMQPSoftError};
     matches!(e.kind(), lapin::ErrorKind::ProtocolError(p)
         if matches!(p.kind(), AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)))
+}
+
+/// A new channel in publisher-confirm mode.
+async fn confirm_channel(conn: &Connection) -> Result<lapin::Channel, QueueError> {
+    let ch = conn.create_channel().await?;
+    ch.confirm_select(ConfirmSelectOptions::default()).await?;
+    Ok(ch)
 }
 
 fn text(s: &str) -> AMQPValue {

@@ -2,14 +2,22 @@
 //! transient failures to a delay queue, bad jobs to the dead-letter queue,
 //! and new jobs (`callqa submit`). A publish returns only once the broker
 //! has confirmed it; the worker acknowledges a delivery only after that.
+//!
+//! Every header value is bounded (`MAX_HEADER_BYTES`) and every result is
+//! kept under `max_result_bytes`; a channel the broker closed (say, on a
+//! message it refused) is reopened on the next publish, so one bad message
+//! never stops the others.
+
+use std::sync::{Arc, Mutex};
 
 use lapin::options::BasicPublishOptions;
 use lapin::types::{AMQPValue, FieldTable, LongString};
-use lapin::{BasicProperties, Channel, Confirmation};
+use lapin::{BasicProperties, Channel, Confirmation, Connection};
 
 use super::consume::Delivery;
-use super::{headers, routing, Names, QueueError};
-use crate::error::{Disposition, Stage};
+use super::{headers, routing, Names, QueueError, MAX_HEADER_BYTES};
+use crate::error::{bounded, Disposition, Stage};
+use crate::wire::result::DiagnosticWire;
 use crate::wire::ResultWire;
 
 /// Persistent messages survive a broker restart.
@@ -29,19 +37,97 @@ pub struct DeadLetter {
 /// A confirm-mode channel. Cheap to clone; safe to share between tasks.
 #[derive(Clone)]
 pub struct Publisher {
-    channel: Channel,
+    conn: Arc<Connection>,
+    channel: Arc<Mutex<Channel>>,
+    /// Held while a closed channel is replaced, so tasks that find it
+    /// closed together open one new channel, not one each.
+    reopening: Arc<tokio::sync::Mutex<()>>,
     names: Names,
+    max_result_bytes: usize,
 }
 
 impl Publisher {
-    pub(super) fn new(channel: Channel, names: Names) -> Self {
-        Publisher { channel, names }
+    pub(super) fn new(
+        conn: Arc<Connection>,
+        channel: Channel,
+        names: Names,
+        max_result_bytes: usize,
+    ) -> Self {
+        Publisher {
+            conn,
+            channel: Arc::new(Mutex::new(channel)),
+            reopening: Arc::new(tokio::sync::Mutex::new(())),
+            names,
+            max_result_bytes,
+        }
+    }
+
+    fn current(&self) -> Channel {
+        self.channel
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// The channel to publish on: the current one, or a new one if the
+    /// broker closed it (a channel error, e.g. a message over the broker's
+    /// `max_message_size`, closes only the channel, not the connection).
+    async fn channel(&self) -> Result<Channel, QueueError> {
+        let ch = self.current();
+        if ch.status().connected() {
+            return Ok(ch);
+        }
+        let _one_at_a_time = self.reopening.lock().await;
+        let ch = self.current();
+        if ch.status().connected() {
+            return Ok(ch);
+        }
+        let fresh = super::confirm_channel(&self.conn).await?;
+        tracing::warn!("the broker closed the publish channel; reopened it");
+        *self
+            .channel
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh.clone();
+        Ok(fresh)
     }
 
     /// Closes the channel once outstanding confirms are in.
     pub async fn close(&self) {
-        if self.channel.status().connected() {
-            let _ = self.channel.close(200, "bye".into()).await;
+        let ch = self.current();
+        if ch.status().connected() {
+            let _ = ch.close(200, "bye".into()).await;
+        }
+    }
+
+    /// The message body of a result: the whole result when it fits in
+    /// `max_result_bytes`, else the result without its transcript (`turns`,
+    /// by far the largest part; the store keeps the whole result) and a
+    /// diagnostic saying so. `Err(TooLarge)` when even that does not fit.
+    pub fn result_body(&self, result: &ResultWire) -> Result<(Vec<u8>, bool), QueueError> {
+        let body = serde_json::to_vec(result)
+            .map_err(|e| QueueError::Setting(format!("result not serialisable: {e}")))?;
+        if body.len() <= self.max_result_bytes {
+            return Ok((body, false));
+        }
+        let mut slim = result.clone();
+        slim.turns = Vec::new();
+        slim.diagnostics.push(DiagnosticWire {
+            source: "publish".into(),
+            message: format!(
+                "the transcript is left out of this message: the result is {} bytes, over max_result_bytes ({}); the store has it whole (callqa results --job ID)",
+                body.len(),
+                self.max_result_bytes
+            ),
+        });
+        let slim_body = serde_json::to_vec(&slim)
+            .map_err(|e| QueueError::Setting(format!("result not serialisable: {e}")))?;
+        if slim_body.len() <= self.max_result_bytes {
+            Ok((slim_body, true))
+        } else {
+            Err(QueueError::TooLarge {
+                size: body.len(),
+                max: self.max_result_bytes,
+            })
         }
     }
 
@@ -57,12 +143,14 @@ impl Publisher {
     /// Publishes a stored result. Not `mandatory`: a results exchange
     /// nobody has bound a queue to yet is not an error (the store has it).
     pub async fn publish_result(&self, result: &ResultWire) -> Result<(), QueueError> {
-        let body = serde_json::to_vec(result)
-            .map_err(|e| QueueError::Setting(format!("result not serialisable: {e}")))?;
+        let (body, truncated) = self.result_body(result)?;
         let flags: Vec<&str> = result.flags.iter().map(|f| f.id.as_str()).collect();
         let mut h = FieldTable::default();
         h.insert(headers::JOB_ID.into(), text(&result.job_id));
         h.insert(headers::FLAGS.into(), text(&flags.join(",")));
+        if truncated {
+            h.insert(headers::TRUNCATED.into(), text("turns"));
+        }
         h.insert(headers::SCORE.into(), AMQPValue::Double(result.score));
         h.insert(headers::PASSED.into(), AMQPValue::Boolean(result.passed));
         let props = BasicProperties::default()
@@ -121,6 +209,32 @@ impl Publisher {
             .await
     }
 
+    /// Puts a dead letter back on the jobs queue (`callqa replay-dead`):
+    /// body and properties as they were, without the headers callqa and
+    /// the broker added (`x-callqa-attempt` among them, so it gets its
+    /// retries again, and `x-death`).
+    pub(super) async fn replay(
+        &self,
+        props: &BasicProperties,
+        body: &[u8],
+    ) -> Result<(), QueueError> {
+        let mut h = FieldTable::default();
+        if let Some(old) = props.headers() {
+            for (k, v) in old.inner() {
+                let name = k.as_str();
+                if !name.starts_with("x-callqa-")
+                    && name != "x-death"
+                    && !name.starts_with("x-first-death")
+                    && !name.starts_with("x-last-death")
+                {
+                    h.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        let props = copy_props(props).with_headers(h);
+        self.confirm("", &self.names.jobs, true, body, props).await
+    }
+
     /// Publishes a job to the jobs queue (`callqa submit`), `mandatory` so
     /// a missing queue is an error rather than a lost job.
     pub async fn submit(&self, job_id: Option<&str>, body: &[u8]) -> Result<(), QueueError> {
@@ -149,7 +263,8 @@ impl Publisher {
             format!("exchange {exchange} ({key})")
         };
         let confirm = self
-            .channel
+            .channel()
+            .await?
             .basic_publish(
                 exchange.into(),
                 key.into(),
@@ -209,8 +324,10 @@ fn copy_props(p: &BasicProperties) -> BasicProperties {
     out
 }
 
+/// A header value, cut to `MAX_HEADER_BYTES` (reasons echo job fields of
+/// any size; the job itself and the failure record say the rest).
 fn text(s: &str) -> AMQPValue {
-    AMQPValue::LongString(LongString::from(s))
+    AMQPValue::LongString(LongString::from(bounded(s, MAX_HEADER_BYTES)))
 }
 
 /// AMQP short strings hold at most 255 bytes; longer ids are cut at a

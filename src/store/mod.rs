@@ -10,7 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, AssertSqlSafe, Row};
+use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row};
 
 mod purge;
 mod reviews;
@@ -48,13 +48,29 @@ impl Classify for StoreError {
     }
 }
 
+/// Errors about the data itself, which no retry can fix: decoding, and
+/// what the database refuses in a value (PostgreSQL SQLSTATE class 22, data
+/// exception: a NUL byte in text, a bad encoding, a value out of range;
+/// class 54, program limit exceeded: a key over the index row size; SQLite
+/// SQLITE_TOOBIG). Not constraint violations (class 23): those are races
+/// the idempotent writes already handle, or bugs worth retrying loudly.
 fn is_data_error(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
+    match e {
         sqlx::Error::ColumnDecode { .. }
-            | sqlx::Error::Decode(_)
-            | sqlx::Error::TypeNotFound { .. }
-    )
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::Encode(_) => true,
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) => {
+                code.starts_with("22")
+                    || code.starts_with("54")
+                    // SQLITE_TOOBIG (a string or blob over the length limit).
+                    || code == "18"
+            }
+            None => false,
+        },
+        _ => false,
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,6 +143,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0002_reviews.sqlite.sql"),
         include_str!("migrations/0002_reviews.postgres.sql"),
     ),
+    // One row rewritten by health checks: a probe that commits a write.
+    (
+        3,
+        include_str!("migrations/0003_health.sqlite.sql"),
+        include_str!("migrations/0003_health.postgres.sql"),
+    ),
 ];
 
 /// Normalises a database setting: a bare path means an SQLite file.
@@ -168,6 +190,28 @@ impl Store {
                 Backend::Postgres => 8,
             })
             .acquire_timeout(Duration::from_secs(10))
+            // A connection whose transaction could not be committed or rolled
+            // back is never reused: after a failed COMMIT (SQLITE_FULL or
+            // SQLITE_IOERR) SQLite has already rolled back, sqlx's ROLLBACK
+            // then fails and sqlx still counts a transaction open, so the next
+            // "transaction" would be a savepoint inside a transaction that is
+            // never committed, and every later write would vanish silently.
+            // Closing the connection rolls back whatever is left; the pool
+            // opens a fresh one.
+            .after_release(|conn, _| {
+                Box::pin(async move {
+                    if !conn.is_in_transaction() {
+                        return Ok(true);
+                    }
+                    // A dropped transaction queues its rollback: let it run.
+                    conn.ping().await?;
+                    let clean = !conn.is_in_transaction();
+                    if !clean {
+                        tracing::warn!("database connection left inside a failed transaction; closing it");
+                    }
+                    Ok(clean)
+                })
+            })
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
@@ -466,6 +510,22 @@ impl Store {
     /// Round trip to the database, for health checks.
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
+    /// Commits a one-row write: whether results can be stored now. A
+    /// database that answers `SELECT 1` may still refuse every write (a
+    /// full disk, a read-only file), which is what matters to a worker.
+    pub async fn probe_write(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(self.sql(
+            "INSERT INTO callqa_health (id, checked_at) VALUES (1, $1)
+             ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+        ))
+        .bind(now())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 

@@ -259,7 +259,10 @@ impl Env {
     /// The `callqa` binary with this env's settings and nothing inherited
     /// from the caller's CALLQA_* variables or working directory.
     pub fn command(&self) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_callqa"));
+        self.configure(Command::new(env!("CARGO_BIN_EXE_callqa")))
+    }
+
+    fn configure(&self, mut c: Command) -> Command {
         for (k, _) in std::env::vars() {
             if k.starts_with("CALLQA_") {
                 c.env_remove(k);
@@ -290,18 +293,63 @@ impl Env {
         w
     }
 
+    /// Starts `callqa worker` through `sh -c`, running `prelude` first
+    /// (e.g. `trap '' XFSZ` so a file-size limit makes writes fail instead
+    /// of killing the process), and waits until it consumes. The shell
+    /// `exec`s the worker, so the pid is the worker's.
+    pub fn worker_after(&self, prelude: &str, label: &str, extra_env: &[(&str, &str)]) -> Worker {
+        let script = format!("{prelude}; exec \"$0\" worker");
+        let mut c = self.configure(Command::new("sh"));
+        c.arg("-c").arg(script).arg(env!("CARGO_BIN_EXE_callqa"));
+        let mut w = self.start_worker(c, label, extra_env, true);
+        w.wait_for_log("consuming", Duration::from_secs(60));
+        w.metrics = w.log().lines().find_map(|l| {
+            let l = l.split_once("endpoint listening")?.1;
+            l.split_once("addr=")?.1.trim().parse().ok()
+        });
+        w
+    }
+
     /// Starts `callqa worker` without waiting for anything.
     pub fn spawn_worker(&self, label: &str, extra_env: &[(&str, &str)]) -> Worker {
-        let log = self.dir.path().join(format!("worker-{label}.log"));
         let mut c = self.command();
-        c.arg("worker")
-            .env("RUST_LOG", "warn,callqa=debug")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
+        c.arg("worker");
+        self.start_worker(c, label, extra_env, false)
+    }
+
+    /// `piped`: the log goes through a pipe that this process copies to the
+    /// file, so the worker's own file limits never touch its log.
+    fn start_worker(
+        &self,
+        mut c: Command,
+        label: &str,
+        extra_env: &[(&str, &str)],
+        piped: bool,
+    ) -> Worker {
+        let log = self.dir.path().join(format!("worker-{label}.log"));
+        let file = std::fs::File::create(&log).unwrap();
+        c.env("RUST_LOG", "warn,callqa=debug").stdout(Stdio::null());
+        if piped {
+            c.stderr(Stdio::piped());
+        } else {
+            c.stderr(file.try_clone().unwrap());
+        }
         for (k, v) in extra_env {
             c.env(k, v);
         }
-        let child = c.spawn().expect("start callqa worker");
+        let mut child = c.spawn().expect("start callqa worker");
+        if let Some(mut err) = child.stderr.take() {
+            let mut file = file;
+            std::thread::spawn(move || {
+                // As it comes, so the test sees what was logged so far.
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = err.read(&mut buf) {
+                    if n == 0 || file.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
         Worker {
             child,
             log,
@@ -693,4 +741,62 @@ pub fn pg_set_reachable(db: &str, reachable: bool) {
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{db}'"
         ));
     }
+}
+
+/// Deletes an exchange (its bindings go with it).
+pub fn delete_exchange(name: &str) {
+    let name = name.to_owned();
+    block_on(async move {
+        let c = amqp().await;
+        let ch = c.create_channel().await.unwrap();
+        ch.exchange_delete(name.as_str().into(), ExchangeDeleteOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("delete exchange {name}: {e}"));
+        let _ = c.close(200, "ok".into()).await;
+    })
+}
+
+/// Sets a running process's file-size limit (`prlimit --fsize`): with a
+/// soft limit of 1 byte every write that extends or rewrites a file past
+/// its first byte fails (EFBIG), as on a full disk; `None` lifts it.
+pub fn limit_file_size(pid: u32, soft: Option<u64>) {
+    let soft = soft.map_or("unlimited".to_owned(), |b| b.to_string());
+    let ok = Command::new("prlimit")
+        .arg("--pid")
+        .arg(pid.to_string())
+        .arg(format!("--fsize={soft}:unlimited"))
+        .status()
+        .expect("run prlimit (util-linux)")
+        .success();
+    assert!(ok, "prlimit --fsize={soft} on {pid} failed");
+}
+
+/// Publishes one job straight to a queue, declaring nothing (`callqa
+/// submit` declares the whole topology, which would undo a test's damage).
+pub fn publish_raw(queue: &str, message_id: &str, body: &[u8]) {
+    let (queue, message_id, body) = (queue.to_owned(), message_id.to_owned(), body.to_vec());
+    block_on(async move {
+        let c = amqp().await;
+        let ch = c.create_channel().await.unwrap();
+        ch.confirm_select(lapin::options::ConfirmSelectOptions::default())
+            .await
+            .unwrap();
+        ch.basic_publish(
+            "".into(),
+            queue.as_str().into(),
+            lapin::options::BasicPublishOptions {
+                mandatory: true,
+                ..Default::default()
+            },
+            &body,
+            lapin::BasicProperties::default()
+                .with_message_id(message_id.as_str().into())
+                .with_delivery_mode(2),
+        )
+        .await
+        .unwrap()
+        .await
+        .unwrap();
+        let _ = c.close(200, "ok".into()).await;
+    })
 }
