@@ -959,7 +959,10 @@ fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
         }
     }
     if items.iter().all(|i| i.audio.is_empty()) {
-        bail!("nothing to evaluate in {} with these filters", a.refs.display());
+        bail!(
+            "nothing to evaluate in {} with these filters",
+            a.refs.display()
+        );
     }
     let specs = if a.variants.is_empty() {
         vec!["configured".to_owned()]
@@ -1000,7 +1003,9 @@ fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
     })
     .map_err(anyhow::Error::msg)?;
     println!();
-    println!("overall (errors / reference units; speed = audio seconds per second of recognition):");
+    println!(
+        "overall (errors / reference units; speed = audio seconds per second of recognition):"
+    );
     for ((variant, lang, cond), e, audio_s, elapsed_s) in asr::totals(&scored) {
         let metric = match lang {
             crate::domain::Language::Zh => "CER",
@@ -1021,8 +1026,12 @@ fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
         let long = asr::read_longform(&dir);
         if !long.is_empty() {
             println!();
-            println!("long recordings (telephone audio; no reference: speed, stability, keywords):");
-            for l in asr::evaluate_long(&cfg.models, &long, &variants).map_err(anyhow::Error::msg)? {
+            println!(
+                "long recordings (telephone audio; no reference: speed, stability, keywords):"
+            );
+            for l in
+                asr::evaluate_long(&cfg.models, &long, &variants).map_err(anyhow::Error::msg)?
+            {
                 println!(
                     "{:<14} {:<22} {:.1} s in {:.1} s = {:.1}x real time; {} characters ({:.1}/s); unclear {:.1} s; cut short {}; keywords found {:?} missed {:?}",
                     l.variant,
@@ -1043,7 +1052,9 @@ fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
     println!(
         "load average: {load_before} before, {} after ({} cores)",
         load_average(),
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
     Ok(0)
 }

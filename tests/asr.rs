@@ -45,7 +45,10 @@ fn synth(script: &str, out: &Path, extra: &[&str]) {
     std::fs::write(&tsv, script).unwrap();
     let mut args = vec![tsv.to_str().unwrap(), out.to_str().unwrap()];
     args.extend_from_slice(extra);
-    run(repo().join("scripts/synth-call.sh").to_str().unwrap(), &args);
+    run(
+        repo().join("scripts/synth-call.sh").to_str().unwrap(),
+        &args,
+    );
 }
 
 const EN_CALL: &str = "\
@@ -140,9 +143,14 @@ async fn an_untranscribed_call_is_not_scoreable_and_not_dead_air() {
     let why = r.unscoreable_reason.clone().unwrap_or_default();
     assert!(why.contains("no words were recognised"), "{why}");
     let ids: Vec<&str> = r.flags.iter().map(|f| f.id.as_str()).collect();
-    assert!(!ids.contains(&"long_silence") && !ids.contains(&"no_speech"), "{ids:?}");
     assert!(
-        r.diagnostics.iter().any(|d| d.message.contains("cut short by the decoding budget")),
+        !ids.contains(&"long_silence") && !ids.contains(&"no_speech"),
+        "{ids:?}"
+    );
+    assert!(
+        r.diagnostics
+            .iter()
+            .any(|d| d.message.contains("cut short by the decoding budget")),
         "{:?}",
         r.diagnostics
     );
@@ -158,7 +166,10 @@ fn re_decoding_is_deterministic_and_within_budget() {
     let fwd = dir.path().join("fwd.wav");
     synth(ZH_CALL, &fwd, &["--mono"]);
     let rev = dir.path().join("rev.wav");
-    run("sox", &[fwd.to_str().unwrap(), rev.to_str().unwrap(), "reverse"]);
+    run(
+        "sox",
+        &[fwd.to_str().unwrap(), rev.to_str().unwrap(), "reverse"],
+    );
     let audio = decode_file(&rev, &DecodeOptions::default()).unwrap();
     let t = transcriber(&AsrOptions::default());
     let go = || {
@@ -174,7 +185,10 @@ fn re_decoding_is_deterministic_and_within_budget() {
     assert_eq!(texts(&a), texts(&b));
     assert_eq!(a.quality, b.quality);
     let spans = |t: &callqa::transcribe::Transcript| -> Vec<(f64, f64)> {
-        t.utterances.iter().map(|u| (u.span.start, u.span.end)).collect()
+        t.utterances
+            .iter()
+            .map(|u| (u.span.start, u.span.end))
+            .collect()
     };
     assert_eq!(spans(&a), spans(&b));
     assert_eq!(a.quality.cut_short, 0, "{:?}", a.quality);
@@ -203,10 +217,36 @@ fn the_prompt_never_appears_in_a_transcript() {
     let dir = tempfile::tempdir().unwrap();
     let d = |f: &str| dir.path().join(f);
     synth(ZH_CALL, &d("mono.wav"), &["--mono"]);
-    synth(ZH_CALL, &d("tel.wav"), &["--rate", "8000", "--encoding", "mu-law"]);
-    run("sox", &[d("mono.wav").to_str().unwrap(), d("rev.wav").to_str().unwrap(), "reverse"]);
+    synth(
+        ZH_CALL,
+        &d("tel.wav"),
+        &["--rate", "8000", "--encoding", "mu-law"],
+    );
+    run(
+        "sox",
+        &[
+            d("mono.wav").to_str().unwrap(),
+            d("rev.wav").to_str().unwrap(),
+            "reverse",
+        ],
+    );
     // Noise only: where echo is likeliest.
-    run("sox", &["-n", "-r", "16000", "-c", "1", d("noise.wav").to_str().unwrap(), "synth", "8", "pinknoise", "vol", "0.3"]);
+    run(
+        "sox",
+        &[
+            "-n",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+            d("noise.wav").to_str().unwrap(),
+            "synth",
+            "8",
+            "pinknoise",
+            "vol",
+            "0.3",
+        ],
+    );
     let vocab = Vocabulary {
         zh: vec!["不归我管".into(), "订单号".into(), "七天无理由退货".into()],
         en: vec![],
@@ -216,11 +256,19 @@ fn the_prompt_never_appears_in_a_transcript() {
     for f in ["mono.wav", "tel.wav", "rev.wav", "noise.wav"] {
         let audio = decode_file(&d(f), &DecodeOptions::default()).unwrap();
         let tr = t
-            .transcribe(&audio, ChannelMap::Default, LanguageChoice::Fixed(Language::Zh), &vocab)
+            .transcribe(
+                &audio,
+                ChannelMap::Default,
+                LanguageChoice::Fixed(Language::Zh),
+                &vocab,
+            )
             .unwrap();
         let all = texts(&tr).concat();
         for r in &runs {
-            assert!(!all.contains(r.as_str()), "{f}: prompt text {r:?} in {all:?}");
+            assert!(
+                !all.contains(r.as_str()),
+                "{f}: prompt text {r:?} in {all:?}"
+            );
         }
         assert!(
             !(all.contains("订单号") && all.contains("七天无理由退货")),
@@ -279,7 +327,12 @@ fn real_telephone_speech_is_recognised() {
             x.hypothesis
         );
         for r in prompt_runs() {
-            assert!(!x.hypothesis.contains(r.as_str()), "{}: {:?}", x.id, x.hypothesis);
+            assert!(
+                !x.hypothesis.contains(r.as_str()),
+                "{}: {:?}",
+                x.id,
+                x.hypothesis
+            );
         }
     }
 }

@@ -324,7 +324,10 @@ mod tests {
         let mut conv = conv(Language::En, &c);
         assert_eq!(analyse(&p, &conv).flags.len(), 1);
         if let Some(tl) = conv.timeline.as_mut() {
-            tl.unclear.push(Span { start: 9.0, end: 19.0 });
+            tl.unclear.push(Span {
+                start: 9.0,
+                end: 19.0,
+            });
         }
         let a = analyse(&p, &conv);
         assert!(a.flags.is_empty(), "{:?}", a.flags);

@@ -198,9 +198,26 @@ const SUFFIXES: [(&str, &str); 6] = [
 fn number_word(w: &str) -> Option<(u64, bool)> {
     // (value, is a multiplier like hundred/thousand)
     const SMALL: [&str; 20] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-        "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-        "eighteen", "nineteen",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
     ];
     const TENS: [&str; 8] = [
         "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
@@ -291,11 +308,17 @@ fn en_words(text: &str, spelling: &HashMap<String, String>) -> Vec<String> {
         let mut w = w.to_owned();
         if let Some((_, e)) = EXPANSIONS.iter().find(|(k, _)| *k == w || *k == raw) {
             w = (*e).to_owned();
-        } else if let Some((k, e)) = SUFFIXES.iter().find(|(k, _)| w.ends_with(k) && w.len() > k.len()) {
+        } else if let Some((k, e)) = SUFFIXES
+            .iter()
+            .find(|(k, _)| w.ends_with(k) && w.len() > k.len())
+        {
             w = format!("{}{e}", &w[..w.len() - k.len()]);
         }
         for part in w.split(|c: char| !c.is_alphanumeric() && c != '\'') {
-            let part = part.trim_matches('\'').replace("'s", " s").replace('\'', "");
+            let part = part
+                .trim_matches('\'')
+                .replace("'s", " s")
+                .replace('\'', "");
             for p in part.split_whitespace() {
                 if p.is_empty() || FILLERS.contains(&p) {
                     continue;
@@ -320,8 +343,8 @@ pub fn read_items(path: &Path) -> Result<Vec<Item>, String> {
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         (path.to_path_buf(), dir)
     };
-    let text = std::fs::read_to_string(&tsv)
-        .map_err(|e| format!("cannot read {}: {e}", tsv.display()))?;
+    let text =
+        std::fs::read_to_string(&tsv).map_err(|e| format!("cannot read {}: {e}", tsv.display()))?;
     let mut items = Vec::new();
     for (n, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
@@ -393,7 +416,11 @@ pub fn read_longform(dir: &Path) -> Vec<LongForm> {
     text.lines()
         .filter_map(|line| {
             let cols: Vec<&str> = line.split('\t').collect();
-            let (id, lang, note) = (cols.first()?.trim(), cols.get(1)?.trim(), cols.get(2).copied().unwrap_or(""));
+            let (id, lang, note) = (
+                cols.first()?.trim(),
+                cols.get(1)?.trim(),
+                cols.get(2).copied().unwrap_or(""),
+            );
             let language: Language = lang.parse().ok()?;
             let audio = ["tel8k", "16k"]
                 .iter()
@@ -525,7 +552,11 @@ pub fn evaluate(
                     Err(e) => return Err(format!("{}: {e}", path.display())),
                 };
                 let elapsed_s = start.elapsed().as_secs_f64();
-                let sep = if item.language == Language::Zh { "" } else { " " };
+                let sep = if item.language == Language::Zh {
+                    ""
+                } else {
+                    " "
+                };
                 let hypothesis = tr
                     .utterances
                     .iter()
@@ -649,7 +680,10 @@ mod tests {
     #[test]
     fn alignment_counts() {
         let e = align(&["a", "b", "c", "d"], &["a", "x", "c", "d", "e"]);
-        assert_eq!((e.substitutions, e.deletions, e.insertions, e.reference), (1, 0, 1, 4));
+        assert_eq!(
+            (e.substitutions, e.deletions, e.insertions, e.reference),
+            (1, 0, 1, 4)
+        );
         let e = align(&["a", "b", "c"], &["a"]);
         assert_eq!((e.substitutions, e.deletions, e.insertions), (0, 2, 0));
         assert_eq!(align::<&str>(&[], &[]).rate(), 0.0);
@@ -670,13 +704,25 @@ mod tests {
 
     #[test]
     fn english_normalisation() {
-        assert_eq!(en("Uh, I won't go, OK?"), vec!["i", "will", "not", "go", "ok"]);
-        assert_eq!(en("[adif] bunch <VOCNOISE> of words"), vec!["bunch", "of", "words"]);
-        assert_eq!(en("We're gonna win four games"), vec!["we", "are", "going", "to", "win", "4", "games"]);
+        assert_eq!(
+            en("Uh, I won't go, OK?"),
+            vec!["i", "will", "not", "go", "ok"]
+        );
+        assert_eq!(
+            en("[adif] bunch <VOCNOISE> of words"),
+            vec!["bunch", "of", "words"]
+        );
+        assert_eq!(
+            en("We're gonna win four games"),
+            vec!["we", "are", "going", "to", "win", "4", "games"]
+        );
         assert_eq!(en("two hundred and five"), vec!["205"]);
         assert_eq!(en("twenty twenty"), vec!["20", "20"]);
         assert_eq!(en("twenty one"), vec!["21"]);
-        assert_eq!(en("ask not what your country can do"), en("Ask not, what your country can do!"));
+        assert_eq!(
+            en("ask not what your country can do"),
+            en("Ask not, what your country can do!")
+        );
         let mut m = HashMap::new();
         m.insert("colour".to_owned(), "color".to_owned());
         assert_eq!(units("The colour", Language::En, &m), vec!["the", "color"]);
@@ -690,8 +736,12 @@ mod tests {
         assert_eq!(v.asr.model, PathBuf::from("ggml-base-q8_0.bin"));
         assert_eq!((v.asr.beam_size, v.asr.prompt), (5, false));
         assert_eq!(parse_variant("base", &base).unwrap().asr, base);
-        assert!(parse_variant("x:speed=9", &base).unwrap_err().contains("unknown key"));
-        assert!(parse_variant("x:beam=wide", &base).unwrap_err().contains("not a beam width"));
+        assert!(parse_variant("x:speed=9", &base)
+            .unwrap_err()
+            .contains("unknown key"));
+        assert!(parse_variant("x:beam=wide", &base)
+            .unwrap_err()
+            .contains("not a beam width"));
     }
 
     #[test]
@@ -702,11 +752,16 @@ mod tests {
         std::fs::write(dir.path().join("refs.tsv"), "a\tzh\t你好\n").unwrap();
         let items = read_items(dir.path()).unwrap();
         assert_eq!(items.len(), 1);
-        assert_eq!(items[0].audio, vec![("16k".to_owned(), dir.path().join("16k/a.wav"))]);
+        assert_eq!(
+            items[0].audio,
+            vec![("16k".to_owned(), dir.path().join("16k/a.wav"))]
+        );
         std::fs::write(dir.path().join("refs.tsv"), "b\tzh\t你好\n").unwrap();
         let e = read_items(dir.path()).unwrap_err();
         assert!(e.contains("no audio for b"), "{e}");
         std::fs::write(dir.path().join("refs.tsv"), "a\tfr\tbonjour\n").unwrap();
-        assert!(read_items(dir.path()).unwrap_err().contains("unknown language"));
+        assert!(read_items(dir.path())
+            .unwrap_err()
+            .contains("unknown language"));
     }
 }

@@ -161,14 +161,31 @@ mod tests {
         let mut logits = vec![1.0f32; 5];
         // Below the cap nothing changes.
         unsafe {
-            cap_tokens(std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null(), 3, logits.as_mut_ptr(), g.user_data())
+            cap_tokens(
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                3,
+                logits.as_mut_ptr(),
+                g.user_data(),
+            )
         };
         assert_eq!(logits, vec![1.0; 5]);
         unsafe {
-            cap_tokens(std::ptr::null_mut(), std::ptr::null_mut(), std::ptr::null(), 4, logits.as_mut_ptr(), g.user_data())
+            cap_tokens(
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                4,
+                logits.as_mut_ptr(),
+                g.user_data(),
+            )
         };
         assert_eq!(logits[2], 0.0);
-        assert!(logits.iter().enumerate().all(|(i, &x)| i == 2 || x == f32::NEG_INFINITY));
+        assert!(logits
+            .iter()
+            .enumerate()
+            .all(|(i, &x)| i == 2 || x == f32::NEG_INFINITY));
         assert!(g.capped.load(Ordering::Relaxed));
     }
 
@@ -176,11 +193,15 @@ mod tests {
     fn passes_are_bounded() {
         let g = Guard::new(4, 2, 5, Deadline::for_audio(10.0, 1.0, 1.0));
         let ok: Vec<bool> = (0..5)
-            .map(|_| unsafe { before_pass(std::ptr::null_mut(), std::ptr::null_mut(), g.user_data()) })
+            .map(|_| unsafe {
+                before_pass(std::ptr::null_mut(), std::ptr::null_mut(), g.user_data())
+            })
             .collect();
         assert_eq!(ok, vec![true, true, true, false, false]);
         assert!(g.stopped.load(Ordering::Relaxed));
         let late = Guard::new(4, 2, 5, Deadline(Instant::now()));
-        assert!(!unsafe { before_pass(std::ptr::null_mut(), std::ptr::null_mut(), late.user_data()) });
+        assert!(!unsafe {
+            before_pass(std::ptr::null_mut(), std::ptr::null_mut(), late.user_data())
+        });
     }
 }

@@ -132,6 +132,56 @@ pub fn collapse_loops(text: &str, min_repeats: usize) -> (String, bool) {
     }
 }
 
+/// Shortest phrase (in units) whose immediate repetition, even once, is a
+/// decoding loop rather than speech.
+const LONG_PHRASE_UNITS: usize = 6;
+
+/// Collapses a long phrase repeated back to back (a whole sentence decoded
+/// again and again until the token cap) to one copy, along with a trailing
+/// partial copy. Returns the text and whether anything collapsed.
+pub fn collapse_long_repeats(text: &str) -> (String, bool) {
+    let units = units(text);
+    let keys: Vec<String> = units.iter().map(|u| key(u)).collect();
+    let mut out: Vec<String> = Vec::with_capacity(units.len());
+    let mut i = 0;
+    let mut collapsed = false;
+    'outer: while i < units.len() {
+        let longest = (units.len() - i) / 2;
+        for n in (LONG_PHRASE_UNITS..=longest).rev() {
+            let phrase = &keys[i..i + n];
+            if phrase.iter().filter(|k| !k.is_empty()).count() < LONG_PHRASE_UNITS
+                || &keys[i + n..i + 2 * n] != phrase
+            {
+                continue;
+            }
+            let mut next = i + 2 * n;
+            while next + n <= units.len() && &keys[next..next + n] == phrase {
+                next += n;
+            }
+            // A final copy cut short by the token cap.
+            let partial = keys[next..]
+                .iter()
+                .zip(phrase)
+                .take_while(|(a, b)| a == b)
+                .count();
+            if partial >= LONG_PHRASE_UNITS.min(n) && next + partial == units.len() {
+                next += partial;
+            }
+            out.extend_from_slice(&units[i..i + n]);
+            i = next;
+            collapsed = true;
+            continue 'outer;
+        }
+        out.push(units[i].clone());
+        i += 1;
+    }
+    if collapsed {
+        (join(&out), true)
+    } else {
+        (text.trim().to_owned(), false)
+    }
+}
+
 /// Whether the text is mostly a known invention: once the known phrases
 /// are taken out, at most a third of its letters (or three) are left.
 fn invented(text: &str) -> bool {
@@ -169,8 +219,12 @@ pub fn clean(text: &str) -> Cleaned {
     if invented(t) {
         return Cleaned::Drop("text Whisper invents on silence or music");
     }
-    let (text, collapsed) = collapse_loops(t, 4);
-    Cleaned::Keep { text, collapsed }
+    let (text, short) = collapse_loops(t, 4);
+    let (text, long) = collapse_long_repeats(&text);
+    Cleaned::Keep {
+        text,
+        collapsed: short || long,
+    }
 }
 
 #[cfg(test)]
@@ -225,6 +279,15 @@ mod tests {
                 keep("I see.", true),
             ),
             ("no no no", keep("no no no", false)),
+            // A whole sentence decoded again and again, the last copy cut.
+            (
+                "Had he married a more amiable woman, he might have been made still more respectable. Had he married a more amiable woman, he might have been made still more respectable. Had he married a more amiable woman",
+                keep("Had he married a more amiable woman, he might have been made still more respectable.", true),
+            ),
+            ("您好欢迎致电客服中心您好欢迎致电客服中心", keep("您好欢迎致电客服中心", true)),
+            // A short phrase said twice is speech.
+            ("I said no, I said no", keep("I said no, I said no", false)),
+            ("请问请问您是哪位", keep("请问请问您是哪位", false)),
             ("好的好的好的好的好的好的", keep("好的", true)),
             (
                 "OK thank you thank you thank you thank you thank you bye",

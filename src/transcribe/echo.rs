@@ -66,7 +66,10 @@ fn units(s: &str) -> Vec<String> {
 /// How many units of a stretch copied from the instruction make an echo:
 /// four Chinese characters ("简体中文") or three words.
 fn min_copy(units: &[String]) -> usize {
-    if units.first().is_some_and(|u| u.chars().count() == 1 && u.chars().all(crate::text::is_cjk)) {
+    if units
+        .first()
+        .is_some_and(|u| u.chars().count() == 1 && u.chars().all(crate::text::is_cjk))
+    {
         4
     } else {
         3
@@ -119,7 +122,10 @@ fn clauses(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     for (i, c) in text.char_indices() {
-        if matches!(c, '。' | '！' | '？' | '，' | '；' | '.' | '!' | '?' | ',' | ';') {
+        if matches!(
+            c,
+            '。' | '！' | '？' | '，' | '；' | '.' | '!' | '?' | ',' | ';'
+        ) {
             let end = i + c.len_utf8();
             out.push(&text[start..end]);
             start = end;
@@ -177,7 +183,12 @@ mod tests {
     fn zh() -> Prompt {
         Prompt {
             instruction: "以下是普通话的客服电话录音，使用简体中文。".into(),
-            terms: vec!["不归我管".into(), "订单号".into(), "退款".into(), "七天无理由".into()],
+            terms: vec![
+                "不归我管".into(),
+                "订单号".into(),
+                "退款".into(),
+                "七天无理由".into(),
+            ],
         }
     }
 
@@ -192,20 +203,50 @@ mod tests {
     fn echo_table() {
         let cases: Vec<(Prompt, &str, &str, bool)> = vec![
             // The echo seen on a Mandarin mono call.
-            (zh(), "我只能使用简体中文。这次的证明是有些人的证明。", "这次的证明是有些人的证明。", true),
+            (
+                zh(),
+                "我只能使用简体中文。这次的证明是有些人的证明。",
+                "这次的证明是有些人的证明。",
+                true,
+            ),
             (zh(), "以下是普通话的客服电话录音", "", true),
-            (zh(), "您好，请问有什么可以帮您？", "您好，请问有什么可以帮您？", false),
+            (
+                zh(),
+                "您好，请问有什么可以帮您？",
+                "您好，请问有什么可以帮您？",
+                false,
+            ),
             // One vocabulary term in a real sentence is what biasing is for.
-            (zh(), "我要退款，订单号是一二三。", "我要退款，订单号是一二三。", false),
+            (
+                zh(),
+                "我要退款，订单号是一二三。",
+                "我要退款，订单号是一二三。",
+                false,
+            ),
             // A run of terms is the prompt read back.
             (zh(), "不归我管、订单号、退款、七天无理由。", "", true),
             (zh(), "好的。退款、订单号。", "好的。", true),
             // Two characters in common are not an echo.
             (zh(), "我用中文说吧", "我用中文说吧", false),
-            (en(), "A customer service phone call. Hello?", "Hello?", true),
-            (en(), "I want a refund for my order.", "I want a refund for my order.", false),
+            (
+                en(),
+                "A customer service phone call. Hello?",
+                "Hello?",
+                true,
+            ),
+            (
+                en(),
+                "I want a refund for my order.",
+                "I want a refund for my order.",
+                false,
+            ),
             (en(), "Refund, order number, blue kettle.", "", true),
-            (en(), "Our customer service team will call you.", "Our customer service team will call you.", false),
+            (
+                en(),
+                "Our customer service team will call you.",
+                "Our customer service team will call you.",
+                false,
+            ),
             (Prompt::default(), "使用简体中文", "使用简体中文", false),
         ];
         for (p, input, want, removed) in cases {

@@ -30,6 +30,9 @@ const LOUD_PERCENTILE: usize = 95;
 /// Levels spread over at least this range vary like speech (steady hiss
 /// or hum varies by a few dB).
 const MIN_SPEECH_RANGE_DB: f32 = 10.0;
+/// Even then, speech starts at least this far above the percentile floor
+/// (steady hiss under speech stays silence).
+const MIN_MARGIN_DB: f32 = 6.0;
 
 /// Voice activity detection settings.
 #[derive(Debug, Clone, PartialEq, serde::Deserialize)]
@@ -118,7 +121,9 @@ pub fn detect(samples: &[f32], opts: &VadOptions) -> Vec<Span> {
     let loud = percentile(&levels, LOUD_PERCENTILE);
     let mut enter = floor + opts.threshold_db;
     if loud - floor >= MIN_SPEECH_RANGE_DB {
-        enter = enter.min(loud - opts.max_depth_db);
+        enter = enter
+            .min(loud - opts.max_depth_db)
+            .max(floor + MIN_MARGIN_DB);
     }
     let enter = enter.max(opts.min_level_dbfs);
     let leave = (enter - HYSTERESIS_DB).max(opts.min_level_dbfs);
