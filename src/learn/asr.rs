@@ -649,10 +649,13 @@ pub fn evaluate_long(
     Ok(out)
 }
 
+/// (variant, language, condition), errors, audio seconds, elapsed seconds.
+pub type Total = ((String, Language, String), Errors, f64, f64);
+
 /// Totals per (variant, language, condition), in first-seen order:
 /// errors, audio seconds and elapsed seconds.
-pub fn totals(scored: &[Scored]) -> Vec<((String, Language, String), Errors, f64, f64)> {
-    let mut out: Vec<((String, Language, String), Errors, f64, f64)> = Vec::new();
+pub fn totals(scored: &[Scored]) -> Vec<Total> {
+    let mut out: Vec<Total> = Vec::new();
     for s in scored {
         let key = (s.variant.clone(), s.language, s.condition.clone());
         let i = match out.iter().position(|(k, ..)| *k == key) {

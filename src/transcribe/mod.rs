@@ -817,7 +817,7 @@ impl Transcriber {
             deadline,
             self.opts.beam_size,
         );
-        let out = match first {
+        match first {
             Ok(wt)
                 if wt.doubtful
                     && self.opts.fallback_beam_size > 0
@@ -845,8 +845,7 @@ impl Transcriber {
                 })
             }
             other => other,
-        };
-        out
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
