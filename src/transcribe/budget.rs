@@ -9,8 +9,10 @@
 //! - **passes per window**: whisper.cpp re-encodes a window from the last
 //!   timestamp it decoded ("seek"); more than `MAX_PASSES` passes over one
 //!   window means it is going round in circles;
-//! - **time per job**: a wall-clock deadline of `max(min_budget_s,
-//!   max_cost_factor × the recording's duration)`. Windows not started by
+//! - **CPU time per job**: `max(min_budget_s, max_cost_factor × the
+//!   recording's duration)` CPU seconds, shared out among its channels and
+//!   metered on the threads that decode them (CPU, not wall time, so a busy
+//!   machine does not cut transcripts short). Windows not started by
 //!   then are not transcribed, and a pass under way is stopped; their speech
 //!   is reported as unclear (never as silence) and the result says so. Only a
 //!   machine far slower or busier than the default model needs ever reaches
@@ -25,7 +27,6 @@
 use std::ffi::c_void;
 use std::os::raw::c_int;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
 
 use whisper_rs::{
     WhisperSysContext as whisper_context, WhisperSysState as whisper_state,
@@ -37,18 +38,66 @@ pub const MAX_PASSES: usize = 3;
 /// whisper.cpp's own ceiling on tokens per pass (text context / 2 − 4).
 const WHISPER_MAX_TOKENS: usize = 220;
 
-/// A job's time budget.
+/// A job's recognition budget in CPU seconds, shared out among the
+/// signals (channels) it transcribes. CPU time, not wall time: a busy
+/// machine slows a job down but does not make it lose its transcript.
 #[derive(Debug, Clone, Copy)]
-pub struct Deadline(pub Instant);
+pub struct Budget {
+    per_signal_s: f64,
+}
 
-impl Deadline {
-    pub fn for_audio(duration_s: f64, factor: f64, min_s: f64) -> Self {
-        let secs = (factor * duration_s).max(min_s).clamp(0.0, 1.0e6);
-        Deadline(Instant::now() + Duration::from_secs_f64(secs))
+impl Budget {
+    /// `max(min_s, factor × duration)` CPU seconds for the whole job,
+    /// split evenly over `signals`.
+    pub fn for_audio(duration_s: f64, factor: f64, min_s: f64, signals: usize) -> Self {
+        let total = (factor * duration_s).max(min_s).clamp(0.0, 1.0e6);
+        Budget {
+            per_signal_s: total / signals.max(1) as f64,
+        }
     }
 
+    /// Starts the meter for one signal, on the thread that decodes it.
+    pub fn start(&self) -> Deadline {
+        Deadline {
+            start_cpu_s: thread_cpu_s(),
+            limit_s: self.per_signal_s,
+        }
+    }
+}
+
+/// CPU seconds used by the calling thread.
+fn thread_cpu_s() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0.0;
+    }
+    ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
+}
+
+/// The budget of one signal, metered on the thread that decodes it (whisper
+/// runs its single-threaded work, and calls back, on that thread).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    start_cpu_s: f64,
+    limit_s: f64,
+}
+
+impl Deadline {
     pub fn passed(&self) -> bool {
-        Instant::now() >= self.0
+        thread_cpu_s() - self.start_cpu_s >= self.limit_s
+    }
+
+    /// No limit worth speaking of (the plain-whisper baseline).
+    pub fn unlimited() -> Self {
+        Deadline {
+            start_cpu_s: 0.0,
+            limit_s: f64::INFINITY,
+        }
     }
 }
 
@@ -65,7 +114,7 @@ pub struct Guard {
     eot: i32,
     n_vocab: usize,
     passes: AtomicUsize,
-    deadline: Instant,
+    deadline: Deadline,
     /// A pass was refused (too many, or out of time).
     pub stopped: AtomicBool,
     /// A pass reached the token cap.
@@ -79,7 +128,7 @@ impl Guard {
             eot,
             n_vocab,
             passes: AtomicUsize::new(0),
-            deadline: deadline.0,
+            deadline,
             stopped: AtomicBool::new(false),
             capped: AtomicBool::new(false),
         }
@@ -105,7 +154,7 @@ pub unsafe extern "C" fn before_pass(
         return true;
     };
     let n = g.passes.fetch_add(1, Ordering::Relaxed);
-    let ok = n < MAX_PASSES && Instant::now() < g.deadline;
+    let ok = n < MAX_PASSES && !g.deadline.passed();
     if !ok {
         g.stopped.store(true, Ordering::Relaxed);
     }
@@ -157,7 +206,7 @@ mod tests {
 
     #[test]
     fn cap_leaves_only_end_of_text() {
-        let g = Guard::new(4, 2, 5, Deadline::for_audio(10.0, 1.0, 1.0));
+        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0, 1).start());
         let mut logits = vec![1.0f32; 5];
         // Below the cap nothing changes.
         unsafe {
@@ -191,7 +240,7 @@ mod tests {
 
     #[test]
     fn passes_are_bounded() {
-        let g = Guard::new(4, 2, 5, Deadline::for_audio(10.0, 1.0, 1.0));
+        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0, 1).start());
         let ok: Vec<bool> = (0..5)
             .map(|_| unsafe {
                 before_pass(std::ptr::null_mut(), std::ptr::null_mut(), g.user_data())
@@ -199,7 +248,7 @@ mod tests {
             .collect();
         assert_eq!(ok, vec![true, true, true, false, false]);
         assert!(g.stopped.load(Ordering::Relaxed));
-        let late = Guard::new(4, 2, 5, Deadline(Instant::now()));
+        let late = Guard::new(4, 2, 5, Budget::for_audio(10.0, 0.0, 0.0, 1).start());
         assert!(!unsafe {
             before_pass(std::ptr::null_mut(), std::ptr::null_mut(), late.user_data())
         });

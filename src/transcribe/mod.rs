@@ -83,9 +83,10 @@ pub struct AsrOptions {
     /// Tokens one decoding pass may produce per second of speech in its
     /// window (plus 16): a decoding loop stops there.
     pub tokens_per_second: f64,
-    /// A job's recognition may take at most this many seconds per second
-    /// of recording (wall clock), and at least `min_budget_s`; speech not
-    /// transcribed by then is reported as unclear.
+    /// A job's recognition may use at most this many CPU seconds per
+    /// second of recording (at least `min_budget_s`), shared among its
+    /// channels; speech not transcribed by then is reported as unclear.
+    /// CPU time, not wall time: a busy machine does not cut transcripts.
     pub max_cost_factor: f64,
     pub min_budget_s: f64,
     /// Text whose mean token log-probability is below this is not trusted:
@@ -537,11 +538,6 @@ impl Transcriber {
         language: LanguageChoice,
         vocabulary: &Vocabulary,
     ) -> Result<Transcript, TranscribeError> {
-        let deadline = budget::Deadline::for_audio(
-            audio.duration,
-            self.opts.max_cost_factor,
-            self.opts.min_budget_s,
-        );
         let layout = layout(audio, map)?;
         let mut notes = Vec::new();
         if let (ChannelMap::Default, Layout::Mixed(_), n) = (map, &layout, audio.channels.len()) {
@@ -559,6 +555,12 @@ impl Transcriber {
             ],
             Layout::Mixed(pcm) => vec![(None, pcm.samples())],
         };
+        let budget = budget::Budget::for_audio(
+            audio.duration,
+            self.opts.max_cost_factor,
+            self.opts.min_budget_s,
+            signals.len(),
+        );
         let regions: Vec<Vec<Span>> = signals
             .iter()
             .map(|(speaker, s)| {
@@ -592,7 +594,7 @@ impl Transcriber {
                     None => self.opts.fallback_language,
                     Some(i) => {
                         let wt =
-                            self.run_window(&self.main, &windows[i][0], None, &[], deadline)?;
+                            self.run_window(&self.main, &windows[i][0], None, &[], budget.start())?;
                         let l = match wt.detected.as_deref() {
                             Some("zh") | Some("yue") => Language::Zh,
                             Some("en") => Language::En,
@@ -654,6 +656,9 @@ impl Transcriber {
             .par_iter()
             .zip(pre.into_par_iter())
             .map(|(ws, mut first)| {
+                // Metered on this thread, which decodes all this signal's
+                // windows.
+                let deadline = budget.start();
                 ws.iter()
                     .enumerate()
                     .map(|(w_idx, w)| match first.take().filter(|_| w_idx == 0) {
@@ -785,7 +790,7 @@ impl Transcriber {
                 at: 0.0,
             }],
         };
-        let deadline = budget::Deadline::for_audio(pcm.duration(), 1.0e3, 0.0);
+        let deadline = budget::Deadline::unlimited();
         let out = self.run_window(&self.main, &w, Some(language), &[], deadline)?;
         Ok(out
             .pieces
