@@ -336,3 +336,60 @@ fn real_telephone_speech_is_recognised() {
         }
     }
 }
+
+/// Many Mandarin call jobs at once (the batch that once ended in SIGABRT:
+/// whisper.cpp's alignment aborts on a final decoding pass under 0.15 s,
+/// which timestamp tokens allowed): every job ends with its own result.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_mandarin_call_jobs_all_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |f: &str| dir.path().join(f);
+    synth(ZH_CALL, &d("a.wav"), &[]);
+    synth(
+        ZH_CALL,
+        &d("b.wav"),
+        &["--rate", "8000", "--encoding", "mu-law"],
+    );
+    synth(ZH_CALL, &d("c.wav"), &["--mono"]);
+    let engine = Engine::load(&EngineOptions {
+        rules_dir: repo().join("rules"),
+        models_dir: models(),
+        rules_only: true,
+        workers: 3,
+        asr: AsrOptions::default(),
+    })
+    .unwrap();
+    let store = Store::connect(&format!("sqlite://{}", d("t.db").display()))
+        .await
+        .unwrap();
+    let p = Arc::new(Pipeline::new(
+        Arc::new(engine),
+        store,
+        IntakeOptions {
+            recording_roots: vec![dir.path().to_path_buf()],
+        },
+        3,
+    ));
+    let mut tasks = Vec::new();
+    for i in 0..6 {
+        let p = p.clone();
+        let file = ["a.wav", "b.wav", "c.wav"][i % 3];
+        let job = format!(
+            r#"{{"id": "zh-batch-{i}", "kind": "call", "language": "zh",
+                "agent": {{"id": "a-1"}}, "recording": {{"path": "{file}"}},
+                "metadata": {{"channel": "phone"}}}}"#
+        );
+        tasks.push(tokio::spawn(async move {
+            p.run_json("test", job.into_bytes()).await
+        }));
+    }
+    for (i, t) in tasks.into_iter().enumerate() {
+        match t.await.unwrap().expect("no transient error") {
+            Outcome::Done { result, .. } => {
+                assert_eq!(result.job_id, format!("zh-batch-{i}"));
+                assert!(!result.turns.is_empty(), "zh-batch-{i}: no turns");
+            }
+            Outcome::Failed(f) => panic!("zh-batch-{i} rejected: {}", f.reason),
+        }
+    }
+}
