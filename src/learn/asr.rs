@@ -524,34 +524,17 @@ pub fn evaluate(
     spelling: &HashMap<String, String>,
     mut progress: impl FnMut(&Scored),
 ) -> Result<Vec<Scored>, String> {
-    use crate::decode::{decode_file, DecodeOptions};
-    use crate::domain::{ChannelMap, LanguageChoice};
-    use crate::transcribe::{Transcriber, Vocabulary};
+    use crate::transcribe::Transcriber;
     let mut out = Vec::new();
     for v in variants {
         let t = Transcriber::load(models_dir, &v.asr, 1)
             .map_err(|e| format!("variant {}: {e}", v.name))?;
         for item in items {
             for (cond, path) in &item.audio {
-                let start = std::time::Instant::now();
-                let audio = decode_file(path, &DecodeOptions::default())
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-                let tr = match t.transcribe(
-                    &audio,
-                    ChannelMap::Mixed,
-                    LanguageChoice::Fixed(item.language),
-                    &Vocabulary::default(),
-                ) {
-                    Ok(tr) => tr,
-                    // An English-only model on Chinese: not this variant's
-                    // language; the other items go on.
-                    Err(e @ crate::transcribe::TranscribeError::EnglishOnly { .. }) => {
-                        tracing::info!(variant = %v.name, id = %item.id, "skipped: {e}");
-                        continue;
-                    }
-                    Err(e) => return Err(format!("{}: {e}", path.display())),
+                let Some((tr, audio_s, elapsed_s)) = run_one(&t, &v.name, path, item.language)?
+                else {
+                    continue;
                 };
-                let elapsed_s = start.elapsed().as_secs_f64();
                 let sep = if item.language == Language::Zh {
                     ""
                 } else {
@@ -574,7 +557,7 @@ pub fn evaluate(
                     condition: cond.clone(),
                     errors,
                     hypothesis,
-                    audio_s: audio.duration,
+                    audio_s,
                     elapsed_s,
                     unclear_s: tr.quality.unclear_s,
                 };
@@ -608,23 +591,13 @@ pub fn evaluate_long(
     long: &[LongForm],
     variants: &[Variant],
 ) -> Result<Vec<LongRun>, String> {
-    use crate::decode::{decode_file, DecodeOptions};
-    use crate::domain::{ChannelMap, LanguageChoice};
-    use crate::transcribe::{Transcriber, Vocabulary};
+    use crate::transcribe::Transcriber;
     let mut out = Vec::new();
     for v in variants {
         let t = Transcriber::load(models_dir, &v.asr, 1)
             .map_err(|e| format!("variant {}: {e}", v.name))?;
         for l in long {
-            let start = std::time::Instant::now();
-            let audio = decode_file(&l.audio, &DecodeOptions::default())
-                .map_err(|e| format!("{}: {e}", l.audio.display()))?;
-            let Ok(tr) = t.transcribe(
-                &audio,
-                ChannelMap::Mixed,
-                LanguageChoice::Fixed(l.language),
-                &Vocabulary::default(),
-            ) else {
+            let Some((tr, audio_s, elapsed_s)) = run_one(&t, &v.name, &l.audio, l.language)? else {
                 continue;
             };
             let text: String = tr.utterances.iter().map(|u| u.text.as_str()).collect();
@@ -636,8 +609,8 @@ pub fn evaluate_long(
             out.push(LongRun {
                 variant: v.name.clone(),
                 id: l.id.clone(),
-                audio_s: audio.duration,
-                elapsed_s: start.elapsed().as_secs_f64(),
+                audio_s,
+                elapsed_s,
                 chars: text.chars().filter(|c| c.is_alphanumeric()).count(),
                 unclear_s: tr.quality.unclear_s,
                 cut_short: tr.quality.cut_short,
@@ -651,6 +624,37 @@ pub fn evaluate_long(
 
 /// (variant, language, condition), errors, audio seconds, elapsed seconds.
 pub type Total = ((String, Language, String), Errors, f64, f64);
+
+/// One recording through the call path as a mono call: its transcript,
+/// audio seconds and elapsed seconds (decoding included); `None` when the
+/// variant's model cannot do the language (an English-only model on
+/// Chinese), so the other recordings go on.
+fn run_one(
+    t: &crate::transcribe::Transcriber,
+    variant: &str,
+    path: &Path,
+    language: Language,
+) -> Result<Option<(crate::transcribe::Transcript, f64, f64)>, String> {
+    use crate::decode::{decode_file, DecodeOptions};
+    use crate::domain::{ChannelMap, LanguageChoice};
+    use crate::transcribe::{TranscribeError, Vocabulary};
+    let start = std::time::Instant::now();
+    let audio = decode_file(path, &DecodeOptions::default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    match t.transcribe(
+        &audio,
+        ChannelMap::Mixed,
+        LanguageChoice::Fixed(language),
+        &Vocabulary::default(),
+    ) {
+        Ok(tr) => Ok(Some((tr, audio.duration, start.elapsed().as_secs_f64()))),
+        Err(e @ TranscribeError::EnglishOnly { .. }) => {
+            tracing::info!(variant, path = %path.display(), "skipped: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
 
 /// Totals per (variant, language, condition), in first-seen order:
 /// errors, audio seconds and elapsed seconds.

@@ -49,7 +49,7 @@ fn is_cjk(c: char) -> bool {
 }
 
 /// Units a loop is made of: words for spaced text, characters for Chinese.
-fn units(text: &str) -> Vec<String> {
+pub(super) fn units(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut word = String::new();
     for c in text.chars() {
@@ -72,7 +72,7 @@ fn units(text: &str) -> Vec<String> {
     out
 }
 
-fn key(unit: &str) -> String {
+pub(super) fn key(unit: &str) -> String {
     unit.chars()
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)

@@ -40,27 +40,14 @@ impl Prompt {
     }
 }
 
-/// Matching units: CJK characters one by one, other words whole, all
-/// lower-cased letters and digits only.
+/// Matching units (`clean`'s: CJK characters one by one, other words
+/// whole), reduced to lower-cased letters and digits.
 fn units(s: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut word = String::new();
-    for c in s.chars() {
-        if crate::text::is_cjk(c) {
-            if !word.is_empty() {
-                out.push(std::mem::take(&mut word));
-            }
-            out.push(c.to_string());
-        } else if c.is_alphanumeric() {
-            word.extend(c.to_lowercase());
-        } else if !word.is_empty() {
-            out.push(std::mem::take(&mut word));
-        }
-    }
-    if !word.is_empty() {
-        out.push(word);
-    }
-    out
+    super::clean::units(s)
+        .iter()
+        .map(|u| super::clean::key(u))
+        .filter(|k| !k.is_empty())
+        .collect()
 }
 
 /// How many units of a stretch copied from the instruction make an echo:

@@ -619,10 +619,10 @@ impl Transcriber {
         }
         // A window already decoded during detection is reused only when it
         // came from the model used for the rest, without a prompt.
-        if !std::ptr::eq(model, &self.main) || self.prompt_for(language, vocabulary).is_some() {
+        let prompt = self.prompt_for(language, vocabulary);
+        if !std::ptr::eq(model, &self.main) || prompt.is_some() {
             first_done = None;
         }
-        let prompt = self.prompt_for(language, vocabulary);
         let prompt_tokens: Vec<i32> = match &prompt {
             Some(p) => model
                 .ctx
@@ -632,7 +632,6 @@ impl Transcriber {
                 })?,
             None => Vec::new(),
         };
-        let no_prompt = echo::Prompt::default();
         let prompt = prompt.unwrap_or_default();
 
         let mut utterances = Vec::new();
@@ -684,14 +683,7 @@ impl Transcriber {
                         Language::Zh => crate::text::to_simplified(&raw),
                         Language::En => raw,
                     };
-                    let (raw, echoed) = echo::strip(
-                        &raw,
-                        if prompt_tokens.is_empty() {
-                            &no_prompt
-                        } else {
-                            &prompt
-                        },
-                    );
+                    let (raw, echoed) = echo::strip(&raw, &prompt);
                     if echoed {
                         quality.echoes += 1;
                         tracing::debug!(
@@ -736,7 +728,10 @@ impl Transcriber {
             }
         }
         utterances.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
-        timeline.unclear = merge(std::mem::take(&mut timeline.unclear));
+        // Unclear spans in time order, overlaps joined.
+        let mut unclear = std::mem::take(&mut timeline.unclear);
+        unclear.sort_by(|a, b| a.start.total_cmp(&b.start));
+        timeline.unclear = bridge(unclear, 0.0);
         quality.unclear_s = total(&timeline.unclear).min(quality.speech_s);
         Ok(Transcript {
             language,
@@ -1034,45 +1029,27 @@ fn audio_ctx_for(n: usize) -> i32 {
 /// The recording spans of the pieces that tokens fell in, cut to the
 /// tokens' times (padded).
 fn touched_spans(w: &chunk::Window, toks: &[(usize, Vec<u8>, Option<f64>)]) -> Vec<Span> {
-    let mut out: Vec<Span> = Vec::new();
-    for (piece, _, t) in toks {
-        let Some(p) = w.pieces.get(*piece) else {
-            continue;
-        };
-        let at = |t: f64| p.orig.start + (t - p.at).clamp(0.0, p.orig.len());
-        let s = match t {
-            Some(t) => Span {
+    let timed: Vec<Span> = toks
+        .iter()
+        .filter_map(|(piece, _, t)| {
+            let (p, t) = (w.pieces.get(*piece)?, (*t)?);
+            let at = |t: f64| p.orig.start + (t - p.at).clamp(0.0, p.orig.len());
+            Some(Span {
                 start: at(t - BEFORE_WORD_S),
                 end: at(t + AFTER_WORD_S),
-            },
-            None => continue,
-        };
-        out.push(s);
+            })
+        })
+        .collect();
+    if !timed.is_empty() {
+        return timed;
     }
-    if out.is_empty() {
-        // No word times: the whole pieces.
-        let mut idx: Vec<usize> = toks.iter().map(|(p, _, _)| *p).collect();
-        idx.dedup();
-        out.extend(
-            idx.into_iter()
-                .filter_map(|i| w.pieces.get(i))
-                .map(|p| p.orig),
-        );
-    }
-    out
-}
-
-/// Sorts spans and joins those that overlap.
-fn merge(mut spans: Vec<Span>) -> Vec<Span> {
-    spans.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
-    for s in spans {
-        match out.last_mut() {
-            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
-            _ => out.push(s),
-        }
-    }
-    out
+    // No word times: the whole pieces.
+    let mut idx: Vec<usize> = toks.iter().map(|(p, _, _)| *p).collect();
+    idx.dedup();
+    idx.into_iter()
+        .filter_map(|i| w.pieces.get(i))
+        .map(|p| p.orig)
+        .collect()
 }
 
 /// Splits a piece's tokens where words are more than `WORDLESS_GAP_S`
