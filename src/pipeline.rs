@@ -19,8 +19,8 @@ use tokio::sync::Semaphore;
 use crate::analyse::{self, Analyser, Subject};
 use crate::decode::{self, DecodeOptions};
 use crate::domain::{
-    CallJob, Conversation, Diagnostic, Job, Language, LanguageChoice, Medium, QaResult, Speaker,
-    Versions,
+    CallJob, ChannelMap, Conversation, Diagnostic, Job, Language, LanguageChoice, Medium, QaResult,
+    Speaker, Versions,
 };
 use crate::embed::{EmbedError, ModelPaths, TextModels};
 use crate::error::{Classify, JobError, Stage};
@@ -100,6 +100,21 @@ struct Calls {
 }
 
 impl Calls {
+    /// Decode limits for one call: only the channels the map transcribes
+    /// are held (a mixed map is downmixed while decoding), so an 8-channel
+    /// file costs the memory of the two channels that are used.
+    fn decode_for(&self, map: ChannelMap) -> DecodeOptions {
+        let keep = match map {
+            ChannelMap::Default => decode::Keep::Only(vec![0, 1]),
+            ChannelMap::Split { agent, customer } => decode::Keep::Only(vec![agent, customer]),
+            ChannelMap::Mixed => decode::Keep::Downmix,
+        };
+        DecodeOptions {
+            keep,
+            ..self.decode.clone()
+        }
+    }
+
     fn transcriber(&self) -> Result<Arc<Transcriber>, JobError> {
         // Holding the lock while loading makes concurrent first calls wait
         // for one load instead of each loading the model.
@@ -317,8 +332,9 @@ impl Engine {
                     )
                 })?;
                 let asr = calls.transcriber()?;
+                let opts = calls.decode_for(call.recording.channels);
                 let audio = stage(Stage::Decode, || {
-                    decode::decode_file(&call.recording.path, &calls.decode)
+                    decode::decode_file(&call.recording.path, &opts)
                 })?;
                 let transcript = stage(Stage::Transcribe, || {
                     asr.transcribe(
@@ -529,16 +545,20 @@ impl Engine {
         };
         // Decoded again rather than held through the analysis: only calls
         // with personal data pay for it.
+        let decode_opts = calls.decode_for(call.recording.channels);
         let audio = stage(Stage::Decode, || {
-            decode::decode_file(&call.recording.path, &calls.decode)
+            decode::decode_file(&call.recording.path, &decode_opts)
         })?;
         let spans = redaction.time_spans(opts.audio_pad_ms as f64 / 1000.0);
         let dest = crate::redact::audio::copy_path(&opts.audio_dir, call.header.id.as_str());
         let replace = (opts.audio == AudioPolicy::Replace).then_some(call.recording.path.as_path());
+        // The copy holds the channels that were transcribed (a channel
+        // never transcribed was never checked for personal data).
         let mut channels: Vec<Vec<f32>> = audio
             .channels
-            .iter()
-            .map(|c| c.samples().to_vec())
+            .into_iter()
+            .map(decode::Pcm16k::into_samples)
+            .filter(|c| !c.is_empty())
             .collect();
         stage(Stage::Redact, || {
             crate::redact::audio::write_copy(

@@ -54,6 +54,11 @@ impl Pcm16k {
         &self.0
     }
 
+    /// The samples, without a copy.
+    pub fn into_samples(self) -> Vec<f32> {
+        self.0
+    }
+
     /// Length in seconds.
     pub fn duration(&self) -> f64 {
         self.0.len() as f64 / f64::from(Self::RATE)
@@ -63,7 +68,9 @@ impl Pcm16k {
 /// A decoded recording.
 #[derive(Debug, Clone)]
 pub struct Audio {
-    /// One per channel of the file, in the file's order, all the same length.
+    /// One per channel of the file, in the file's order; the held ones (see
+    /// [`Keep`]) all the same length, the others empty. One channel when
+    /// downmixed.
     pub channels: Vec<Pcm16k>,
     /// The file's sample rate in Hz.
     pub source_rate: u32,
@@ -74,6 +81,35 @@ pub struct Audio {
     pub duration: f64,
 }
 
+/// Which of the file's channels decoding keeps. Channels not kept are
+/// demuxed (the container interleaves them) but neither resampled nor held:
+/// memory grows with the kept channels only.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Keep {
+    /// Every channel, in the file's order.
+    #[default]
+    All,
+    /// These channels (indexes into the file's channels); the others come
+    /// back as empty [`Pcm16k`]s, so indexes keep their meaning.
+    Only(Vec<usize>),
+    /// One channel: the mean of all the file's channels.
+    Downmix,
+}
+
+impl Keep {
+    /// How many channels of a `n`-channel file are held.
+    fn held(&self, n: usize) -> usize {
+        match self {
+            Keep::All => n,
+            Keep::Only(list) => (0..n).filter(|c| list.contains(c)).count(),
+            Keep::Downmix => 1.min(n),
+        }
+    }
+}
+
+/// Bytes one held channel takes per second of audio (16 kHz f32).
+pub const BYTES_PER_CHANNEL_SECOND: f64 = Pcm16k::RATE as f64 * 4.0;
+
 /// Limits on what a recording may be.
 #[derive(Debug, Clone)]
 pub struct DecodeOptions {
@@ -81,6 +117,13 @@ pub struct DecodeOptions {
     pub max_duration_s: f64,
     /// Most channels accepted (default 8).
     pub max_channels: usize,
+    /// Most bytes of decoded audio held for one recording: held channels ×
+    /// seconds × [`BYTES_PER_CHANNEL_SECOND`] (default 1 GiB: two channels
+    /// of four hours fit). Checked against the header before decoding and
+    /// again as samples arrive.
+    pub max_pcm_bytes: u64,
+    /// Which channels to hold (default all).
+    pub keep: Keep,
 }
 
 impl Default for DecodeOptions {
@@ -88,6 +131,8 @@ impl Default for DecodeOptions {
         DecodeOptions {
             max_duration_s: 4.0 * 3600.0,
             max_channels: 8,
+            max_pcm_bytes: 1 << 30,
+            keep: Keep::All,
         }
     }
 }
@@ -139,6 +184,18 @@ pub enum DecodeError {
     },
     #[error("{path}: unsupported sample rate {rate} Hz (accepted: {MIN_RATE}–{MAX_RATE} Hz)")]
     UnsupportedRate { path: String, rate: u32 },
+    #[error(
+        "{path}: {channels} channel(s) of {} would take {} MiB decoded, over the limit of {} MiB \
+         (decoded audio is held at 16 kHz, 4 bytes a sample; map fewer channels or split the recording)",
+        human_secs(*.duration_s), .bytes / (1 << 20), .limit / (1 << 20)
+    )]
+    TooLarge {
+        path: String,
+        channels: usize,
+        duration_s: f64,
+        bytes: u64,
+        limit: u64,
+    },
 }
 
 impl Classify for DecodeError {
@@ -319,6 +376,9 @@ fn decode(
                 partial: false,
             });
         }
+        if let Some(ch) = info.channels {
+            check_size(name, opts, opts.keep.held(ch), d)?;
+        }
     }
 
     let mut out: Option<Channels> = None;
@@ -359,25 +419,20 @@ fn decode(
             None => {
                 check_rate(name, block.rate)?;
                 check_channels(name, block.channels, opts)?;
-                out.insert(Channels::new(block.rate, block.channels))
+                out.insert(Channels::new(block.rate, block.channels, &opts.keep))
             }
         };
-        if block.rate != o.rate || block.channels != o.resamplers.len() {
+        if block.rate != o.rate || block.channels != o.file_channels {
             return Err(DecodeError::Corrupt {
                 path: path(),
                 at_s,
                 detail: format!(
                     "the format changes mid-stream ({} Hz, {} channels, then {} Hz, {} channels)",
-                    o.rate,
-                    o.resamplers.len(),
-                    block.rate,
-                    block.channels
+                    o.rate, o.file_channels, block.rate, block.channels
                 ),
             });
         }
-        for (c, r) in o.resamplers.iter_mut().enumerate() {
-            r.push(block.channel(c));
-        }
+        o.push(&block);
         frames += block.frames as u64;
         let decoded_s = frames as f64 / f64::from(o.rate);
         if decoded_s > opts.max_duration_s {
@@ -388,6 +443,7 @@ fn decode(
                 partial: true,
             });
         }
+        check_size(name, opts, o.held(), decoded_s)?;
     }
 
     let Some(out) = out.filter(|_| frames > 0) else {
@@ -427,17 +483,60 @@ fn decode(
     })
 }
 
-/// One resampler per channel of the file.
+/// One resampler per held channel: per kept channel of the file (the others
+/// `None`), or a single one fed the mean of all channels.
 struct Channels {
     rate: u32,
-    resamplers: Vec<Resampler>,
+    file_channels: usize,
+    resamplers: Vec<Option<Resampler>>,
+    /// Mean of the channels (downmix) before resampling; reused per block.
+    mix: Option<Vec<f32>>,
 }
 
 impl Channels {
-    fn new(rate: u32, n: usize) -> Self {
+    fn new(rate: u32, n: usize, keep: &Keep) -> Self {
+        let new = || Some(Resampler::new(rate, Pcm16k::RATE));
+        let (resamplers, mix) = match keep {
+            Keep::All => ((0..n).map(|_| new()).collect(), None),
+            Keep::Only(list) => (
+                (0..n)
+                    .map(|c| if list.contains(&c) { new() } else { None })
+                    .collect(),
+                None,
+            ),
+            Keep::Downmix => (vec![new()], Some(Vec::new())),
+        };
         Channels {
             rate,
-            resamplers: (0..n).map(|_| Resampler::new(rate, Pcm16k::RATE)).collect(),
+            file_channels: n,
+            resamplers,
+            mix,
+        }
+    }
+
+    fn held(&self) -> usize {
+        self.resamplers.iter().flatten().count()
+    }
+
+    fn push(&mut self, block: &demux::Block) {
+        if let Some(mix) = &mut self.mix {
+            mix.clear();
+            mix.resize(block.frames, 0.0);
+            let k = 1.0 / block.channels.max(1) as f32;
+            for c in 0..block.channels {
+                for (m, s) in mix.iter_mut().zip(block.channel(c)) {
+                    *m += s * k;
+                }
+            }
+            if let Some(Some(r)) = self.resamplers.first_mut() {
+                r.push(mix);
+            }
+            return;
+        }
+        for (c, r) in self.resamplers.iter_mut().enumerate() {
+            if let Some(r) = r {
+                r.push(block.channel(c));
+            }
         }
     }
 
@@ -445,7 +544,7 @@ impl Channels {
         self.resamplers
             .into_iter()
             .map(|r| {
-                let mut v = r.finish();
+                let mut v = r.map(Resampler::finish).unwrap_or_default();
                 // Float sources may exceed full scale, and the filter rings
                 // a little on full-scale square edges.
                 v.iter_mut().for_each(|s| *s = s.clamp(-1.0, 1.0));
@@ -453,6 +552,26 @@ impl Channels {
             })
             .collect()
     }
+}
+
+/// Refuses a recording whose held channels would exceed the memory bound.
+fn check_size(
+    name: &str,
+    opts: &DecodeOptions,
+    channels: usize,
+    duration_s: f64,
+) -> Result<(), DecodeError> {
+    let bytes = (channels as f64 * duration_s * BYTES_PER_CHANNEL_SECOND) as u64;
+    if bytes > opts.max_pcm_bytes {
+        return Err(DecodeError::TooLarge {
+            path: name.to_string(),
+            channels,
+            duration_s,
+            bytes,
+            limit: opts.max_pcm_bytes,
+        });
+    }
+    Ok(())
 }
 
 /// Whether `head` starts with a WAV, FLAC, Ogg or ID3 signature, or an

@@ -186,6 +186,10 @@ fn default_limits() {
     let o = DecodeOptions::default();
     assert_eq!(o.max_duration_s, 14_400.0);
     assert_eq!(o.max_channels, 8);
+    assert_eq!(o.max_pcm_bytes, 1 << 30);
+    assert_eq!(o.keep, Keep::All);
+    // Two channels of the longest recording fit the memory bound.
+    assert!(2.0 * o.max_duration_s * BYTES_PER_CHANNEL_SECOND <= o.max_pcm_bytes as f64);
 }
 
 // ---- every WAV sample format ---------------------------------------------------
@@ -245,6 +249,97 @@ fn stereo_keeps_channel_order() {
         frequency(r)
     );
     assert!((peak(l) - 0.5).abs() < 0.01 && (peak(r) - 0.25).abs() < 0.01);
+}
+
+/// Four channels at 8 kHz, each a tone of its own frequency (440, 1000,
+/// 1500, 2000 Hz), one second.
+fn four_channel_wav() -> Vec<u8> {
+    let chans: Vec<Vec<f32>> = [440.0, 1_000.0, 1_500.0, 2_000.0]
+        .iter()
+        .map(|f| tone(*f, 8_000, 1.0, 0.2))
+        .collect();
+    wav(
+        PCM,
+        4,
+        8_000,
+        16,
+        &encode(PCM, 16, &interleave(&chans)),
+        None,
+    )
+}
+
+#[test]
+fn only_the_kept_channels_are_held() {
+    let opts = DecodeOptions {
+        keep: Keep::Only(vec![1, 3]),
+        ..DecodeOptions::default()
+    };
+    let a = decode_bytes(four_channel_wav(), Some("wav"), &opts).unwrap();
+    // Indexes keep their meaning: four slots, two of them empty.
+    assert_eq!(a.channels.len(), 4);
+    let lens: Vec<usize> = a.channels.iter().map(|c| c.samples().len()).collect();
+    assert_eq!(lens, vec![0, 16_000, 0, 16_000]);
+    assert!((frequency(a.channels[1].samples()) - 1_000.0).abs() < 3.0);
+    assert!((frequency(a.channels[3].samples()) - 2_000.0).abs() < 3.0);
+    assert!((a.duration - 1.0).abs() < 1e-3);
+}
+
+#[test]
+fn downmix_holds_one_channel_with_every_source() {
+    let opts = DecodeOptions {
+        keep: Keep::Downmix,
+        ..DecodeOptions::default()
+    };
+    let a = decode_bytes(four_channel_wav(), Some("wav"), &opts).unwrap();
+    assert_eq!(a.channels.len(), 1);
+    let x = a.channels[0].samples();
+    assert_eq!(x.len(), 16_000);
+    // The mean of four tones of amplitude 0.2: each is there at a quarter.
+    let all = decode_bytes(four_channel_wav(), Some("wav"), &DecodeOptions::default()).unwrap();
+    let mean: Vec<f32> = (0..16_000)
+        .map(|i| all.channels.iter().map(|c| c.samples()[i]).sum::<f32>() / 4.0)
+        .collect();
+    let err = x
+        .iter()
+        .zip(&mean)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f32::max);
+    assert!(err < 1e-3, "downmix differs from the mean by {err}");
+}
+
+#[test]
+fn decoded_size_over_the_bound_is_refused() {
+    // 4 channels × 1 s × 64,000 B = 256,000 B; 2 kept = 128,000 B.
+    let bound = |max_pcm_bytes, keep| DecodeOptions {
+        max_pcm_bytes,
+        keep,
+        ..DecodeOptions::default()
+    };
+    let e = decode_bytes(four_channel_wav(), Some("wav"), &bound(200_000, Keep::All)).unwrap_err();
+    assert!(
+        matches!(e, DecodeError::TooLarge { channels: 4, .. }),
+        "{e:?}"
+    );
+    assert_eq!(e.disposition(), Disposition::Reject);
+    let msg = e.to_string();
+    assert!(
+        msg.contains("4 channel(s)") && msg.contains("over the limit"),
+        "{msg}"
+    );
+    // The same file fits when only two channels are held.
+    let a = decode_bytes(
+        four_channel_wav(),
+        Some("wav"),
+        &bound(200_000, Keep::Only(vec![0, 1])),
+    )
+    .unwrap();
+    assert_eq!(a.channels[0].samples().len(), 16_000);
+    // A header that hides its length is bounded while decoding.
+    let mut streamed = four_channel_wav();
+    streamed[40..44].copy_from_slice(&u32::MAX.to_le_bytes());
+    streamed[4..8].copy_from_slice(&u32::MAX.to_le_bytes());
+    let e = decode_bytes(streamed, Some("wav"), &bound(100_000, Keep::All)).unwrap_err();
+    assert!(matches!(e, DecodeError::TooLarge { .. }), "{e:?}");
 }
 
 #[test]

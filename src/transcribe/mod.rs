@@ -21,6 +21,7 @@ pub mod echo;
 pub mod roles;
 pub mod vad;
 
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 
@@ -453,13 +454,15 @@ fn part_spans(piece: &chunk::Piece, parts: &[Part]) -> Vec<Span> {
 }
 
 /// Which channels hold whom.
-enum Layout {
+enum Layout<'a> {
     Split {
         agent: usize,
         customer: usize,
     },
-    /// One signal with both speakers (mono, downmixed, or identical channels).
-    Mixed(Pcm16k),
+    /// One signal with both speakers (mono, downmixed, or identical
+    /// channels): borrowed from the decoded audio where it is one channel,
+    /// so a long recording is not held twice.
+    Mixed(Cow<'a, [f32]>),
 }
 
 /// Speech recognition for calls. Load once; `transcribe` may be called from
@@ -553,7 +556,7 @@ impl Transcriber {
                 (Some(Speaker::Agent), audio.channels[*agent].samples()),
                 (Some(Speaker::Customer), audio.channels[*customer].samples()),
             ],
-            Layout::Mixed(pcm) => vec![(None, pcm.samples())],
+            Layout::Mixed(pcm) => vec![(None, &pcm[..])],
         };
         let budget = budget::Budget::for_audio(
             audio.duration,
@@ -1119,17 +1122,24 @@ fn total(spans: &[Span]) -> f64 {
 }
 
 /// Picks the signals to transcribe from the channel map and the file.
-fn layout(audio: &Audio, map: ChannelMap) -> Result<Layout, TranscribeError> {
+fn layout(audio: &Audio, map: ChannelMap) -> Result<Layout<'_>, TranscribeError> {
     let n = audio.channels.len();
     if n == 0 {
         return Err(TranscribeError::NoChannels);
     }
     match map {
-        ChannelMap::Mixed => Ok(Layout::Mixed(downmix(&audio.channels))),
-        ChannelMap::Default if n == 1 => Ok(Layout::Mixed(audio.channels[0].clone())),
+        ChannelMap::Mixed if n == 1 => {
+            Ok(Layout::Mixed(Cow::Borrowed(audio.channels[0].samples())))
+        }
+        ChannelMap::Mixed => Ok(Layout::Mixed(Cow::Owned(
+            downmix(&audio.channels).into_samples(),
+        ))),
+        ChannelMap::Default if n == 1 => {
+            Ok(Layout::Mixed(Cow::Borrowed(audio.channels[0].samples())))
+        }
         ChannelMap::Default => {
             if same_signal(audio.channels[0].samples(), audio.channels[1].samples()) {
-                Ok(Layout::Mixed(audio.channels[0].clone()))
+                Ok(Layout::Mixed(Cow::Borrowed(audio.channels[0].samples())))
             } else {
                 Ok(Layout::Split {
                     agent: 0,
@@ -1148,7 +1158,9 @@ fn layout(audio: &Audio, map: ChannelMap) -> Result<Layout, TranscribeError> {
                 }
             }
             if agent == customer {
-                Ok(Layout::Mixed(audio.channels[agent].clone()))
+                Ok(Layout::Mixed(Cow::Borrowed(
+                    audio.channels[agent].samples(),
+                )))
             } else {
                 Ok(Layout::Split { agent, customer })
             }
