@@ -196,7 +196,7 @@ fn recording_paths_stay_inside_the_roots() {
                 .leak() as &str,
             "outside the recording roots",
         ),
-        ("link.wav", "symbolic link"),
+        ("link.wav", "not found"),
         ("missing.wav", "not found"),
         ("", "empty"),
     ];
@@ -209,4 +209,44 @@ fn recording_paths_stay_inside_the_roots() {
     }
     let err = resolve_recording("x.wav", &[]).unwrap_err().to_string();
     assert!(err.contains("CALLQA_RECORDING_ROOTS"), "{err}");
+
+    // No oracle for files outside the roots: an existing and a missing
+    // outside path get the same answer, and so do links to them.
+    let outside = |name: &str| {
+        let p = dir.path().join(name);
+        let p = p.to_str().unwrap().to_owned();
+        resolve_recording(&p, &roots)
+            .unwrap_err()
+            .to_string()
+            .replace(&p, "PATH")
+    };
+    assert_eq!(outside("secret.wav"), outside("no-such.wav"));
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(dir.path().join("no-such.wav"), root.join("dangling.wav")).unwrap();
+    let via_link = |name: &str| {
+        resolve_recording(name, &roots)
+            .unwrap_err()
+            .to_string()
+            .replace(name, "PATH")
+    };
+    assert_eq!(via_link("link.wav"), via_link("dangling.wav"));
+    assert_eq!(via_link("link.wav"), via_link("missing.wav"));
+}
+
+#[test]
+fn a_job_over_the_size_limit_is_refused_before_parsing() {
+    use callqa::intake::MAX_JOB_BYTES;
+    // A valid chat whose one message makes the JSON 9 MiB.
+    let text = "你好".repeat((9 << 20) / 6);
+    let json = serde_json::json!({
+        "id": "big", "kind": "chat", "agent": {"id": "A"},
+        "messages": [{"from": "customer", "at": "2026-11-01T10:00:00+08:00", "text": text}],
+    })
+    .to_string();
+    assert!(json.len() > MAX_JOB_BYTES);
+    let (id, e) = parse_job(json.as_bytes(), &IntakeOptions::default()).unwrap_err();
+    assert_eq!(id, None);
+    let msg = e.to_string();
+    assert!(msg.starts_with("job: the job is 9.0 MiB"), "{msg}");
+    assert!(msg.contains("over the 8 MiB limit"), "{msg}");
 }

@@ -49,10 +49,26 @@ pub struct IntakeOptions {
     pub recording_roots: Vec<PathBuf>,
 }
 
+/// Largest job accepted, in bytes of JSON (8 MiB: a chat of 10 000 long
+/// messages). Parsing and analysing a job takes a small multiple of its
+/// size, so this bounds a chat job's memory (docs/worker.md).
+pub const MAX_JOB_BYTES: usize = 8 << 20;
+
 /// Parses one job from JSON. On failure the error names the JSON path of
 /// the bad field. Also returns the job id when it could be read, so a
 /// failure record can carry it.
 pub fn parse_job(bytes: &[u8], opts: &IntakeOptions) -> Result<Job, (Option<String>, IntakeError)> {
+    if bytes.len() > MAX_JOB_BYTES {
+        let err = IntakeError::invalid(
+            "job",
+            format!(
+                "the job is {:.1} MiB of JSON, over the {} MiB limit for one job (split the conversation)",
+                bytes.len() as f64 / f64::from(1u32 << 20),
+                MAX_JOB_BYTES >> 20
+            ),
+        );
+        return Err((None, err));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let wire: JobWire = match serde_path_to_error::deserialize(de) {
         Ok(w) => w,
