@@ -296,48 +296,56 @@ pub fn resolve_recording(path: &str, roots: &[PathBuf]) -> Result<PathBuf, Intak
         ));
     }
     let p = Path::new(path);
-    let canon_roots: Vec<PathBuf> = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
-    let inside = |c: &Path| canon_roots.iter().any(|r| c.starts_with(r));
-    if p.is_absolute() {
-        let c = p
-            .canonicalize()
-            .map_err(|e| IntakeError::invalid(field, format!("{path}: {e}")))?;
-        return if inside(&c) {
-            regular_file(path, c)
-        } else {
-            Err(IntakeError::invalid(
-                field,
-                format!("{path} is outside the recording roots; refused"),
-            ))
-        };
-    }
     if p.components().any(|c| matches!(c, Component::ParentDir)) {
         return Err(IntakeError::invalid(
             field,
             format!("{path} contains '..'; recording paths may not leave their root"),
         ));
     }
-    for root in &canon_roots {
-        let candidate = root.join(p);
+    let canon_roots: Vec<PathBuf> = roots.iter().filter_map(|r| r.canonicalize().ok()).collect();
+    // What the file system says is only reported for paths inside a root:
+    // a different answer for "missing" and "outside" would tell a job's
+    // author which files exist elsewhere on the machine.
+    let not_found = || {
+        IntakeError::invalid(
+            field,
+            format!(
+                "{path} not found in the recording roots ({}); a path that leaves its root \
+                 through a link counts as not found",
+                roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    };
+    let candidates: Vec<(PathBuf, &PathBuf)> = if p.is_absolute() {
+        // Decided on the text of the path, before anything is opened.
+        let owner = canon_roots
+            .iter()
+            .zip(roots)
+            .find(|(canon, raw)| p.starts_with(canon) || p.starts_with(raw))
+            .map(|(canon, _)| canon);
+        match owner {
+            Some(root) => vec![(p.to_path_buf(), root)],
+            None => {
+                return Err(IntakeError::invalid(
+                    field,
+                    format!("{path} is outside the recording roots; refused"),
+                ))
+            }
+        }
+    } else {
+        canon_roots.iter().map(|r| (r.join(p), r)).collect()
+    };
+    for (candidate, root) in candidates {
         if let Ok(c) = candidate.canonicalize() {
             if c.starts_with(root) {
                 return regular_file(path, c);
             }
-            return Err(IntakeError::invalid(
-                field,
-                format!("{path} resolves outside its recording root (symbolic link); refused"),
-            ));
+            return Err(not_found());
         }
     }
-    Err(IntakeError::invalid(
-        field,
-        format!(
-            "{path} not found in the recording roots ({})",
-            roots
-                .iter()
-                .map(|r| r.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    ))
+    Err(not_found())
 }
