@@ -369,3 +369,30 @@ async fn copies_of_a_job_id_racing_publish_what_was_stored() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_unopenable_sqlite_file_is_named_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // A folder that does not exist.
+        (
+            dir.path().join("no-such-folder/qa.db"),
+            "No such file or directory",
+        ),
+        // A folder where the file should be.
+        (dir.path().to_path_buf(), "Is a directory"),
+    ];
+    for (path, why) in cases {
+        let err = match Store::connect(&format!("sqlite://{}", path.display())).await {
+            Ok(_) => panic!("{} opened", path.display()),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("cannot open the SQLite database")
+                && err.contains(&path.display().to_string())
+                && err.contains(why),
+            "{err}"
+        );
+        assert!(!err.contains("timed out"), "{err}");
+    }
+}

@@ -35,6 +35,11 @@ pub enum StoreError {
     Url(String),
     #[error("stored result {job_id} is unreadable: {message}")]
     Corrupt { job_id: String, message: String },
+    #[error("cannot open the SQLite database {path}: {source} (check that the folder exists and is writable by this user)")]
+    SqliteFile {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 impl Classify for StoreError {
@@ -151,6 +156,32 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     ),
 ];
 
+/// Opens (creating if needed) the file an SQLite URL names, so a folder
+/// that is missing or not writable is reported at once with the operating
+/// system's reason, instead of as a pool timeout ten seconds later.
+fn check_sqlite_file(url: &str) -> Result<(), StoreError> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))
+        .unwrap_or(url);
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+        return Ok(());
+    }
+    let read_only = url.contains("mode=ro");
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(!read_only)
+        .create(!read_only)
+        .truncate(false)
+        .open(path)
+        .map(drop)
+        .map_err(|source| StoreError::SqliteFile {
+            path: path.to_owned(),
+            source,
+        })
+}
+
 /// Normalises a database setting: a bare path means an SQLite file.
 pub fn database_url(setting: &str) -> String {
     if setting.contains("://") || setting.starts_with("sqlite:") {
@@ -178,6 +209,9 @@ impl Store {
             } else {
                 "?mode=rwc"
             });
+        }
+        if backend == Backend::Sqlite {
+            check_sqlite_file(&url)?;
         }
         let opts = AnyConnectOptions::from_str(&url).map_err(|source| StoreError::Connect {
             url: redact(&url),
