@@ -249,3 +249,35 @@ fn a_missing_pack_directory_is_a_clear_error() {
     let err = PackSet::load(empty.path()).unwrap_err().to_string();
     assert!(err.contains("no rule packs"), "{err}");
 }
+
+/// Issue 14, defect 2: an edit staged by the review server (or left behind
+/// when it died mid-edit) in `rules/.staging-*` is not a second pack; a
+/// worker starting meanwhile loads the live packs.
+#[test]
+fn hidden_staging_folders_are_not_packs() {
+    let dir = tempfile::tempdir().unwrap();
+    for lang in ["zh", "en"] {
+        let to = dir.path().join(lang);
+        fs::create_dir_all(&to).unwrap();
+        for f in ["rules.toml", "scorecard.toml"] {
+            fs::copy(shipped(lang).join(f), to.join(f)).unwrap();
+        }
+    }
+    // A staged copy of the English pack, and a half-written one.
+    let staged = dir.path().join(".staging-3fa9c2");
+    fs::create_dir_all(&staged).unwrap();
+    for f in ["rules.toml", "scorecard.toml"] {
+        fs::copy(shipped("en").join(f), staged.join(f)).unwrap();
+    }
+    let half = dir.path().join(".staging-77e0b1");
+    fs::create_dir_all(&half).unwrap();
+    fs::write(half.join("rules.toml"), "[pack]\nid = \"half").unwrap();
+
+    let set = PackSet::load(dir.path()).expect("hidden folders are skipped");
+    let live_en = RulePack::load(&shipped("en")).unwrap();
+    assert_eq!(set.iter().count(), 2);
+    assert_eq!(
+        set.get(callqa::domain::Language::En).unwrap().label(),
+        live_en.label()
+    );
+}
