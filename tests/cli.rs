@@ -208,7 +208,12 @@ fn bad_configuration_is_reported_not_panicked() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent"));
     let out = callqa(&db, &["analyze", "no-such-dir"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-dir"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Issue 14, defect 8: the cause once, not "…(os error 2): …(os error 2)".
+    assert_eq!(
+        stderr.trim(),
+        "callqa: cannot read no-such-dir: No such file or directory (os error 2)"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_callqa"))
         .current_dir(repo())
         .args(["--database", "mysql://x", "results"])
@@ -311,4 +316,37 @@ fn recordings_with_the_same_name_in_different_folders_are_different_jobs() {
     assert_eq!(again_results[0]["job_id"], ids[1]);
     assert_eq!(again_results[0]["processed_at"], results[1]["processed_at"]);
     assert!(String::from_utf8_lossy(&again.stderr).contains("already stored"));
+}
+
+/// Issue 14, defect 8: a file that is not audio is rejected with decode's
+/// own message, without the audio library's probe error before it, and a
+/// log written to a file or a pipe holds no colour codes.
+#[test]
+fn a_rejected_recording_logs_no_library_error_and_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("notes.wav");
+    std::fs::write(&fake, "this is not audio at all, just text").unwrap();
+    let db = dir.path().join("qa.db");
+    let out = callqa(&db, &["analyze", fake.to_str().unwrap(), "--rules-only"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("rejected at decode") && stdout.contains("not an audio file"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("symphonia"), "{stderr}");
+    assert!(!stderr.contains("ERROR"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    // Logged events are plain text when redirected (here: the warning
+    // that call jobs cannot be transcribed without the speech model).
+    let chat = "samples/chats/en-01-clean-refund.json";
+    let models = format!("--models={}", dir.path().display());
+    let out = callqa(&db, &["analyze", chat, "--rules-only", &models]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("call jobs cannot be transcribed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
