@@ -26,7 +26,7 @@ use crate::analyse::{self, Analyser, Subject};
 use crate::decode::{self, DecodeOptions};
 use crate::domain::{
     CallJob, Conversation, Diagnostic, Job, JobHeader, JobId, Language, LanguageChoice, Medium,
-    QaResult, Speaker, Versions,
+    QaResult, Versions,
 };
 use crate::embed::{EmbedError, ModelPaths, TextModels};
 use crate::error::{Classify, Disposition, JobError, Stage};
@@ -376,26 +376,8 @@ impl Engine {
     /// mixed recording inferred from what each utterance says (the pack's
     /// agent and customer phrases are the cues).
     fn call_conversation(&self, call: &CallJob, t: Transcript) -> (Conversation, Vec<Diagnostic>) {
-        let speakers: Vec<Speaker> = match t.attribution {
-            crate::domain::Attribution::Inferred => {
-                let pack = self.packs.get(t.language);
-                let cues: Vec<roles::Cue> = t
-                    .utterances
-                    .iter()
-                    .map(|u| match pack.and_then(|p| p.speaker_cue(&u.text)) {
-                        Some(Speaker::Agent) => roles::Cue::Agent,
-                        Some(Speaker::Customer) => roles::Cue::Customer,
-                        None => roles::Cue::None,
-                    })
-                    .collect();
-                roles::infer(&cues)
-            }
-            _ => t
-                .utterances
-                .iter()
-                .map(|u| u.speaker.unwrap_or(Speaker::Customer))
-                .collect(),
-        };
+        let pack = self.packs.get(t.language);
+        let speakers = roles::speakers(&t, |text| pack.and_then(|p| p.speaker_cue(text)));
         let mut conv = Conversation::from_turns(
             call.header.id.clone(),
             Medium::Call,
