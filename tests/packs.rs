@@ -174,6 +174,34 @@ fn bad_packs_fail_at_load_with_file_and_line() {
             line_of(&rules_text, "id = \"slow_first_response\""),
             "only phrase rules",
         ),
+        // Issue 14, seam 4: a field the rule's kind does not read is an
+        // error, not a setting silently ignored.
+        (
+            "a field the kind does not read",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "id = \"buck_passing\"",
+                    "id = \"buck_passing\"\nthreshold = 0.5",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "id = \"buck_passing\"") + 2,
+            "rule \"buck_passing\": `threshold` does not apply to a forbidden_phrase rule (it is read by semantic, customer_anger)",
+        ),
+        (
+            "a window on a rule that has none",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "id = \"buck_passing\"",
+                    "id = \"buck_passing\"\nfirst_turns = 2",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "id = \"buck_passing\"") + 2,
+            "`first_turns` does not apply to a forbidden_phrase rule (it is read by required_phrase, semantic)",
+        ),
         (
             "vocabulary entry too long",
             "rules.toml",

@@ -5,6 +5,7 @@
 //! middle of a batch.
 
 pub mod approx;
+mod fields;
 pub mod matcher;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -669,6 +670,7 @@ fn compile_rule(
             )),
         }
     };
+    fields::check(src, &r)?;
     let kind = match r.kind.get_ref().as_str() {
         "required_phrase" => RuleKind::RequiredPhrase {
             speaker: r.speaker.unwrap_or(Speaker::Agent),
