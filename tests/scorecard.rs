@@ -81,13 +81,24 @@ fn flag(id: FlagId, rule: &str, severity: Severity) -> Flag {
 use FlagId::*;
 use Severity::*;
 
+/// Name, flags, then the expected score, verdict, section scores (script,
+/// attitude, compliance) and fatal items.
+type Case = (
+    &'static str,
+    Vec<Flag>,
+    f64,
+    bool,
+    [f64; 3],
+    &'static [&'static str],
+);
+
 #[test]
 fn scorecard_apply_table() {
     let greeting = || flag(GreetingMissing, "greeting", Minor);
     let buck = || flag(ScriptMissing, "buck_passing", Major);
     let closing = |s| flag(ClosingMissing, "closing", s);
     #[rustfmt::skip]
-    let cases: Vec<(&str, Vec<Flag>, f64, bool, [f64; 3], &[&str])> = vec![
+    let cases: Vec<Case> = vec![
         // name                              flags                                     score  pass   script attitude compliance  fatal
         ("no flags",                         vec![],                                   100.0, true,  [20.0, 30.0, 50.0], &[]),
         ("item points, not severity",        vec![greeting()],                          90.0, true,  [10.0, 30.0, 50.0], &[]),
