@@ -459,7 +459,8 @@ async fn analyze(mut cfg: Config, a: AnalyzeArgs) -> Result<i32> {
             recording_roots: cfg.recording_roots.clone(),
         },
         concurrency,
-    );
+    )
+    .with_recordings(bare);
 
     let bar = if inputs.len() > 1 && std::io::stderr().is_terminal() {
         let b = ProgressBar::new(inputs.len() as u64);
@@ -485,21 +486,9 @@ async fn analyze(mut cfg: Config, a: AnalyzeArgs) -> Result<i32> {
         while set.len() < limit {
             let Some((i, input)) = it.next() else { break };
             let p = pipeline.clone();
-            let bare = bare.clone();
             set.spawn(async move {
                 let source = input.source();
-                let r = match input {
-                    Input::JobFile(path) => p.run_file(&path).await,
-                    Input::JobLine(_, _, line) => p.run_json(&source, line.into_bytes()).await,
-                    Input::Recording(path) => match intake::bare_recording(&path, &bare) {
-                        Ok(job) => p.run_job(&source, job).await,
-                        Err(e) => {
-                            let e = crate::error::JobError::new(crate::error::Stage::Intake, &e);
-                            p.fail(None, &source, e).await
-                        }
-                    },
-                };
-                (i, source, r)
+                (i, source, p.run(input).await)
             });
         }
         let Some(joined) = set.join_next().await else {
@@ -509,10 +498,14 @@ async fn analyze(mut cfg: Config, a: AnalyzeArgs) -> Result<i32> {
         bar.inc(1);
         done.insert(i, (source, r));
         while let Some((source, r)) = done.remove(&next_print) {
-            let line = tally.record(&source, &r, a.json);
+            let (line, note) = tally.record(&source, &r, a.json);
             bar.suspend(|| -> std::io::Result<()> {
                 if !line.is_empty() {
                     writeln!(out, "{line}")?;
+                }
+                if let Some(note) = note {
+                    out.flush()?;
+                    eprintln!("{note}");
                 }
                 Ok(())
             })?;
@@ -551,41 +544,55 @@ struct Tally {
 }
 
 impl Tally {
+    /// The line for stdout, and a note for stderr: a job whose id was
+    /// already stored is never passed over in silence, since its input may
+    /// differ from what was stored under that id.
     fn record(
         &mut self,
         source: &str,
         r: &Result<Outcome, crate::error::JobError>,
         json: bool,
-    ) -> String {
+    ) -> (String, Option<String>) {
         match r {
             Ok(Outcome::Done { result, saved }) => {
                 self.scored += 1;
                 if result.passed {
                     self.passed += 1;
                 }
-                if *saved == Saved::Duplicate {
+                let note = (*saved == Saved::Duplicate).then(|| {
                     self.duplicate += 1;
-                }
+                    format!(
+                        "callqa: {source}: job {} was already stored; the stored result is shown and this input was not stored again",
+                        result.job_id
+                    )
+                });
                 for f in &result.flags {
                     *self.flags.entry(f.id.to_string()).or_default() += 1;
                 }
                 if json {
-                    serde_json::to_string(result.as_ref()).unwrap_or_default()
+                    (
+                        serde_json::to_string(result.as_ref()).unwrap_or_default(),
+                        note,
+                    )
                 } else {
-                    render_result(result, *saved)
+                    (render_result(result, *saved), note)
                 }
             }
             Ok(Outcome::Failed(f)) => {
                 self.rejected += 1;
-                if json {
+                let line = if json {
                     serde_json::to_string(&serde_json::json!({ "failed": f })).unwrap_or_default()
                 } else {
                     format!("✗ {source}: rejected at {}: {}", f.stage, f.reason)
-                }
+                };
+                (line, None)
             }
             Err(e) => {
                 self.errors += 1;
-                format!("✗ {source}: {e} (transient; not stored, run again)")
+                (
+                    format!("✗ {source}: {e} (transient; not stored, run again)"),
+                    None,
+                )
             }
         }
     }
@@ -767,6 +774,7 @@ async fn submit(mut cfg: Config, s: SubmitArgs) -> Result<i32> {
                 std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?
             }
             Input::JobLine(_, _, line) => line.into_bytes(),
+            Input::Message { body, .. } => body,
             Input::Recording(path) => {
                 eprintln!(
                     "✗ {}: a recording, not a job; submit a call job that names it",

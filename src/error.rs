@@ -26,19 +26,21 @@ pub enum Stage {
     Embed,
     Analyse,
     Score,
+    Coach,
     Redact,
     Store,
     Publish,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 9] = [
+    pub const ALL: [Stage; 10] = [
         Stage::Intake,
         Stage::Decode,
         Stage::Transcribe,
         Stage::Embed,
         Stage::Analyse,
         Stage::Score,
+        Stage::Coach,
         Stage::Redact,
         Stage::Store,
         Stage::Publish,
@@ -52,6 +54,7 @@ impl Stage {
             Stage::Embed => "embed",
             Stage::Analyse => "analyse",
             Stage::Score => "score",
+            Stage::Coach => "coach",
             Stage::Redact => "redact",
             Stage::Store => "store",
             Stage::Publish => "publish",
@@ -70,38 +73,47 @@ pub trait Classify {
     fn disposition(&self) -> Disposition;
 }
 
-/// A job that could not be processed, as the pipeline reports it.
+/// A job that could not be processed, as the pipeline reports it: the
+/// stage, why, whether to retry, and the job's id when it could be read (so
+/// the worker and the failure record need not parse the message again).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{stage}: {message}")]
 pub struct JobError {
     pub stage: Stage,
     pub disposition: Disposition,
     pub message: String,
+    pub job_id: Option<String>,
 }
 
 impl JobError {
     pub fn new(stage: Stage, err: &(impl Classify + fmt::Display)) -> Self {
-        JobError {
-            stage,
-            disposition: err.disposition(),
-            message: bounded(&err.to_string(), MAX_REASON_BYTES),
-        }
+        Self::with(stage, err.disposition(), err.to_string())
     }
 
     pub fn reject(stage: Stage, message: impl Into<String>) -> Self {
-        JobError {
-            stage,
-            disposition: Disposition::Reject,
-            message: bounded(&message.into(), MAX_REASON_BYTES),
-        }
+        Self::with(stage, Disposition::Reject, message.into())
     }
 
     pub fn retry(stage: Stage, message: impl Into<String>) -> Self {
+        Self::with(stage, Disposition::Retry, message.into())
+    }
+
+    fn with(stage: Stage, disposition: Disposition, message: String) -> Self {
         JobError {
             stage,
-            disposition: Disposition::Retry,
-            message: bounded(&message.into(), MAX_REASON_BYTES),
+            disposition,
+            message: bounded(&message, MAX_REASON_BYTES),
+            job_id: None,
         }
+    }
+
+    /// The same error, naming the job it happened to (unless it already
+    /// names one).
+    pub fn for_job(mut self, job_id: Option<&str>) -> Self {
+        if self.job_id.is_none() {
+            self.job_id = job_id.map(str::to_owned);
+        }
+        self
     }
 }
 

@@ -1,11 +1,15 @@
 //! # callqa — automated QA (智能质检) for contact-centre calls and chats
 //!
 //! The module tree is the pipeline. A job flows through these stages, in
-//! the order that only [`pipeline`] knows:
+//! the order that only [`pipeline`] knows; [`pipeline::Pipeline::run`] is
+//! the one way in, each job runs in one tracing span, and each stage is
+//! timed and its error mapped once, in [`pipeline::stage`]:
 //!
 //! | stage | module | what it does |
 //! |---|---|---|
-//! | intake | [`intake`] | job JSON (file, CLI, queue) → validated [`domain::Job`] |
+//! | intake | [`intake`] | job JSON (file, CLI, queue) or a bare recording → validated [`domain::Job`] |
+//! | decode | [`decode`] | (calls) recording → 16 kHz mono PCM per speaker channel |
+//! | transcribe | [`transcribe`] | (calls) voice activity → Whisper per channel → utterances merged by time |
 //! | conversation | [`domain::conversation`] | chat messages or transcript → turns with speaker, time, text |
 //! | embed | [`embed`] | sentence embeddings and sentiment per turn (ONNX Runtime), once per conversation |
 //! | analyse | [`analyse`] | rules, personal data, timing, metrics, sentiment, intent, semantic rules → flags with evidence |
@@ -18,10 +22,11 @@
 //! Around them: [`domain`] (types every stage shares), [`wire`] (the JSON
 //! at the edges), [`rules`] (rule packs a QA team edits), [`text`]
 //! (normalisation for Chinese and English), [`learn`] (training and
-//! evaluating the sentiment head and intent matching), [`config`], [`cli`],
-//! [`telemetry`], and [`error`] (every error says retry or reject). The
-//! [`worker`] runs the pipeline behind RabbitMQ ([`queue`]) and serves
-//! metrics and health ([`http::ops`]).
+//! evaluating the sentiment head, intent matching and speech recognition),
+//! [`config`], [`cli`], [`logging`], [`telemetry`], and [`error`] (every
+//! error says retry or reject). The [`worker`] runs the pipeline behind
+//! RabbitMQ ([`queue`]) and serves metrics and health ([`http::ops`]);
+//! [`report`] builds evaluation reports and [`http`] serves the review page.
 
 pub mod analyse;
 pub mod cli;

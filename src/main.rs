@@ -19,7 +19,7 @@ fn main() -> std::process::ExitCode {
     match runtime.block_on(callqa::cli::run(cli)) {
         Ok(code) => std::process::ExitCode::from(code as u8),
         Err(e) => {
-            eprintln!("callqa: {e:#}");
+            eprintln!("callqa: {}", callqa::logging::error_chain(&*e));
             std::process::ExitCode::from(1)
         }
     }

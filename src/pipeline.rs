@@ -4,27 +4,33 @@
 //! models) → analyse → score → coach → redact (text, and for calls a
 //! redacted copy of the recording) → store → publish (queue worker).
 //!
-//! `Engine` is the synchronous, CPU-bound part (job in, result out); it
-//! never runs on the async executor. `Pipeline` wraps it for async callers
-//! (the CLI batch runner and the queue worker): bytes in, a stored result
-//! or a stored failure record out, with each stage timed and its errors
-//! mapped to a disposition in one place (`stage`).
+//! `Pipeline::run` is the one way in for every caller (job files, JSON
+//! lines, recordings named on the command line, queue messages): input in,
+//! a stored result or a stored failure record out. `Engine` is the
+//! synchronous, CPU-bound part (job in, result out; `Engine::assess` takes a
+//! conversation already built); it never runs on the async executor.
+//!
+//! Each job runs inside one tracing span (`job_span`: id, kind, language,
+//! agent), and each stage runs once inside `stage` (or `stage_async`),
+//! which times it for the metrics, logs it in that span and maps its error
+//! to a `JobError` with the stage and the disposition.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use tokio::sync::Semaphore;
+use tracing::Instrument;
 
 use crate::analyse::{self, Analyser, Subject};
 use crate::decode::{self, DecodeOptions};
 use crate::domain::{
-    CallJob, ChannelMap, Conversation, Diagnostic, Job, Language, LanguageChoice, Medium, QaResult,
-    Speaker, Versions,
+    CallJob, ChannelMap, Conversation, Diagnostic, Job, JobHeader, JobId, Language, LanguageChoice,
+    Medium, QaResult, Recording, Versions,
 };
 use crate::embed::{EmbedError, ModelPaths, TextModels};
-use crate::error::{Classify, JobError, Stage};
-use crate::intake::{self, IntakeOptions};
+use crate::error::{Classify, Disposition, JobError, Stage};
+use crate::intake::{self, BareRecording, Input, IntakeError, IntakeOptions};
 use crate::redact::{AudioPolicy, PrivacyOptions, Redaction, Redactor};
 use crate::rules::{PackError, PackSet};
 use crate::store::{Saved, Store};
@@ -32,18 +38,66 @@ use crate::telemetry::{self, Counter};
 use crate::transcribe::{roles, AsrOptions, Transcriber, Transcript, Vocabulary};
 use crate::wire::{FailureWire, ResultWire};
 
-/// Runs one stage: times it, traces it, and maps its error to a `JobError`
-/// carrying the stage and the disposition.
-pub fn stage<T, E: Classify + std::fmt::Display>(
+/// How a stage's error becomes a `JobError`: a module's error is
+/// classified by its `Classify`; a `JobError` from a nested step keeps the
+/// stage it names.
+pub trait StageError {
+    fn at(self, stage: Stage) -> JobError;
+}
+
+impl<E: Classify + std::fmt::Display> StageError for E {
+    fn at(self, stage: Stage) -> JobError {
+        JobError::new(stage, &self)
+    }
+}
+
+impl StageError for JobError {
+    fn at(self, _: Stage) -> JobError {
+        self
+    }
+}
+
+/// Runs one stage of a job: times it (the `callqa_stage_seconds` metric),
+/// logs it in the job's span, and maps its error. Called once per stage
+/// per job; nothing else times stages.
+pub fn stage<T, E: StageError>(
     which: Stage,
     f: impl FnOnce() -> Result<T, E>,
 ) -> Result<T, JobError> {
-    let t = Instant::now();
+    let started = Instant::now();
     let out = f();
-    let secs = t.elapsed().as_secs_f64();
+    observed(which, started);
+    out.map_err(|e| e.at(which))
+}
+
+/// `stage` for the stages that wait on I/O (intake, store, publish).
+async fn stage_async<T, E: StageError>(
+    which: Stage,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, JobError> {
+    let started = Instant::now();
+    let out = f.await;
+    observed(which, started);
+    out.map_err(|e| e.at(which))
+}
+
+fn observed(which: Stage, started: Instant) {
+    let secs = started.elapsed().as_secs_f64();
     telemetry::observe_stage(which, secs);
-    tracing::trace!(stage = %which, secs, "stage done");
-    out.map_err(|e| JobError::new(which, &e))
+    tracing::debug!(stage = %which, secs, "stage done");
+}
+
+/// The span every event about one job is logged in. The language is
+/// recorded once known (detected for `auto` jobs).
+pub fn job_span(job: &Job) -> tracing::Span {
+    let h = job.header();
+    tracing::info_span!(
+        "job",
+        id = %h.id,
+        kind = job.medium().as_str(),
+        language = tracing::field::Empty,
+        agent = %h.agent.id,
+    )
 }
 
 /// An error type for stages that cannot fail.
@@ -125,22 +179,24 @@ impl Calls {
         if let Some(t) = slot.as_ref() {
             return Ok(t.clone());
         }
-        let t = stage(Stage::Transcribe, || {
-            Transcriber::load(&self.models_dir, &self.asr, self.workers).map(Arc::new)
-        })?;
+        // Loading is not transcribing: not timed as the stage.
+        let t = Transcriber::load(&self.models_dir, &self.asr, self.workers)
+            .map(Arc::new)
+            .map_err(|e| e.at(Stage::Transcribe))?;
         *slot = Some(t.clone());
         Ok(t)
     }
 }
 
-/// A job's conversation, what a reviewer should know about how it was
-/// built (speech recognition notes), and the speech model that built it.
-struct Built {
-    conv: Conversation,
-    notes: Vec<Diagnostic>,
-    speech_model: Vec<(String, String)>,
+/// What a reviewer should know about how a conversation was built (speech
+/// recognition notes), the speech model that built it, and whether it can
+/// be scored. Empty for chats.
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    pub notes: Vec<Diagnostic>,
+    pub speech_model: Vec<(String, String)>,
     /// Why the conversation cannot be scored (see [`unscoreable`]).
-    unscoreable: Option<String>,
+    pub unscoreable: Option<String>,
 }
 
 /// Share of a call's speech that may be unclear before its transcript is
@@ -232,25 +288,6 @@ impl Engine {
         })
     }
 
-    /// A rules-only engine (tests, `--rules-only`).
-    pub fn from_packs(packs: PackSet) -> Self {
-        let analysers = packs
-            .iter()
-            .map(|p| {
-                let a = analyse::build(p, None).unwrap_or_default();
-                (p.language, a)
-            })
-            .collect();
-        let redactor = Redactor::new(PrivacyOptions::text_only(), Some(&packs));
-        Engine {
-            packs,
-            analysers,
-            models: None,
-            calls: None,
-            redactor,
-        }
-    }
-
     /// The engine with `[privacy]` settings (mask style, the redacted copy
     /// of recordings). Without it, text is masked in the default style and
     /// no audio is written.
@@ -305,7 +342,7 @@ impl Engine {
     /// Builds the conversation of a job: chats directly, calls through
     /// decoding and transcription. Also returns what a reviewer should know
     /// about how it was built, and the speech model used.
-    fn conversation(&self, job: &Job) -> Result<Built, JobError> {
+    fn conversation(&self, job: &Job) -> Result<(Conversation, Provenance), JobError> {
         match job {
             Job::Chat(chat) => {
                 let language = match chat.header.language {
@@ -314,15 +351,8 @@ impl Engine {
                         crate::text::detect_language(chat.messages.iter().map(|m| m.text.as_str()))
                     }
                 };
-                let conv = stage(Stage::Intake, || {
-                    Ok::<_, Never>(Conversation::from_chat(chat, language))
-                })?;
-                Ok(Built {
-                    conv,
-                    notes: Vec::new(),
-                    speech_model: Vec::new(),
-                    unscoreable: None,
-                })
+                let conv = Conversation::from_chat(chat, language);
+                Ok((conv, Provenance::default()))
             }
             Job::Call(call) => {
                 let calls = self.calls.as_ref().ok_or_else(|| {
@@ -346,12 +376,14 @@ impl Engine {
                 })?;
                 let unscoreable = unscoreable(&transcript);
                 let (conv, notes) = self.call_conversation(call, transcript);
-                Ok(Built {
+                Ok((
                     conv,
-                    notes,
-                    speech_model: asr.versions(),
-                    unscoreable,
-                })
+                    Provenance {
+                        notes,
+                        speech_model: asr.versions(),
+                        unscoreable,
+                    },
+                ))
             }
         }
     }
@@ -360,26 +392,8 @@ impl Engine {
     /// mixed recording inferred from what each utterance says (the pack's
     /// agent and customer phrases are the cues).
     fn call_conversation(&self, call: &CallJob, t: Transcript) -> (Conversation, Vec<Diagnostic>) {
-        let speakers: Vec<Speaker> = match t.attribution {
-            crate::domain::Attribution::Inferred => {
-                let pack = self.packs.get(t.language);
-                let cues: Vec<roles::Cue> = t
-                    .utterances
-                    .iter()
-                    .map(|u| match pack.and_then(|p| p.speaker_cue(&u.text)) {
-                        Some(Speaker::Agent) => roles::Cue::Agent,
-                        Some(Speaker::Customer) => roles::Cue::Customer,
-                        None => roles::Cue::None,
-                    })
-                    .collect();
-                roles::infer(&cues)
-            }
-            _ => t
-                .utterances
-                .iter()
-                .map(|u| u.speaker.unwrap_or(Speaker::Customer))
-                .collect(),
-        };
+        let pack = self.packs.get(t.language);
+        let speakers = roles::speakers(&t, |text| pack.and_then(|p| p.speaker_cue(text)));
         let mut conv = Conversation::from_turns(
             call.header.id.clone(),
             Medium::Call,
@@ -433,26 +447,38 @@ impl Engine {
         (conv, notes)
     }
 
-    /// Scores one job. CPU-bound: call from a blocking thread.
+    /// Scores one job. CPU-bound: call from a blocking thread (inside the
+    /// job's span, `job_span`, to have its events carry the job).
     pub fn process(&self, job: &Job) -> Result<QaResult, JobError> {
-        let Built {
-            conv,
-            notes,
-            speech_model,
-            unscoreable,
-        } = self.conversation(job)?;
+        let (conv, provenance) = self.conversation(job)?;
+        let recording = match job {
+            Job::Call(c) => Some(&c.recording),
+            Job::Chat(_) => None,
+        };
+        self.assess(job.header(), conv, provenance, recording)
+    }
+
+    /// A conversation in, a redacted QA result out: embed, analyse, score,
+    /// coach, redact. `recording` is the call's audio (for the redacted
+    /// copy); `None` for chats. CPU-bound: call from a blocking thread.
+    pub fn assess(
+        &self,
+        header: &JobHeader,
+        conv: Conversation,
+        provenance: Provenance,
+        recording: Option<&Recording>,
+    ) -> Result<QaResult, JobError> {
+        tracing::Span::current().record("language", tracing::field::display(conv.language));
         let pack = self.packs.get(conv.language).ok_or_else(|| {
             JobError::reject(
                 Stage::Analyse,
                 format!("no rule pack for language {}", conv.language),
             )
         })?;
-        let header = job.header();
         // The text models run once per conversation, all turns in one
-        // batch. A model failure is a diagnostic beside the rule findings,
-        // not a failed job.
+        // batch.
         let (signals, embed_error) = match &self.models {
-            Some(m) => match stage(Stage::Embed, || m.signals(&conv)) {
+            Some(m) => match embed_outcome(stage(Stage::Embed, || m.signals(&conv)))? {
                 Ok(s) => (Some(s), None),
                 Err(e) => (None, Some(e)),
             },
@@ -466,10 +492,10 @@ impl Engine {
         let mut analysis = stage(Stage::Analyse, || {
             Ok::<_, Never>(analyse::run(self.analysers(conv.language), &subject))
         })?;
-        analysis.diagnostics.extend(notes);
+        analysis.diagnostics.extend(provenance.notes);
         if let Some(e) = embed_error {
-            tracing::warn!(job = %header.id, error = %e, "text models failed; rules only for this job");
-            analysis.diagnostics.push(crate::domain::Diagnostic {
+            tracing::warn!(error = %e, "text models failed; rules only for this job");
+            analysis.diagnostics.push(Diagnostic {
                 source: "embed".into(),
                 message: format!(
                     "text models failed, so sentiment, intent and semantic rules did not run: {}",
@@ -480,7 +506,9 @@ impl Engine {
         let scored = stage(Stage::Score, || {
             Ok::<_, Never>(pack.scorecard.apply(&analysis.flags))
         })?;
-        let coaching = crate::coach::suggest(pack, &analysis.flags);
+        let coaching = stage(Stage::Coach, || {
+            Ok::<_, Never>(crate::coach::suggest(pack, &analysis.flags))
+        })?;
         let mut metadata = header.metadata.clone();
         metadata.started_at = metadata.started_at.or(conv.started_at);
         let mut result = QaResult {
@@ -491,14 +519,11 @@ impl Engine {
             channel: conv.channel.clone(),
             attribution: conv.attribution,
             metadata,
-            recording: match job {
-                Job::Call(c) => Some(c.recording.path.clone()),
-                Job::Chat(_) => None,
-            },
+            recording: recording.map(|r| r.path.clone()),
             turns: conv.turns,
             analysis,
             scored,
-            unscoreable,
+            unscoreable: provenance.unscoreable,
             coaching,
             versions: Versions {
                 callqa: env!("CARGO_PKG_VERSION").to_owned(),
@@ -510,22 +535,34 @@ impl Engine {
                     .map(|m| m.versions().to_vec())
                     .unwrap_or_default()
                     .into_iter()
-                    .chain(speech_model)
+                    .chain(provenance.speech_model)
                     .collect(),
             },
             processed_at: chrono::Utc::now(),
         };
-        // Nothing below this line, and nothing that reads the result, sees
+        // Nothing after this stage, and nothing that reads the result, sees
         // personal data in clear.
-        let redaction = stage(Stage::Redact, || {
-            Ok::<_, Never>(self.redactor.result(&mut result))
+        stage(Stage::Redact, || {
+            self.redact(&header.id, recording, &mut result)
         })?;
-        if let Job::Call(call) = job {
-            if let Some(copy) = self.redact_audio(call, &redaction)? {
+        Ok(result)
+    }
+
+    /// Masks personal data in the result and, for a call with some, points
+    /// it at a copy of the recording with those spans silenced.
+    fn redact(
+        &self,
+        id: &JobId,
+        recording: Option<&Recording>,
+        result: &mut QaResult,
+    ) -> Result<(), JobError> {
+        let redaction = self.redactor.result(result);
+        if let Some(path) = recording {
+            if let Some(copy) = self.redact_audio(id, path, &redaction)? {
                 result.recording = Some(copy);
             }
         }
-        Ok(result)
+        Ok(())
     }
 
     /// Calls with personal data: writes the recording with those spans
@@ -533,7 +570,8 @@ impl Engine {
     /// `[privacy] audio = "off"`).
     pub(crate) fn redact_audio(
         &self,
-        call: &CallJob,
+        id: &JobId,
+        recording: &Recording,
         redaction: &Redaction,
     ) -> Result<Option<PathBuf>, JobError> {
         let opts = &self.redactor.options;
@@ -544,34 +582,43 @@ impl Engine {
             return Ok(None);
         };
         // Decoded again rather than held through the analysis: only calls
-        // with personal data pay for it.
-        let decode_opts = calls.decode_for(call.recording.channels);
-        let audio = stage(Stage::Decode, || {
-            decode::decode_file(&call.recording.path, &decode_opts)
-        })?;
+        // with personal data pay for it. Timed as part of redaction. Only
+        // the channels that were transcribed are decoded and kept (a
+        // channel never transcribed was never checked for personal data).
+        let audio = decode::decode_file(&recording.path, &calls.decode_for(recording.channels))
+            .map_err(|e| e.at(Stage::Decode))?;
         let spans = redaction.time_spans(opts.audio_pad_ms as f64 / 1000.0);
-        let dest = crate::redact::audio::copy_path(&opts.audio_dir, call.header.id.as_str());
-        let replace = (opts.audio == AudioPolicy::Replace).then_some(call.recording.path.as_path());
-        // The copy holds the channels that were transcribed (a channel
-        // never transcribed was never checked for personal data).
+        let dest = crate::redact::audio::copy_path(&opts.audio_dir, id.as_str());
+        let replace = (opts.audio == AudioPolicy::Replace).then_some(recording.path.as_path());
         let mut channels: Vec<Vec<f32>> = audio
             .channels
             .into_iter()
             .map(decode::Pcm16k::into_samples)
             .filter(|c| !c.is_empty())
             .collect();
-        stage(Stage::Redact, || {
-            crate::redact::audio::write_copy(
-                &mut channels,
-                decode::Pcm16k::RATE,
-                &spans,
-                &dest,
-                replace,
-            )
-        })?;
-        tracing::info!(job = %call.header.id, spans = spans.len(), path = %dest.display(), "redacted recording written");
+        crate::redact::audio::write_copy(
+            &mut channels,
+            decode::Pcm16k::RATE,
+            &spans,
+            &dest,
+            replace,
+        )
+        .map_err(|e| e.at(Stage::Redact))?;
+        tracing::info!(spans = spans.len(), path = %dest.display(), "redacted recording written");
         // Absolute, so the review server finds it whatever its directory.
         Ok(Some(std::fs::canonicalize(&dest).unwrap_or(dest)))
+    }
+}
+
+/// What a text-model failure does to the job. A transient one (inference
+/// out of memory, a poisoned session pool) fails the job for a retry: stored
+/// without sentiment and intent, a result would be final, since the store
+/// keeps the first result of a job id. Any other failure leaves a
+/// diagnostic beside the rule findings (`Ok(Err(e))`).
+fn embed_outcome<T>(r: Result<T, JobError>) -> Result<Result<T, JobError>, JobError> {
+    match r {
+        Err(e) if e.disposition == Disposition::Retry => Err(e),
+        other => Ok(other),
     }
 }
 
@@ -604,6 +651,8 @@ pub struct Pipeline {
     engine: Arc<Engine>,
     store: Store,
     intake: IntakeOptions,
+    /// How recordings named directly (`Input::Recording`) are read.
+    recordings: BareRecording,
     /// Bounds CPU-heavy work however many callers there are.
     cpu: Arc<Semaphore>,
 }
@@ -619,8 +668,16 @@ impl Pipeline {
             engine,
             store,
             intake,
+            recordings: BareRecording::default(),
             cpu: Arc::new(Semaphore::new(concurrency.max(1))),
         }
+    }
+
+    /// The pipeline reading recordings named directly this way (agent,
+    /// language, channels: `callqa analyze call.wav --agent …`).
+    pub fn with_recordings(mut self, how: BareRecording) -> Self {
+        self.recordings = how;
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -631,54 +688,117 @@ impl Pipeline {
         &self.engine
     }
 
-    /// Parses, scores and stores one job given as JSON. Rejections are
-    /// stored as failure records and returned as `Outcome::Failed`; an
-    /// `Err` is a transient fault (retry) — nothing was stored.
-    pub async fn run_json(&self, source: &str, bytes: Vec<u8>) -> Result<Outcome, JobError> {
-        let parsed = {
-            let intake = self.intake.clone();
-            let t = Instant::now();
-            let r = intake::parse_job(&bytes, &intake);
-            telemetry::observe_stage(Stage::Intake, t.elapsed().as_secs_f64());
-            r
-        };
-        match parsed {
-            Ok(job) => self.run_job(source, job).await,
-            Err((job_id, e)) => {
-                self.fail(job_id, source, JobError::new(Stage::Intake, &e))
-                    .await
-            }
+    /// Runs one input: intake, scoring, storage. Rejections are stored as
+    /// failure records and returned as `Outcome::Failed`; an `Err` is a
+    /// transient fault (retry): nothing was stored. The error names the job
+    /// when its id could be read.
+    pub async fn run(&self, input: Input) -> Result<Outcome, JobError> {
+        let source = input.source();
+        match self.intake(input).await {
+            Ok(job) => self.run_job(&source, job).await,
+            Err(e) => self.fail(&source, e).await,
         }
     }
 
-    /// `run_json`, then publishes the stored result: the queue worker's unit
-    /// of work. Publishing comes strictly after the store commit, so a
+    /// `run`, then publishes the stored result: the queue worker's unit of
+    /// work. Publishing comes strictly after the store commit, so a
     /// published result is always in the store; a redelivered job whose
     /// result is already stored is published again (at least once), since
     /// the earlier attempt may have died between the two.
+    pub async fn run_published<P: Publish>(
+        &self,
+        input: Input,
+        publisher: &P,
+    ) -> Result<Outcome, JobError> {
+        let outcome = self.run(input).await?;
+        if let Outcome::Done { result, .. } = &outcome {
+            let span = tracing::info_span!("job", id = %result.job_id);
+            stage_async(Stage::Publish, publisher.publish(result))
+                .instrument(span)
+                .await
+                .map_err(|e| e.for_job(Some(&result.job_id)))?;
+        }
+        Ok(outcome)
+    }
+
+    /// `run` on a job given as JSON (`Input::Message`).
+    pub async fn run_json(&self, source: &str, bytes: Vec<u8>) -> Result<Outcome, JobError> {
+        self.run(Input::Message {
+            source: source.to_owned(),
+            body: bytes,
+        })
+        .await
+    }
+
+    /// `run_published` on a job given as JSON (`Input::Message`).
     pub async fn run_json_published<P: Publish>(
         &self,
         source: &str,
         bytes: Vec<u8>,
         publisher: &P,
     ) -> Result<Outcome, JobError> {
-        let outcome = self.run_json(source, bytes).await?;
-        if let Outcome::Done { result, .. } = &outcome {
-            let t = Instant::now();
-            let published = publisher.publish(result).await;
-            telemetry::observe_stage(Stage::Publish, t.elapsed().as_secs_f64());
-            published.map_err(|e| JobError::new(Stage::Publish, &e))?;
-        }
-        Ok(outcome)
+        let input = Input::Message {
+            source: source.to_owned(),
+            body: bytes,
+        };
+        self.run_published(input, publisher).await
     }
 
-    /// Scores and stores a validated job.
+    /// The intake stage for every kind of input: read, parse, validate.
+    async fn intake(&self, input: Input) -> Result<Job, JobError> {
+        let parse = |body: &[u8]| {
+            intake::parse_job(body, &self.intake)
+                .map_err(|(id, e)| e.at(Stage::Intake).for_job(id.as_deref()))
+        };
+        let job = async {
+            match input {
+                Input::Message { body, .. } => parse(&body),
+                Input::JobLine(_, _, line) => parse(line.as_bytes()),
+                Input::JobFile(path) => match tokio::fs::read(&path).await {
+                    Ok(body) => parse(&body),
+                    Err(source) => Err(IntakeError::Read {
+                        path: path.display().to_string(),
+                        source,
+                    }
+                    .at(Stage::Intake)),
+                },
+                Input::Recording(path) => {
+                    // The id is a digest of the whole file: off the runtime.
+                    let how = self.recordings.clone();
+                    tokio::task::spawn_blocking(move || intake::bare_recording(&path, &how))
+                        .await
+                        .map_err(|e| {
+                            JobError::retry(Stage::Intake, format!("intake thread failed: {e}"))
+                        })?
+                        .map_err(|e| e.at(Stage::Intake))
+                }
+            }
+        };
+        stage_async(Stage::Intake, job).await
+    }
+
+    /// Scores and stores a validated job, inside its span.
     pub async fn run_job(&self, source: &str, job: Job) -> Result<Outcome, JobError> {
         let job_id = job.id().to_string();
+        let span = job_span(&job);
+        self.score_and_store(source, job, span.clone())
+            .instrument(span)
+            .await
+            .map_err(|e| e.for_job(Some(&job_id)))
+    }
+
+    async fn score_and_store(
+        &self,
+        source: &str,
+        job: Job,
+        span: tracing::Span,
+    ) -> Result<Outcome, JobError> {
+        let job_id = job.id().to_string();
+        let store_err = |e: crate::store::StoreError| e.at(Stage::Store);
         // A redelivered job whose result is stored needs no work.
-        if stage_store(self.store.result_exists(&job_id).await)? {
+        if self.store.result_exists(&job_id).await.map_err(store_err)? {
             telemetry::count(Counter::JobsDuplicate);
-            if let Some(r) = stage_store(self.store.get_result(&job_id).await)? {
+            if let Some(r) = self.store.get_result(&job_id).await.map_err(store_err)? {
                 return Ok(Outcome::Done {
                     result: Box::new(r),
                     saved: Saved::Duplicate,
@@ -694,78 +814,72 @@ impl Pipeline {
         let engine = self.engine.clone();
         let processed = tokio::task::spawn_blocking(move || {
             let _permit = permit;
+            let _in_span = span.enter();
             engine.process(&job).map(|r| ResultWire::from(&r))
         })
         .await
         .map_err(|e| JobError::retry(Stage::Analyse, format!("worker thread failed: {e}")))?;
-        match processed {
-            Ok(result) => {
-                let t = Instant::now();
-                let saved = stage_store(self.store.save_result(&result).await)?;
-                telemetry::observe_stage(Stage::Store, t.elapsed().as_secs_f64());
-                let result = match saved {
-                    Saved::Inserted => {
-                        telemetry::count(Counter::JobsProcessed);
-                        if result.is_flagged() {
-                            telemetry::count(Counter::JobsFlagged);
-                        }
-                        result
-                    }
-                    Saved::Duplicate => {
-                        // Another copy of this job id was stored while this
-                        // one was scored (perhaps with other content): the
-                        // stored result is the one that counts, and the one
-                        // to publish, so stored and published agree.
-                        telemetry::count(Counter::JobsDuplicate);
-                        stage_store(self.store.get_result(&result.job_id).await)?.unwrap_or(result)
-                    }
-                };
-                Ok(Outcome::Done {
-                    result: Box::new(result),
-                    saved,
-                })
+        let result = match processed {
+            Ok(result) => result,
+            Err(e) => return self.fail(source, e.for_job(Some(&job_id))).await,
+        };
+        let saved = stage_async(Stage::Store, self.store.save_result(&result)).await?;
+        let result = match saved {
+            Saved::Inserted => {
+                telemetry::count(Counter::JobsProcessed);
+                if result.is_flagged() {
+                    telemetry::count(Counter::JobsFlagged);
+                }
+                result
             }
-            Err(e) if e.disposition == crate::error::Disposition::Reject => {
-                self.fail(Some(job_id), source, e).await
+            Saved::Duplicate => {
+                // Another copy of this job id was stored while this one was
+                // scored (perhaps with other content): the stored result is
+                // the one that counts, and the one to publish, so stored
+                // and published agree.
+                telemetry::count(Counter::JobsDuplicate);
+                self.store
+                    .get_result(&result.job_id)
+                    .await
+                    .map_err(store_err)?
+                    .unwrap_or(result)
             }
-            Err(e) => Err(e),
-        }
+        };
+        Ok(Outcome::Done {
+            result: Box::new(result),
+            saved,
+        })
     }
 
-    /// Stores a failure record for a rejected job.
-    pub async fn fail(
-        &self,
-        job_id: Option<String>,
-        source: &str,
-        e: JobError,
-    ) -> Result<Outcome, JobError> {
-        if e.disposition == crate::error::Disposition::Retry {
+    /// Stores a failure record for a rejected job (a transient error is
+    /// returned as it is, for a retry).
+    pub async fn fail(&self, source: &str, e: JobError) -> Result<Outcome, JobError> {
+        if e.disposition == Disposition::Retry {
             return Err(e);
         }
-        let mut f = FailureWire::new(job_id, source, &e);
+        let mut f = FailureWire::new(e.job_id.clone(), source, &e);
         f.reason = self.engine.redact_text(&f.reason);
-        stage_store(self.store.save_failure(&f).await)?;
+        self.store
+            .save_failure(&f)
+            .await
+            .map_err(|err| err.at(Stage::Store).for_job(e.job_id.as_deref()))?;
         telemetry::count(Counter::JobsFailed);
         Ok(Outcome::Failed(f))
     }
-
-    /// Reads a job file and runs it.
-    pub async fn run_file(&self, path: &Path) -> Result<Outcome, JobError> {
-        let source = path.display().to_string();
-        match tokio::fs::read(path).await {
-            Ok(bytes) => self.run_json(&source, bytes).await,
-            Err(e) => {
-                let err = intake::IntakeError::Read {
-                    path: source.clone(),
-                    source: e,
-                };
-                self.fail(None, &source, JobError::new(Stage::Intake, &err))
-                    .await
-            }
-        }
-    }
 }
 
-fn stage_store<T>(r: Result<T, crate::store::StoreError>) -> Result<T, JobError> {
-    r.map_err(|e| JobError::new(Stage::Store, &e))
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 14, defect 4: a transient model failure is retried, never
+    /// stored as a result without sentiment and intent.
+    #[test]
+    fn a_transient_model_failure_fails_the_job_for_a_retry() {
+        let transient = JobError::retry(Stage::Embed, "out of memory");
+        assert_eq!(embed_outcome::<()>(Err(transient.clone())), Err(transient));
+        let broken = JobError::reject(Stage::Embed, "no output named embeddings");
+        assert_eq!(embed_outcome::<()>(Err(broken.clone())), Ok(Err(broken)));
+        assert_eq!(embed_outcome(Ok::<_, JobError>(7)), Ok(Ok(7)));
+    }
 }

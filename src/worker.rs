@@ -434,10 +434,11 @@ async fn handle(shared: Arc<Shared>, publisher: Publisher, d: Delivery) {
         }
         return;
     }
-    let outcome = shared
-        .pipeline
-        .run_json_published(&source, d.body().to_vec(), &publisher)
-        .await;
+    let input = crate::intake::Input::Message {
+        source: source.clone(),
+        body: d.body().to_vec(),
+    };
+    let outcome = shared.pipeline.run_published(input, &publisher).await;
     match &outcome {
         Err(e)
             if e.stage == Stage::Store
@@ -495,7 +496,7 @@ async fn on_error(
             };
         }
     }
-    let job_id = crate::intake::peek_id(d.body());
+    let job_id = e.job_id.clone();
     // Best effort, so `callqa results --failures` lists it too; the store
     // may well be what is down.
     // Reasons may quote the job; personal data in them is masked.

@@ -208,7 +208,12 @@ fn bad_configuration_is_reported_not_panicked() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent"));
     let out = callqa(&db, &["analyze", "no-such-dir"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such-dir"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Issue 14, defect 8: the cause once, not "…(os error 2): …(os error 2)".
+    assert_eq!(
+        stderr.trim(),
+        "callqa: cannot read no-such-dir: No such file or directory (os error 2)"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_callqa"))
         .current_dir(repo())
         .args(["--database", "mysql://x", "results"])
@@ -216,4 +221,130 @@ fn bad_configuration_is_reported_not_panicked() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unsupported database URL"));
+}
+
+/// A 16-bit mono PCM WAV at 8 kHz: `seconds` of silence.
+fn silent_wav(path: &Path, seconds: f64) {
+    let n = (seconds * 8000.0) as u32;
+    let mut b = Vec::new();
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    for v in [1u16, 1] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [8000u32, 16000] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    for v in [2u16, 16] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(2 * n).to_le_bytes());
+    b.resize(b.len() + 2 * n as usize, 0);
+    std::fs::write(path, b).unwrap();
+}
+
+/// Issue 14, defect 1: `day2/0001.wav` is not `day1/0001.wav`. Both are
+/// stored, each under its own id, and naming one again finds its own
+/// result (the same content is the same job).
+#[test]
+fn recordings_with_the_same_name_in_different_folders_are_different_jobs() {
+    let dir = tempfile::tempdir().unwrap();
+    for (day, secs) in [("day1", 1.0), ("day2", 2.0)] {
+        std::fs::create_dir(dir.path().join(day)).unwrap();
+        silent_wav(&dir.path().join(day).join("0001.wav"), secs);
+    }
+    let day1 = dir.path().join("day1/0001.wav");
+    let day2 = dir.path().join("day2/0001.wav");
+    let db = dir.path().join("qa.db");
+    let out = callqa(
+        &db,
+        &[
+            "analyze",
+            day1.to_str().unwrap(),
+            day2.to_str().unwrap(),
+            "--json",
+            "--rules-only",
+            "--language",
+            "en",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("already stored"), "{stderr}");
+    let results = json_lines(&out);
+    let ids: Vec<&str> = results
+        .iter()
+        .map(|r| r["job_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert_ne!(ids[0], ids[1]);
+    assert!(ids.iter().all(|id| id.starts_with("0001-")), "{ids:?}");
+    for r in &results {
+        assert_eq!(flag_rules(r), ["no_speech"], "{r}");
+    }
+    // Both are in the store.
+    let stored = json_lines(&callqa(&db, &["results", "--json"]));
+    let mut stored_ids: Vec<&str> = stored
+        .iter()
+        .map(|r| r["job_id"].as_str().unwrap())
+        .collect();
+    stored_ids.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(stored_ids, expected);
+
+    // day2 again: its own stored result, said to be a repeat on stderr.
+    let again = callqa(
+        &db,
+        &[
+            "analyze",
+            day2.to_str().unwrap(),
+            "--json",
+            "--rules-only",
+            "--language",
+            "en",
+        ],
+    );
+    assert!(again.status.success());
+    let again_results = json_lines(&again);
+    assert_eq!(again_results.len(), 1);
+    assert_eq!(again_results[0]["job_id"], ids[1]);
+    assert_eq!(again_results[0]["processed_at"], results[1]["processed_at"]);
+    assert!(String::from_utf8_lossy(&again.stderr).contains("already stored"));
+}
+
+/// Issue 14, defect 8: a file that is not audio is rejected with decode's
+/// own message, without the audio library's probe error before it, and a
+/// log written to a file or a pipe holds no colour codes.
+#[test]
+fn a_rejected_recording_logs_no_library_error_and_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = dir.path().join("notes.wav");
+    std::fs::write(&fake, "this is not audio at all, just text").unwrap();
+    let db = dir.path().join("qa.db");
+    let out = callqa(&db, &["analyze", fake.to_str().unwrap(), "--rules-only"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("rejected at decode") && stdout.contains("not an audio file"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("symphonia"), "{stderr}");
+    assert!(!stderr.contains("ERROR"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    // Logged events are plain text when redirected (here: the warning
+    // that call jobs cannot be transcribed without the speech model).
+    let chat = "samples/chats/en-01-clean-refund.json";
+    let models = format!("--models={}", dir.path().display());
+    let out = callqa(&db, &["analyze", chat, "--rules-only", &models]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WARN") && stderr.contains("call jobs cannot be transcribed"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }

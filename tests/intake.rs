@@ -250,3 +250,65 @@ fn a_job_over_the_size_limit_is_refused_before_parsing() {
     assert!(msg.starts_with("job: the job is 9.0 MiB"), "{msg}");
     assert!(msg.contains("over the 8 MiB limit"), "{msg}");
 }
+
+/// Issue 14, defect 1: a bare recording's job id comes from its content,
+/// not its file name alone: `day1/0001.wav` and `day2/0001.wav` are two
+/// jobs; the same bytes under another name are the same job.
+#[test]
+fn bare_recordings_are_keyed_by_content_not_file_name() {
+    use callqa::intake::{bare_recording, BareRecording};
+    let dir = tempfile::tempdir().unwrap();
+    let write = |rel: &str, bytes: &[u8]| {
+        let p = dir.path().join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, bytes).unwrap();
+        p
+    };
+    let day1 = write("day1/0001.wav", b"RIFF one");
+    let day2 = write("day2/0001.wav", b"RIFF two");
+    let copy = write("copy/0001.wav", b"RIFF one");
+    let id = |p: &std::path::Path| {
+        bare_recording(p, &BareRecording::default())
+            .unwrap()
+            .id()
+            .to_string()
+    };
+    let (a, b, c) = (id(&day1), id(&day2), id(&copy));
+    assert_ne!(a, b);
+    assert_eq!(a, c);
+    // The stem, then 16 hex digits of the content's SHA-256
+    // (`printf 'RIFF one' | sha256sum`).
+    assert_eq!(a, "0001-92afe841073926b0");
+    // A directory or a pipe is refused, not hashed.
+    let err = bare_recording(dir.path(), &BareRecording::default()).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
+
+/// Issue 14, defect 8: Opus cannot be decoded, so it is refused at intake
+/// with the fix, whether named on the command line or by a call job.
+#[test]
+fn opus_recordings_are_refused_at_intake_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let opus = dir.path().join("call.opus");
+    std::fs::write(&opus, b"OggS").unwrap();
+    let err = callqa::intake::collect_inputs(std::slice::from_ref(&opus)).unwrap_err();
+    assert!(
+        err.to_string().contains("cannot be decoded") && err.to_string().contains("ffmpeg"),
+        "{err}"
+    );
+    let job = serde_json::json!({
+        "id": "opus-1", "kind": "call", "agent": {"id": "A"},
+        "recording": {"path": opus.to_str().unwrap()},
+    })
+    .to_string();
+    let opts = IntakeOptions {
+        recording_roots: vec![dir.path().to_path_buf()],
+    };
+    let (id, err) = parse_job(job.as_bytes(), &opts).unwrap_err();
+    assert_eq!(id.as_deref(), Some("opus-1"));
+    let msg = err.to_string();
+    assert!(
+        msg.starts_with("recording.path: ") && msg.contains("cannot be decoded"),
+        "{msg}"
+    );
+}

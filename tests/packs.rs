@@ -174,6 +174,34 @@ fn bad_packs_fail_at_load_with_file_and_line() {
             line_of(&rules_text, "id = \"slow_first_response\""),
             "only phrase rules",
         ),
+        // Issue 14, seam 4: a field the rule's kind does not read is an
+        // error, not a setting silently ignored.
+        (
+            "a field the kind does not read",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "id = \"buck_passing\"",
+                    "id = \"buck_passing\"\nthreshold = 0.5",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "id = \"buck_passing\"") + 2,
+            "rule \"buck_passing\": `threshold` does not apply to a forbidden_phrase rule (it is read by semantic, customer_anger)",
+        ),
+        (
+            "a window on a rule that has none",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "id = \"buck_passing\"",
+                    "id = \"buck_passing\"\nfirst_turns = 2",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "id = \"buck_passing\"") + 2,
+            "`first_turns` does not apply to a forbidden_phrase rule (it is read by required_phrase, semantic)",
+        ),
         (
             "vocabulary entry too long",
             "rules.toml",
@@ -248,4 +276,36 @@ fn a_missing_pack_directory_is_a_clear_error() {
     let empty = tempfile::tempdir().unwrap();
     let err = PackSet::load(empty.path()).unwrap_err().to_string();
     assert!(err.contains("no rule packs"), "{err}");
+}
+
+/// Issue 14, defect 2: an edit staged by the review server (or left behind
+/// when it died mid-edit) in `rules/.staging-*` is not a second pack; a
+/// worker starting meanwhile loads the live packs.
+#[test]
+fn hidden_staging_folders_are_not_packs() {
+    let dir = tempfile::tempdir().unwrap();
+    for lang in ["zh", "en"] {
+        let to = dir.path().join(lang);
+        fs::create_dir_all(&to).unwrap();
+        for f in ["rules.toml", "scorecard.toml"] {
+            fs::copy(shipped(lang).join(f), to.join(f)).unwrap();
+        }
+    }
+    // A staged copy of the English pack, and a half-written one.
+    let staged = dir.path().join(".staging-3fa9c2");
+    fs::create_dir_all(&staged).unwrap();
+    for f in ["rules.toml", "scorecard.toml"] {
+        fs::copy(shipped("en").join(f), staged.join(f)).unwrap();
+    }
+    let half = dir.path().join(".staging-77e0b1");
+    fs::create_dir_all(&half).unwrap();
+    fs::write(half.join("rules.toml"), "[pack]\nid = \"half").unwrap();
+
+    let set = PackSet::load(dir.path()).expect("hidden folders are skipped");
+    let live_en = RulePack::load(&shipped("en")).unwrap();
+    assert_eq!(set.iter().count(), 2);
+    assert_eq!(
+        set.get(callqa::domain::Language::En).unwrap().label(),
+        live_en.label()
+    );
 }

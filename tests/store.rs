@@ -326,7 +326,7 @@ async fn copies_of_a_job_id_racing_publish_what_was_stored() {
     )
     .unwrap();
     let pipeline = Pipeline::new(
-        Arc::new(Engine::from_packs(packs)),
+        Arc::new(Engine::with_models(packs, None).unwrap()),
         store.clone(),
         Default::default(),
         4,

@@ -723,3 +723,32 @@ fn bad_data_is_rejected_at_intake_not_retried_as_a_database_fault() {
     assert_eq!(dead[0].header(headers::STAGE), "intake");
     assert!(dead[0].header(headers::REASON).contains("agent.team"));
 }
+
+/// Issue 14, defect 3: bad messages without an id, taken on different
+/// channels (where delivery tags both start at 1), get a failure record
+/// each instead of one record counting two attempts.
+#[test]
+fn bad_messages_without_an_id_on_different_channels_get_a_record_each() {
+    let env = Env::sqlite("noid");
+    let store = env.store();
+    for (n, body) in ["first bad message", "second, different bad message"]
+        .into_iter()
+        .enumerate()
+    {
+        env.submit(&format!("jobs{n}"), &[body.to_owned()]);
+        let mut w = env.worker(&format!("w{n}"), &[]);
+        wait_until("the bad message dead-lettered", MINUTE, || {
+            (env.ready(&env.names().dead_queue) == n as u32 + 1).then_some(())
+        });
+        assert!(w.terminate(MINUTE).success(), "{}", w.log());
+    }
+    let failures = block_on(store.list_failures(10)).unwrap();
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert!(failures
+        .iter()
+        .all(|f| f.job_id.is_none() && f.attempts == 1 && f.stage == "intake"));
+    assert_ne!(failures[0].source, failures[1].source);
+    assert!(failures
+        .iter()
+        .all(|f| f.source.contains("#body-") && !f.source.contains("delivery-")));
+}

@@ -109,7 +109,7 @@ fn usable_id(id: String) -> Option<String> {
     ok.then_some(id)
 }
 
-/// One job's worth of input found on disk.
+/// One job's worth of input: found on disk, or a queue message.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
     /// A JSON file holding one job.
@@ -118,6 +118,8 @@ pub enum Input {
     JobLine(PathBuf, usize, String),
     /// An audio file named directly on the command line.
     Recording(PathBuf),
+    /// A job's JSON from elsewhere (a queue message), with its origin.
+    Message { source: String, body: Vec<u8> },
 }
 
 impl Input {
@@ -126,11 +128,21 @@ impl Input {
         match self {
             Input::JobFile(p) | Input::Recording(p) => p.display().to_string(),
             Input::JobLine(p, n, _) => format!("{}:{n}", p.display()),
+            Input::Message { source, .. } => source.clone(),
         }
     }
 }
 
-pub const AUDIO_EXTENSIONS: [&str; 6] = ["wav", "mp3", "flac", "ogg", "oga", "opus"];
+/// Recordings this build decodes, by file extension (see `decode`).
+pub const AUDIO_EXTENSIONS: [&str; 5] = ["wav", "mp3", "flac", "ogg", "oga"];
+
+/// Why a recording with this extension is refused at intake, if it is: the
+/// decoder has no Opus codec, so such a job is rejected before any work.
+pub(crate) fn undecodable(p: &Path) -> Option<&'static str> {
+    matches!(extension(p).as_str(), "opus" | "webm" | "m4a" | "aac").then_some(
+        "this format cannot be decoded (WAV, MP3, FLAC and Ogg Vorbis can); convert it, e.g. `ffmpeg -i call.opus call.flac`",
+    )
+}
 
 fn extension(p: &Path) -> String {
     p.extension()
@@ -160,7 +172,9 @@ pub fn collect_inputs(paths: &[PathBuf]) -> Result<Vec<Input>, IntakeError> {
                 _ => {
                     return Err(IntakeError::invalid(
                         p.display().to_string(),
-                        "not a job (.json, .jsonl) or a recording (.wav, .mp3, .flac, .ogg)",
+                        undecodable(p).unwrap_or(
+                            "not a job (.json, .jsonl) or a recording (.wav, .mp3, .flac, .ogg)",
+                        ),
                     ))
                 }
             }
@@ -208,7 +222,8 @@ fn read_lines(p: &Path, out: &mut Vec<Input>) -> Result<(), IntakeError> {
 }
 
 /// How to read a recording named directly on the command line (it has no
-/// job file to say).
+/// job file to say). By default: agent `unknown`, language detected,
+/// stereo files agent on channel 0, mono files mixed.
 #[derive(Debug, Clone)]
 pub struct BareRecording {
     pub agent: String,
@@ -216,20 +231,55 @@ pub struct BareRecording {
     pub channels: crate::domain::ChannelMap,
 }
 
+impl Default for BareRecording {
+    fn default() -> Self {
+        BareRecording {
+            agent: "unknown".into(),
+            language: crate::domain::LanguageChoice::Auto,
+            channels: crate::domain::ChannelMap::Default,
+        }
+    }
+}
+
 /// A call job for a recording named on the command line. The user named
 /// the file, so the recording roots (which guard paths inside jobs from
-/// other systems) do not apply; the job id is the file's name.
+/// other systems) do not apply.
+///
+/// The job id is the file's stem followed by the first 16 hex digits of
+/// the SHA-256 of its content (`0001-3fa9c2d41b7e0a55`): two recordings
+/// called `0001.wav` in different folders are two jobs, and the same
+/// recording named again is the same job (its stored result is reused).
 pub fn bare_recording(path: &Path, how: &BareRecording) -> Result<Job, IntakeError> {
     use crate::domain::{Agent, AgentId, CallJob, JobHeader, JobId, Metadata, Recording};
-    let canon = path.canonicalize().map_err(|source| IntakeError::Read {
+    let read_err = |source| IntakeError::Read {
         path: path.display().to_string(),
         source,
-    })?;
-    let id = canon
+    };
+    let canon = path.canonicalize().map_err(read_err)?;
+    // Only a regular file is hashed: a FIFO or a device would block or
+    // never end.
+    if !fs::metadata(&canon).map_err(read_err)?.is_file() {
+        return Err(IntakeError::invalid(
+            path.display().to_string(),
+            "not a regular file",
+        ));
+    }
+    let stem: String = canon
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
-        .filter(|s| !s.trim().is_empty())
-        .ok_or_else(|| IntakeError::invalid(path.display().to_string(), "no file name"))?;
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(validate::MAX_ID_LEN - 17)
+        .collect();
+    let stem = stem.trim();
+    if stem.is_empty() {
+        return Err(IntakeError::invalid(
+            path.display().to_string(),
+            "no file name",
+        ));
+    }
+    let id = format!("{stem}-{}", content_digest(&canon).map_err(read_err)?);
     if how.agent.trim().is_empty() {
         return Err(IntakeError::invalid("--agent", "empty"));
     }
@@ -250,4 +300,27 @@ pub fn bare_recording(path: &Path, how: &BareRecording) -> Result<Job, IntakeErr
             channels: how.channels,
         },
     }))
+}
+
+/// The first 16 hex digits of the SHA-256 of a file's content, read in
+/// blocks (recordings can be large).
+fn content_digest(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher
+        .finalize()
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect())
 }

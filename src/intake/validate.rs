@@ -289,6 +289,9 @@ pub fn resolve_recording(path: &str, roots: &[PathBuf]) -> Result<PathBuf, Intak
     if path.trim().is_empty() {
         return Err(IntakeError::invalid(field, "empty"));
     }
+    if let Some(why) = super::undecodable(Path::new(path)) {
+        return Err(IntakeError::invalid(field, format!("{path}: {why}")));
+    }
     if roots.is_empty() {
         return Err(IntakeError::invalid(
             field,

@@ -55,7 +55,6 @@ impl JobStream {
         let d = self.consumer.next().await?;
         Some(d.map_err(QueueError::from).map(|d| Delivery {
             queue: self.queue.clone(),
-            tag: d.delivery_tag,
             redelivered: d.redelivered,
             properties: d.properties,
             body: d.data,
@@ -84,7 +83,6 @@ impl JobStream {
 /// One job message, not yet acknowledged.
 pub struct Delivery {
     queue: String,
-    tag: u64,
     redelivered: bool,
     pub(super) properties: BasicProperties,
     pub(super) body: Vec<u8>,
@@ -122,12 +120,13 @@ impl Delivery {
             .unwrap_or(0)
     }
 
-    /// Where the job came from, for failure records and logs.
+    /// Where the job came from, for failure records and logs: the
+    /// producer's message id, else a digest of the body. (Not the delivery
+    /// tag: it restarts at 1 on every channel, so different bad messages
+    /// would share one failure record.) The same message delivered again
+    /// has the same source, so its record counts the attempts.
     pub fn source(&self) -> String {
-        match self.message_id() {
-            Some(id) => format!("amqp:{}#{id}", self.queue),
-            None => format!("amqp:{}#delivery-{}", self.queue, self.tag),
-        }
+        source(&self.queue, self.message_id(), &self.body)
     }
 
     /// False once the channel it came on is closed: it can no longer be
@@ -170,4 +169,34 @@ fn settled(done: bool, what: &str) -> Result<(), QueueError> {
 
 pub(super) fn header<'a>(props: &'a BasicProperties, name: &str) -> Option<&'a AMQPValue> {
     props.headers().as_ref()?.inner().get(name)
+}
+
+/// A delivery's source: `amqp:QUEUE#MESSAGE_ID`, or without a message id
+/// `amqp:QUEUE#body-` and the first 16 hex digits of the body's SHA-256.
+pub fn source(queue: &str, message_id: Option<&str>, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    match message_id {
+        Some(id) => format!("amqp:{queue}#{id}"),
+        None => {
+            let digest: String = Sha256::digest(body)
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            format!("amqp:{queue}#body-{digest}")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sources_without_a_message_id_differ_by_body_not_by_channel() {
+        let a = super::source("jobs", None, b"not json");
+        let b = super::source("jobs", None, b"not json either");
+        assert_ne!(a, b);
+        assert_eq!(a, super::source("jobs", None, b"not json"));
+        assert!(a.starts_with("amqp:jobs#body-") && a.len() == "amqp:jobs#body-".len() + 16);
+        assert_eq!(super::source("jobs", Some("j-1"), b"x"), "amqp:jobs#j-1");
+    }
 }

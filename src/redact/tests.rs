@@ -12,7 +12,9 @@ use crate::rules::PackSet;
 
 fn engine(options: PrivacyOptions) -> Engine {
     let packs = PackSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules")).unwrap();
-    Engine::from_packs(packs).with_privacy(options)
+    Engine::with_models(packs, None)
+        .expect("rules-only analysers build")
+        .with_privacy(options)
 }
 
 fn chat(lang: &str, turns: &[(&str, &str)]) -> Vec<u8> {
@@ -252,7 +254,10 @@ fn a_call_with_personal_data_gets_a_redacted_copy_and_replace_deletes_the_origin
             kinds: vec![PiiKind::CnMobile],
         }],
     };
-    let copy = engine.redact_audio(call, &red).unwrap().expect("a copy");
+    let copy = engine
+        .redact_audio(&call.header.id, &call.recording, &red)
+        .unwrap()
+        .expect("a copy");
     assert!(copy.ends_with("call-pii-1.redacted.wav"), "{copy:?}");
     assert!(!wav.exists(), "replace: the original is gone");
     let audio = crate::decode::decode_file(&copy, &Default::default()).unwrap();
@@ -270,7 +275,9 @@ fn a_call_with_personal_data_gets_a_redacted_copy_and_replace_deletes_the_origin
     }
     // Nothing to silence: no copy.
     assert_eq!(
-        engine.redact_audio(call, &Redaction::default()).unwrap(),
+        engine
+            .redact_audio(&call.header.id, &call.recording, &Redaction::default())
+            .unwrap(),
         None
     );
 }

@@ -5,6 +5,7 @@
 //! middle of a batch.
 
 pub mod approx;
+mod fields;
 pub mod matcher;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -669,6 +670,7 @@ fn compile_rule(
             )),
         }
     };
+    fields::check(src, &r)?;
     let kind = match r.kind.get_ref().as_str() {
         "required_phrase" => RuleKind::RequiredPhrase {
             speaker: r.speaker.unwrap_or(Speaker::Agent),
@@ -759,8 +761,16 @@ fn compile_rule(
     Ok(Rule { meta, kind })
 }
 
+/// Whether a path's last component starts with a dot.
+fn is_hidden(p: &Path) -> bool {
+    p.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
 /// The packs for every language, from the subdirectories of a rules
-/// directory (`rules/zh`, `rules/en`).
+/// directory (`rules/zh`, `rules/en`; hidden ones such as `.staging-*`
+/// are skipped).
 #[derive(Debug, Clone)]
 pub struct PackSet {
     packs: Vec<RulePack>,
@@ -774,8 +784,12 @@ impl PackSet {
             line: None,
             message: format!("cannot read rule pack directory: {e}"),
         })?;
+        // Hidden folders are never packs: the review server stages an
+        // edit in `.staging-*` (left behind if it dies mid-edit), and an
+        // editor or a backup tool may leave others.
         let mut dirs: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| !is_hidden(p))
             .filter(|p| p.join("rules.toml").is_file())
             .collect();
         dirs.sort();

@@ -33,6 +33,32 @@ fn emit(cue: Cue, s: usize) -> f64 {
     p.ln()
 }
 
+/// The speaker of each utterance of a transcript: from its channel, or on
+/// a mixed recording inferred (`infer`) from what each utterance says;
+/// `cue` reads a text for the agent's or the customer's typical phrases
+/// (the rule pack's, so this module needs no pack).
+pub fn speakers(t: &super::Transcript, cue: impl Fn(&str) -> Option<Speaker>) -> Vec<Speaker> {
+    match t.attribution {
+        crate::domain::Attribution::Inferred => {
+            let cues: Vec<Cue> = t
+                .utterances
+                .iter()
+                .map(|u| match cue(&u.text) {
+                    Some(Speaker::Agent) => Cue::Agent,
+                    Some(Speaker::Customer) => Cue::Customer,
+                    None => Cue::None,
+                })
+                .collect();
+            infer(&cues)
+        }
+        _ => t
+            .utterances
+            .iter()
+            .map(|u| u.speaker.unwrap_or(Speaker::Customer))
+            .collect(),
+    }
+}
+
 /// The most likely speaker of each utterance, given each one's cue.
 pub fn infer(cues: &[Cue]) -> Vec<Speaker> {
     if cues.is_empty() {

@@ -1,8 +1,9 @@
 //! Shared helpers for the review-server tests: a tiny HTTP/1.1 client (real
 //! requests over TCP, no client library), a sine-wave WAV writer, results
-//! seeded through the real pipeline (chats) or the real analysers and
-//! scorecard over a hand-written transcript (calls, without Whisper), and a
-//! server started on port 0 against a temporary SQLite database.
+//! seeded through the real pipeline (chats) or the engine's own
+//! conversation-to-result step over a hand-written transcript (calls,
+//! without Whisper), and a server started on port 0 against a temporary
+//! SQLite database.
 
 #![allow(dead_code)]
 
@@ -11,15 +12,14 @@ pub mod webdriver;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use callqa::analyse::{self, Subject};
 use callqa::domain::{
-    Agent, AgentId, Attribution, Conversation, JobId, Language, Medium, Metadata, QaResult,
-    Speaker, Versions,
+    Agent, AgentId, Attribution, Conversation, JobHeader, JobId, Language, LanguageChoice, Medium,
+    Metadata, Speaker,
 };
 use callqa::http::api::ServeOptions;
 use callqa::http::server::{self, Running};
 use callqa::intake::IntakeOptions;
-use callqa::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
+use callqa::pipeline::{Engine, EngineOptions, Outcome, Pipeline, Provenance};
 use callqa::rules::RulePack;
 use callqa::store::{Saved, Store};
 use callqa::wire::ResultWire;
@@ -247,8 +247,25 @@ pub fn en_pack() -> RulePack {
     RulePack::load(&repo().join("rules/en")).expect("the English pack loads")
 }
 
-/// A call result as the engine would make it from this transcript: the
-/// real rule analysers and scorecard of the English pack, no Whisper.
+/// The rules-only engine of the shipped packs, loaded once per test binary.
+pub fn rules_engine() -> &'static Engine {
+    static ENGINE: std::sync::OnceLock<Engine> = std::sync::OnceLock::new();
+    ENGINE.get_or_init(|| {
+        Engine::load(&EngineOptions {
+            rules_dir: repo().join("rules"),
+            models_dir: repo().join("models"),
+            rules_only: true,
+            workers: 1,
+            asr: Default::default(),
+        })
+        .expect("rule packs load")
+    })
+}
+
+/// A call result as the engine makes it from this transcript, through the
+/// engine's own conversation-to-result step (`Engine::assess`: the
+/// analysers, scorecard, coaching and redaction of the shipped English
+/// pack, which `pack` must be), without Whisper.
 pub fn call_result(
     pack: &RulePack,
     job_id: &str,
@@ -258,6 +275,12 @@ pub fn call_result(
     started_at: &str,
     customer: &str,
 ) -> ResultWire {
+    let engine = rules_engine();
+    assert_eq!(
+        engine.packs().get(Language::En).map(|p| p.label()),
+        Some(pack.label()),
+        "call_result scores with the shipped English pack"
+    );
     let conv = Conversation::from_turns(
         JobId::new(job_id),
         Medium::Call,
@@ -266,49 +289,33 @@ pub fn call_result(
         turns.iter().map(|&(s, a, b, t)| (s, a, b, t.to_owned())),
         Attribution::Channels,
     );
-    let metadata = Metadata {
-        customer_id: Some(customer.to_owned()),
-        started_at: Some(chrono::DateTime::parse_from_rfc3339(started_at).unwrap()),
-        resolved: Some(true),
-        ..Default::default()
-    };
-    let analysis = analyse::run(
-        &analyse::build(pack, None).expect("rules-only analysers build"),
-        &Subject {
-            conv: &conv,
-            metadata: &metadata,
-            signals: None,
-        },
-    );
-    let scored = pack.scorecard.apply(&analysis.flags);
-    let coaching = callqa::coach::suggest(pack, &analysis.flags);
-    let r = QaResult {
-        job_id: JobId::new(job_id),
+    let header = JobHeader {
+        id: JobId::new(job_id),
+        language: LanguageChoice::Fixed(Language::En),
         agent: Agent {
             id: AgentId::new(agent.0),
             name: Some(format!("{} name", agent.0)),
             team: Some(agent.1.to_owned()),
             role: Some("after_sales".into()),
         },
-        medium: Medium::Call,
-        language: Language::En,
-        channel: conv.channel.clone(),
-        attribution: conv.attribution,
-        metadata,
-        recording: Some(recording.to_path_buf()),
-        turns: conv.turns.clone(),
-        unscoreable: None,
-        analysis,
-        scored,
-        coaching,
-        versions: Versions {
-            callqa: "test".into(),
-            rule_pack: pack.label(),
-            scorecard: pack.scorecard.label(),
-            models: Vec::new(),
+        metadata: Metadata {
+            customer_id: Some(customer.to_owned()),
+            started_at: Some(chrono::DateTime::parse_from_rfc3339(started_at).unwrap()),
+            resolved: Some(true),
+            ..Default::default()
         },
-        processed_at: chrono::Utc::now(),
     };
+    let r = engine
+        .assess(
+            &header,
+            conv,
+            Provenance::default(),
+            Some(&callqa::domain::Recording {
+                path: recording.to_path_buf(),
+                channels: callqa::domain::ChannelMap::Default,
+            }),
+        )
+        .expect("the call is scored");
     ResultWire::from(&r)
 }
 
