@@ -842,3 +842,174 @@ async fn supervisor_scores_blend_into_the_composite() {
     assert!(agent_row(&rep, "A1")["composite"]["supervisor"].is_null());
     w.stop().await;
 }
+
+/// Role order: a supervisor's ruling on a dispute is final for reviewers
+/// (it changed an agent's QA score from 62.5 to 75.0 before); a flag
+/// under an open dispute is for the supervisor; only a supervisor or
+/// admin reopens a ruling. Agents dispute only flags that cost them
+/// points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisors_ruling_is_final_for_reviewers() {
+    let w = world().await;
+    let call = seed(&w.store, &w.recording).await;
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let a1 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+    );
+    let greet = flag_idx(&call, FlagId::GreetingMissing);
+    let base = format!("/api/results/call-1/flags/{greet}");
+    let r = a1
+        .send(
+            "POST",
+            &format!("{base}/dispute"),
+            &json!({"reason": "I greeted before the recording"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Open dispute: the reviewer cannot pre-empt the supervisor.
+    let dismiss = json!({"decision": "dismissed", "comment": "fine by me"});
+    let r = rev.send("POST", &format!("{base}/review"), &dismiss).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("supervisor rules"), "{}", r.text());
+    let r = sup
+        .send(
+            "POST",
+            &format!("{base}/dispute/decision"),
+            &json!({"outcome": "rejected", "comment": "the recording starts at the answer"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let score_after_ruling = agent_row(&report(&rev).await, "A1")["kpis"]["avg_score"]
+        .as_f64()
+        .unwrap();
+
+    // The reviewer cannot overturn the ruling: refused, nothing stored,
+    // the agent's QA score unchanged.
+    let r = rev.send("POST", &format!("{base}/review"), &dismiss).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("only a supervisor or admin"), "{}", r.text());
+    let reviews = w.store.reviews_of("call-1").await.unwrap();
+    let v = reviews.iter().find(|v| v.idx == greet).unwrap();
+    assert_eq!(
+        (v.decision, v.reviewer.as_str()),
+        (callqa::domain::Decision::Confirmed, "boss")
+    );
+    let score_now = agent_row(&report(&rev).await, "A1")["kpis"]["avg_score"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(score_now, score_after_ruling);
+    // A reviewer may still decide undisputed flags.
+    let buck = flag_idx(&call, FlagId::ForbiddenPhrase);
+    let r = rev
+        .send(
+            "POST",
+            &format!("/api/results/call-1/flags/{buck}/review"),
+            &json!({"decision": "confirmed"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The supervisor reopens it: the flag is dismissed and the score rises.
+    let r = sup
+        .send(
+            "POST",
+            &format!("{base}/review"),
+            &json!({"decision": "dismissed", "comment": "new evidence: the greeting is on the IVR log"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["review"]["decision"], "dismissed");
+    let reopened = agent_row(&report(&rev).await, "A1")["kpis"]["avg_score"]
+        .as_f64()
+        .unwrap();
+    assert!(reopened > score_after_ruling, "{score_after_ruling} → {reopened}");
+
+    // The customer's complaint threat costs the agent nothing: not
+    // disputable, and the page is told so.
+    let threat = flag_idx(&call, FlagId::ComplaintThreat);
+    let d = a1.get("/api/results/call-1").await.json();
+    assert_eq!(d["flags"][threat]["costs_points"], false, "{}", d["flags"]);
+    assert_eq!(d["flags"][buck]["costs_points"], true);
+    let r = a1
+        .send(
+            "POST",
+            &format!("/api/results/call-1/flags/{threat}/dispute"),
+            &json!({"reason": "the customer was upset, not me"}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("costs you no points"), "{}", r.text());
+    assert!(w.store.disputes_of("call-1").await.unwrap().iter().all(|d| d.idx != threat));
+    w.stop().await;
+}
+
+/// An agent's report holds their own figures only: no team row or team
+/// trend that, in a two-person team, would reveal the colleague.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sees_only_their_own_figures() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let a2 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "wang", Role::Agent, Some("A2")).await),
+    );
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let full = report(&rev).await;
+    assert_eq!(full["teams"].as_array().unwrap().len(), 1, "T1 for reviewers");
+    assert_eq!(full["overall"]["contacts"], 5);
+    let own = report(&a2).await;
+    assert_eq!(own["teams"], json!([]), "{}", own["teams"]);
+    assert_eq!(own["trend"], json!([]));
+    assert_eq!(own["agents"].as_array().unwrap().len(), 1);
+    assert_eq!(own["overall"], agent_row(&own, "A2")["kpis"]);
+    assert_eq!(own["overall"]["contacts"], 2);
+    assert_eq!(own["overall"], agent_row(&full, "A2")["kpis"]);
+    // CSV and HTML carry the same scope.
+    let csv = a2.get("/api/reports?period=2026-11&format=csv").await.text();
+    assert!(!csv.contains("A1"), "{csv}");
+    assert!(!csv.lines().any(|l| l.starts_with("team,")), "{csv}");
+    w.stop().await;
+}
+
+/// The evaluation scheme is loaded once and again only when the file
+/// changes; a broken edit keeps the last good scheme in use (it used to
+/// be read, and fail, on every request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheme_is_cached_and_reloaded_when_edited() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    assert_eq!(report(&rev).await["scheme"], "callqa-default@1.0.0");
+    let file = w.rules.join("evaluation.toml");
+    let good = std::fs::read_to_string(&file).unwrap();
+    let touch = |text: &str, secs: u64| {
+        std::fs::write(&file, text).unwrap();
+        let f = std::fs::File::options().write(true).open(&file).unwrap();
+        f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .unwrap();
+    };
+    touch("[scheme]\nid = \"broken", 1_800_000_000);
+    let r = rev.get("/api/reports?period=2026-11").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["scheme"], "callqa-default@1.0.0");
+    touch(
+        &good.replace("version = \"1.0.0\"", "version = \"1.1.0\""),
+        1_800_000_100,
+    );
+    assert_eq!(report(&rev).await["scheme"], "callqa-default@1.1.0");
+    w.stop().await;
+}

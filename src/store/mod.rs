@@ -19,7 +19,7 @@ pub use purge::Purged;
 
 pub use reviews::{
     AgentRow, CalibrationRow, Dispute, DisputeDecided, DisputeOpened, FlagReview, LogEntry,
-    QueueFlagRow, ReviewFilter, SupervisorScore, UserAdded, UserRow,
+    QueueFlagRow, ReviewFilter, Reviewed, SupervisorScore, UserAdded, UserRow,
 };
 
 use crate::error::{Classify, Disposition};

@@ -36,7 +36,8 @@ pub(super) async fn agents(
         since: q.since,
         until: q.until,
     }
-    .resolve(&st)?;
+    .resolve(&st)
+    .await?;
     let rows = st
         .store()
         .agents(&ReviewFilter {

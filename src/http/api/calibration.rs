@@ -51,7 +51,8 @@ pub(super) async fn calibration(
         since: q.since,
         until: q.until,
     }
-    .resolve(&st)?;
+    .resolve(&st)
+    .await?;
     let rows = st
         .store()
         .calibration(&ReviewFilter {

@@ -47,8 +47,8 @@ use crate::domain::{Decision, DisputeStatus, Language, Role};
 use crate::report::{self, Period, Scheme};
 use crate::rules::{PackSet, RulePack};
 use crate::store::{
-    DisputeDecided, DisputeOpened, ResultFilter, ReviewFilter, Store, StoreError, SupervisorScore,
-    UserAdded,
+    DisputeDecided, DisputeOpened, ResultFilter, ReviewFilter, Reviewed, Store, StoreError,
+    SupervisorScore, UserAdded,
 };
 use crate::wire::ResultWire;
 
@@ -148,8 +148,8 @@ pub struct ServeOptions {
     /// Rule pack directory (zh/, en/): names and coaching in reports,
     /// rescoring after dismissals, and pack editing by admins.
     pub rules_dir: PathBuf,
-    /// The evaluation scheme file, read for every report (edits apply at
-    /// once).
+    /// The evaluation scheme file: loaded at start, loaded again when its
+    /// modification time changes (edits apply at the next request).
     pub scheme: PathBuf,
     /// Recordings are served only from inside these directories.
     pub recording_roots: Vec<PathBuf>,
@@ -161,12 +161,20 @@ struct Inner {
     store: Store,
     rules_dir: PathBuf,
     packs: RwLock<Arc<PackSet>>,
-    scheme: PathBuf,
+    scheme_path: PathBuf,
+    scheme: RwLock<LoadedScheme>,
     roots: Vec<PathBuf>,
     media_key: MediaKey,
     media_ttl_s: i64,
     /// Pack edits one at a time.
     pack_edit: tokio::sync::Mutex<()>,
+}
+
+/// The evaluation scheme with the modification time of the file it came
+/// from; a request only looks at the file's metadata unless it changed.
+struct LoadedScheme {
+    modified: Option<std::time::SystemTime>,
+    scheme: Arc<Scheme>,
 }
 
 #[derive(Clone)]
@@ -178,7 +186,8 @@ impl AppState {
     pub fn new(store: Store, o: &ServeOptions) -> Result<AppState, super::server::HttpError> {
         use super::server::HttpError;
         let packs = PackSet::load(&o.rules_dir).map_err(HttpError::Packs)?;
-        Scheme::load(&o.scheme).map_err(HttpError::Scheme)?;
+        let scheme = Scheme::load(&o.scheme).map_err(HttpError::Scheme)?;
+        let modified = std::fs::metadata(&o.scheme).and_then(|m| m.modified()).ok();
         let roots = o
             .recording_roots
             .iter()
@@ -194,7 +203,11 @@ impl AppState {
             store,
             rules_dir: o.rules_dir.clone(),
             packs: RwLock::new(Arc::new(packs)),
-            scheme: o.scheme.clone(),
+            scheme_path: o.scheme.clone(),
+            scheme: RwLock::new(LoadedScheme {
+                modified,
+                scheme: Arc::new(scheme),
+            }),
             roots,
             media_key: MediaKey::random().map_err(HttpError::Random)?,
             media_ttl_s: o.media_link_ttl_s.clamp(30, 86_400) as i64,
@@ -213,9 +226,47 @@ impl AppState {
         }
     }
 
-    fn scheme(&self) -> ApiResult<Scheme> {
-        Scheme::load(&self.0.scheme)
-            .map_err(|e| ApiError::Internal(format!("evaluation scheme: {e}")))
+    /// The current evaluation scheme: the cached one unless the file's
+    /// modification time changed, in which case it is loaded again (off the
+    /// async runtime). A file that no longer loads keeps the last good
+    /// scheme in use and is logged.
+    async fn scheme(&self) -> ApiResult<Arc<Scheme>> {
+        let modified = tokio::fs::metadata(&self.0.scheme_path)
+            .await
+            .and_then(|m| m.modified())
+            .ok();
+        let cached = {
+            let g = match self.0.scheme.read() {
+                Ok(g) => g,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            (g.modified == modified).then(|| g.scheme.clone())
+        };
+        if let Some(s) = cached {
+            return Ok(s);
+        }
+        let path = self.0.scheme_path.clone();
+        let loaded = tokio::task::spawn_blocking(move || Scheme::load(&path))
+            .await
+            .map_err(|e| ApiError::Internal(format!("scheme thread: {e}")))?;
+        let mut g = match self.0.scheme.write() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        match loaded {
+            Ok(scheme) => {
+                tracing::info!(file = %self.0.scheme_path.display(), "evaluation scheme reloaded");
+                *g = LoadedScheme {
+                    modified,
+                    scheme: Arc::new(scheme),
+                };
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "evaluation scheme edited but does not load; the last good one stays in use");
+                g.modified = modified;
+            }
+        }
+        Ok(g.scheme.clone())
     }
 }
 

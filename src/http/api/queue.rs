@@ -69,7 +69,8 @@ pub(super) async fn flag_queue(
         since: q.since,
         until: q.until,
     }
-    .resolve(&st)?;
+    .resolve(&st)
+    .await?;
     let rows = st
         .store()
         .flag_queue(&ReviewFilter {

@@ -29,14 +29,17 @@ pub(super) struct ReportQuery {
     pub(super) lang: Option<Language>,
 }
 
-/// The evaluation report; for an agent, their own row among their team.
+/// The evaluation report; for an agent, only their own figures (see
+/// [`own_figures`]). The store is read here; building and rendering the
+/// report (CPU work over every result of the period) runs on a blocking
+/// thread, never on the async runtime.
 pub(super) async fn report(
     State(st): State<AppState>,
     user: User,
     q: Result<Query<ReportQuery>, QueryRejection>,
 ) -> ApiResult<Response> {
     let Query(q) = q?;
-    let scheme = st.scheme()?;
+    let scheme = st.scheme().await?;
     let period = Period::parse(&q.period, scheme.utc_offset).map_err(ApiError::BadRequest)?;
     let agent = narrow_agent(&user, q.agent.as_deref())?;
     let team = match user.role {
@@ -51,23 +54,57 @@ pub(super) async fn report(
         .await
         .map_err(|e| ApiError::Internal(format!("report: {e}")))?;
     let packs = st.packs();
-    let r = report::build(
-        &inputs,
-        &report::Options {
-            scheme: &scheme,
-            period: &period,
-            team: team.as_deref(),
-            agent: agent.as_deref(),
-            lang: q.lang,
-            packs: Some(&packs),
-        },
-    );
-    let lang = q.lang.unwrap_or(Language::En);
-    Ok(match q.format {
+    let own = user.own_agent().map(str::to_owned);
+    let body = tokio::task::spawn_blocking(move || {
+        let mut r = report::build(
+            &inputs,
+            &report::Options {
+                scheme: &scheme,
+                period: &period,
+                team: team.as_deref(),
+                agent: agent.as_deref(),
+                lang: q.lang,
+                packs: Some(&packs),
+            },
+        );
+        if let Some(own) = &own {
+            own_figures(&mut r, &inputs, own);
+        }
+        render(&r, q.format, q.lang.unwrap_or(Language::En))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("report thread: {e}")))?;
+    Ok(body)
+}
+
+/// An agent sees their own figures and nothing that adds up colleagues':
+/// no team rows, no team trend, overall figures that are their own, and
+/// only their own dismissed flags counted. (Their grade and rank within
+/// the team stay: that is what the evaluation tells them.)
+pub(super) fn own_figures(r: &mut report::Report, inputs: &report::Inputs, agent: &str) {
+    r.teams.clear();
+    r.trend.clear();
+    r.agents.retain(|a| a.agent_id == agent);
+    r.overall = r.agents.first().map(|a| a.kpis.clone()).unwrap_or_default();
+    let own_jobs: std::collections::BTreeSet<&str> = inputs
+        .results
+        .iter()
+        .filter(|x| x.agent_id == agent)
+        .map(|x| x.job_id.as_str())
+        .collect();
+    r.dismissed_flags = inputs
+        .dismissed
+        .iter()
+        .filter(|(job, _)| own_jobs.contains(job.as_str()))
+        .count();
+}
+
+fn render(r: &report::Report, format: ReportFormat, lang: Language) -> Response {
+    match format {
         ReportFormat::Json => Json(r).into_response(),
         ReportFormat::Csv => (
             [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            report::render::csv(&r),
+            report::render::csv(r),
         )
             .into_response(),
         ReportFormat::Html => (
@@ -78,8 +115,8 @@ pub(super) async fn report(
                     "default-src 'none'; style-src 'unsafe-inline'",
                 ),
             ],
-            report::html::page(&r, lang),
+            report::html::page(r, lang),
         )
             .into_response(),
-    })
+    }
 }

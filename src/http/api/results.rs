@@ -72,6 +72,9 @@ impl From<crate::store::Dispute> for DisputeDto {
 #[derive(Serialize)]
 pub(super) struct FlagStatusDto {
     pub(super) idx: usize,
+    /// Whether the flag took points off the agent (only those can be
+    /// disputed).
+    pub(super) costs_points: bool,
     pub(super) review: Option<ReviewDto>,
     pub(super) dispute: Option<DisputeDto>,
 }
@@ -102,6 +105,7 @@ pub(super) async fn flag_statuses(st: &AppState, r: &ResultWire) -> ApiResult<Ve
                 i,
                 FlagStatusDto {
                     idx: i,
+                    costs_points: costs_points(r, i),
                     review: None,
                     dispute: None,
                 },
@@ -158,7 +162,8 @@ pub(super) async fn list_results(
         since: q.since,
         until: q.until,
     }
-    .resolve(&st)?;
+    .resolve(&st)
+    .await?;
     let rows = st
         .store()
         .list_results(&ResultFilter {

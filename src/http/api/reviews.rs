@@ -35,11 +35,24 @@ pub(super) async fn review_flag(
     )?;
     let r = readable_result(&st, &user, &job).await?;
     check_idx(&r, idx)?;
-    st.store()
-        .review_flag(&r.job_id, idx, b.decision, &comment, &user.name)
-        .await?;
-    tracing::info!(user = %user.name, job = %r.job_id, idx, decision = b.decision.as_str(), "flag reviewed");
-    one_status(&st, &r, idx).await
+    let overrule = user.role.includes(Role::Supervisor);
+    match st
+        .store()
+        .review_flag_in_order(&r.job_id, idx, b.decision, &comment, &user.name, overrule)
+        .await?
+    {
+        Reviewed::Recorded => {
+            tracing::info!(user = %user.name, job = %r.job_id, idx, decision = b.decision.as_str(), "flag reviewed");
+            one_status(&st, &r, idx).await
+        }
+        Reviewed::Disputed(DisputeStatus::Open) => Err(ApiError::Conflict(
+            "this flag is disputed: the supervisor rules on the dispute".into(),
+        )),
+        Reviewed::Disputed(ruled) => Err(ApiError::Forbidden(format!(
+            "a supervisor ruled on this flag's dispute ({}): only a supervisor or admin can reopen it",
+            ruled.as_str()
+        ))),
+    }
 }
 
 pub(super) async fn one_status(
@@ -77,6 +90,12 @@ pub(super) async fn open_dispute(
     let reason = text("reason", &b.reason, 2000, true)?;
     let r = readable_result(&st, &user, &job).await?;
     check_idx(&r, idx)?;
+    if !costs_points(&r, idx) {
+        return Err(ApiError::Conflict(
+            "this flag costs you no points (nothing was deducted for it): there is nothing to dispute"
+                .into(),
+        ));
+    }
     let dismissed = st
         .store()
         .reviews_of(&r.job_id)

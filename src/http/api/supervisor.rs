@@ -31,7 +31,7 @@ pub(super) async fn get_supervisor_scores(
 ) -> ApiResult<Json<Vec<SupervisorDto>>> {
     let Query(q) = q?;
     user.require(Role::Reviewer)?;
-    let p = parse_period(&st, &q.period)?;
+    let p = parse_period(&st, &q.period).await?;
     let list = st.store().supervisor_scores(&p.label).await?;
     Ok(Json(
         list.into_iter()
@@ -64,7 +64,7 @@ pub(super) async fn put_supervisor_score(
 ) -> ApiResult<StatusCode> {
     let Json(b) = body?;
     user.require(Role::Supervisor)?;
-    let p = parse_period(&st, &b.period)?;
+    let p = parse_period(&st, &b.period).await?;
     if !(b.score.is_finite() && (0.0..=100.0).contains(&b.score)) {
         return Err(ApiError::BadRequest(
             "score must be between 0 and 100".into(),

@@ -74,14 +74,17 @@ pub(super) struct Window {
 }
 
 impl Window {
-    pub(super) fn resolve(&self, st: &AppState) -> ApiResult<(Option<String>, Option<String>)> {
+    pub(super) async fn resolve(
+        &self,
+        st: &AppState,
+    ) -> ApiResult<(Option<String>, Option<String>)> {
         if let Some(p) = &self.period {
             if self.since.is_some() || self.until.is_some() {
                 return Err(ApiError::BadRequest(
                     "give period or since/until, not both".into(),
                 ));
             }
-            let p = parse_period(st, p)?;
+            let p = parse_period(st, p).await?;
             return Ok((Some(p.since_utc()), Some(p.until_utc())));
         }
         Ok((
@@ -97,11 +100,11 @@ impl Window {
     }
 }
 
-pub(super) fn parse_period(st: &AppState, p: &str) -> ApiResult<Period> {
+pub(super) async fn parse_period(st: &AppState, p: &str) -> ApiResult<Period> {
     if p.len() > 40 {
         return Err(ApiError::BadRequest("period is too long".into()));
     }
-    let tz = st.scheme()?.utc_offset;
+    let tz = st.scheme().await?.utc_offset;
     Period::parse(p, tz).map_err(ApiError::BadRequest)
 }
 
@@ -132,6 +135,18 @@ pub(super) async fn readable_result(
         Some(r) if user.may_read(&r.agent_id) => Ok(r),
         _ => Err(ApiError::NotFound(format!("no result {job:?}"))),
     }
+}
+
+/// Whether a flag took points off the agent's score: a deduction or a
+/// fatal item names it. Customer-side flags (a complaint threat) and
+/// flags outside the scorecard cost nothing, so there is nothing to
+/// dispute.
+pub(super) fn costs_points(r: &ResultWire, idx: usize) -> bool {
+    r.sections
+        .iter()
+        .flat_map(|s| s.deductions.iter())
+        .any(|d| d.flag_index == idx && d.points > 0.0)
+        || r.fatal.iter().any(|f| f.flag_index == idx)
 }
 
 pub(super) fn check_idx(r: &ResultWire, idx: usize) -> ApiResult<()> {
