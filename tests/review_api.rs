@@ -895,7 +895,11 @@ async fn a_supervisors_ruling_is_final_for_reviewers() {
     // the agent's QA score unchanged.
     let r = rev.send("POST", &format!("{base}/review"), &dismiss).await;
     assert_eq!(r.status, 403, "{}", r.text());
-    assert!(r.text().contains("only a supervisor or admin"), "{}", r.text());
+    assert!(
+        r.text().contains("only a supervisor or admin"),
+        "{}",
+        r.text()
+    );
     let reviews = w.store.reviews_of("call-1").await.unwrap();
     let v = reviews.iter().find(|v| v.idx == greet).unwrap();
     assert_eq!(
@@ -930,7 +934,10 @@ async fn a_supervisors_ruling_is_final_for_reviewers() {
     let reopened = agent_row(&report(&rev).await, "A1")["kpis"]["avg_score"]
         .as_f64()
         .unwrap();
-    assert!(reopened > score_after_ruling, "{score_after_ruling} → {reopened}");
+    assert!(
+        reopened > score_after_ruling,
+        "{score_after_ruling} → {reopened}"
+    );
 
     // The customer's complaint threat costs the agent nothing: not
     // disputable, and the page is told so.
@@ -947,7 +954,13 @@ async fn a_supervisors_ruling_is_final_for_reviewers() {
         .await;
     assert_eq!(r.status, 409, "{}", r.text());
     assert!(r.text().contains("costs you no points"), "{}", r.text());
-    assert!(w.store.disputes_of("call-1").await.unwrap().iter().all(|d| d.idx != threat));
+    assert!(w
+        .store
+        .disputes_of("call-1")
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.idx != threat));
     w.stop().await;
 }
 
@@ -966,7 +979,11 @@ async fn an_agent_sees_only_their_own_figures() {
         Some(&user(&w.store, "qa", Role::Reviewer, None).await),
     );
     let full = report(&rev).await;
-    assert_eq!(full["teams"].as_array().unwrap().len(), 1, "T1 for reviewers");
+    assert_eq!(
+        full["teams"].as_array().unwrap().len(),
+        1,
+        "T1 for reviewers"
+    );
     assert_eq!(full["overall"]["contacts"], 5);
     let own = report(&a2).await;
     assert_eq!(own["teams"], json!([]), "{}", own["teams"]);
@@ -976,7 +993,10 @@ async fn an_agent_sees_only_their_own_figures() {
     assert_eq!(own["overall"]["contacts"], 2);
     assert_eq!(own["overall"], agent_row(&full, "A2")["kpis"]);
     // CSV and HTML carry the same scope.
-    let csv = a2.get("/api/reports?period=2026-11&format=csv").await.text();
+    let csv = a2
+        .get("/api/reports?period=2026-11&format=csv")
+        .await
+        .text();
     assert!(!csv.contains("A1"), "{csv}");
     assert!(!csv.lines().any(|l| l.starts_with("team,")), "{csv}");
     w.stop().await;

@@ -14,8 +14,10 @@ use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row};
 
 mod purge;
 mod reviews;
+mod search;
 
 pub use purge::Purged;
+pub use search::{ContactRow, ContactSearch, ReviewState, SearchPage};
 
 pub use reviews::{
     AgentRow, CalibrationRow, Dispute, DisputeDecided, DisputeOpened, FlagReview, LogEntry,
@@ -148,6 +150,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         include_str!("migrations/0003_health.sqlite.sql"),
         include_str!("migrations/0003_health.postgres.sql"),
+    ),
+    // The review desk: transcript search (SQLite FTS5 trigram, PostgreSQL
+    // pg_trgm).
+    (
+        5,
+        include_str!("migrations/0005_review_desk.sqlite.sql"),
+        include_str!("migrations/0005_review_desk.postgres.sql"),
     ),
 ];
 

@@ -15,6 +15,7 @@
 //! | GET | /api/results/{job}/media-link | agents: their own |
 //! | GET | /api/results/{job}/audio | bearer or signed link; `Range` |
 //! | GET | /api/flags | review queue; agents: their own |
+//! | GET | /api/search | transcript search and filters, paged; agents: their own |
 //! | POST | /api/results/{job}/flags/{idx}/review | reviewer+ |
 //! | POST | /api/results/{job}/flags/{idx}/dispute | the agent |
 //! | POST | /api/results/{job}/flags/{idx}/dispute/decision | supervisor+ |
@@ -60,6 +61,7 @@ mod queue;
 mod reports;
 mod results;
 mod reviews;
+mod search;
 mod supervisor;
 mod users;
 mod validate;
@@ -294,6 +296,7 @@ pub fn router(state: AppState) -> Router {
             post(reviews::decide_dispute),
         )
         .route("/api/flags", get(queue::flag_queue))
+        .route("/api/search", get(search::search))
         .route("/api/disputes", get(reviews::list_disputes))
         .route("/api/agents", get(agents::agents))
         .route("/api/reports", get(reports::report))
