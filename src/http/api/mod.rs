@@ -10,6 +10,7 @@
 //! | method | path | who |
 //! |---|---|---|
 //! | GET | /api/me | anyone signed in |
+//! | GET | /api/labels | anyone signed in: flag names in zh and en |
 //! | GET | /api/results | agents: their own |
 //! | GET | /api/results/{job} | agents: their own |
 //! | GET | /api/results/{job}/media-link | agents: their own |
@@ -56,6 +57,7 @@ use crate::wire::ResultWire;
 mod agents;
 mod audio;
 mod calibration;
+mod labels;
 mod packs;
 mod queue;
 mod reports;
@@ -279,6 +281,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/review.js", get(review::script))
         .route("/assets/review.css", get(review::style))
         .route("/api/me", get(results::me))
+        .route("/api/labels", get(labels::labels))
         .route("/api/results", get(results::list_results))
         .route("/api/results/{job}", get(results::get_result))
         .route("/api/results/{job}/media-link", get(audio::media_link))
