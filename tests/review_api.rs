@@ -1033,3 +1033,185 @@ async fn the_scheme_is_cached_and_reloaded_when_edited() {
     assert_eq!(report(&rev).await["scheme"], "callqa-default@1.1.0");
     w.stop().await;
 }
+
+/// Who may call what: every route against every role, in one table.
+/// `Y` allowed (2xx, or 409 where an earlier row already did it), `n`
+/// refused with 403, `-` "not found" (an agent asking for another agent's
+/// conversation never learns it exists). Columns: agent A1, reviewer,
+/// supervisor, admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_by_route_permission_matrix() {
+    let w = world().await;
+    let call = seed(&w.store, &w.recording).await;
+    let roles = [
+        Client::new(
+            &w.addr,
+            Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+        ),
+        Client::new(
+            &w.addr,
+            Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+        ),
+        Client::new(
+            &w.addr,
+            Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+        ),
+        Client::new(
+            &w.addr,
+            Some(&user(&w.store, "root", Role::Admin, None).await),
+        ),
+    ];
+    let buck = flag_idx(&call, FlagId::ForbiddenPhrase);
+    let greet = flag_idx(&call, FlagId::GreetingMissing);
+    let pack = roles[3].get("/api/packs/en").await.json();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let new_user = || {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        json!({"name": format!("u{i}"), "role": "reviewer"})
+    };
+    // (method, path, body, expected per role). Rows run in order, each
+    // role in column order.
+    let rows: Vec<(&str, String, Option<Value>, &str)> = vec![
+        ("GET", "/api/me".into(), None, "YYYY"),
+        ("GET", "/api/labels".into(), None, "YYYY"),
+        ("GET", "/api/results".into(), None, "YYYY"),
+        ("GET", "/api/results/call-1".into(), None, "YYYY"),
+        ("GET", "/api/results/c-a2-1".into(), None, "-YYY"),
+        ("GET", "/api/results/call-1/media-link".into(), None, "YYYY"),
+        ("GET", "/api/results/c-a2-1/media-link".into(), None, "----"),
+        ("GET", "/api/flags".into(), None, "YYYY"),
+        ("GET", "/api/search?q=refund".into(), None, "YYYY"),
+        ("GET", "/api/disputes".into(), None, "YYYY"),
+        ("GET", "/api/agents".into(), None, "YYYY"),
+        ("GET", "/api/reports?period=2026-11".into(), None, "YYYY"),
+        ("GET", "/api/calibration".into(), None, "nYYY"),
+        (
+            "GET",
+            "/api/supervisor-scores?period=2026-11".into(),
+            None,
+            "nYYY",
+        ),
+        ("GET", "/api/packs/en".into(), None, "nnnY"),
+        ("GET", "/api/users".into(), None, "nnnY"),
+        (
+            "POST",
+            format!("/api/results/call-1/flags/{buck}/review"),
+            Some(json!({"decision": "confirmed"})),
+            "nYYY",
+        ),
+        (
+            "POST",
+            format!("/api/results/call-1/flags/{greet}/dispute"),
+            Some(json!({"reason": "I greeted"})),
+            "Ynnn",
+        ),
+        (
+            "POST",
+            format!("/api/results/call-1/flags/{greet}/dispute/decision"),
+            Some(json!({"outcome": "rejected", "comment": "no greeting"})),
+            "nnYY",
+        ),
+        (
+            "POST",
+            format!("/api/results/call-1/flags/{greet}/review"),
+            Some(json!({"decision": "dismissed", "comment": "reopened"})),
+            "nnYY",
+        ),
+        (
+            "PUT",
+            "/api/supervisor-scores".into(),
+            Some(json!({"period": "2026-11", "agent_id": "A2", "score": 80})),
+            "nnYY",
+        ),
+        ("PUT", "/api/packs/en".into(), Some(pack), "nnnY"),
+        ("POST", "/api/users".into(), None, "nnnY"),
+        // The admin (fourth column) created u3 in the row above.
+        ("DELETE", "/api/users/u3".into(), None, "nnnY"),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, body, want) in &rows {
+        for (c, expect) in roles.iter().zip(want.chars()) {
+            let r = match (method, body) {
+                (&"GET", _) => c.get(path).await,
+                (&"POST", None) if path == "/api/users" => c.send("POST", path, &new_user()).await,
+                (m, Some(b)) => c.send(m, path, b).await,
+                (m, None) => c.send_raw(m, path, "").await,
+            };
+            let got = match r.status {
+                200..=299 | 409 => 'Y',
+                403 => 'n',
+                404 => '-',
+                s => char::from_digit(u32::from(s / 100), 10).unwrap_or('?'),
+            };
+            if got != expect {
+                wrong.push(format!(
+                    "{method} {path}: want {expect}, got {} {}",
+                    r.status,
+                    r.text()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    w.stop().await;
+}
+
+/// Search over HTTP: agents find only their own contacts; inputs are
+/// checked; pages carry the total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_is_scoped_checked_and_paged() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let a2 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "wang", Role::Agent, Some("A2")).await),
+    );
+    let r = rev.get("/api/search?q=refund").await.json();
+    assert_eq!(r["total"], 1, "{r}");
+    assert_eq!(r["contacts"][0]["job_id"], "call-1");
+    assert!(r["contacts"][0]["snippet"]
+        .as_str()
+        .unwrap()
+        .contains("refund"));
+    assert_eq!(a2.get("/api/search?q=refund").await.json()["total"], 0);
+    assert_eq!(a2.get("/api/search").await.json()["total"], 2);
+    assert_eq!(a2.get("/api/search?agent=A1").await.status, 403);
+    let all = rev.get("/api/search?period=2026-11").await.json();
+    assert_eq!(all["total"], 5);
+    let p2 = rev
+        .get("/api/search?period=2026-11&limit=2&offset=4")
+        .await
+        .json();
+    assert_eq!(
+        (
+            p2["total"].as_i64(),
+            p2["contacts"].as_array().unwrap().len()
+        ),
+        (Some(5), 1)
+    );
+    assert_eq!(p2["contacts"][0], all["contacts"][4]);
+    let flagged = rev
+        .get("/api/search?flag=greeting_missing")
+        .await
+        .json();
+    assert!(flagged["total"].as_i64().unwrap() >= 1, "{flagged}");
+    for bad in [
+        "score_min=200",
+        "flag=nope",
+        "severity=huge",
+        "state=maybe",
+        "offset=-1",
+        "limit=0",
+        "rule=a%20b",
+        "period=2026-13",
+        "colour=red",
+    ] {
+        let r = rev.get(&format!("/api/search?{bad}")).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    w.stop().await;
+}
