@@ -19,7 +19,8 @@
 //! at the edges), [`rules`] (rule packs a QA team edits), [`text`]
 //! (normalisation for Chinese and English), [`learn`] (training and
 //! evaluating the sentiment head and intent matching), [`config`], [`cli`],
-//! [`telemetry`], and [`error`] (every error says retry or reject). The
+//! [`telemetry`], [`desk`] (the review desk's sampling plans and agreement
+//! figures), and [`error`] (every error says retry or reject). The
 //! [`worker`] runs the pipeline behind RabbitMQ ([`queue`]) and serves
 //! metrics and health ([`http::ops`]).
 
@@ -28,6 +29,7 @@ pub mod cli;
 pub mod coach;
 pub mod config;
 pub mod decode;
+pub mod desk;
 pub mod domain;
 pub mod embed;
 pub mod error;

@@ -1194,10 +1194,7 @@ async fn search_is_scoped_checked_and_paged() {
         (Some(5), 1)
     );
     assert_eq!(p2["contacts"][0], all["contacts"][4]);
-    let flagged = rev
-        .get("/api/search?flag=greeting_missing")
-        .await
-        .json();
+    let flagged = rev.get("/api/search?flag=greeting_missing").await.json();
     assert!(flagged["total"].as_i64().unwrap() >= 1, "{flagged}");
     for bad in [
         "score_min=200",
