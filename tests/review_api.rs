@@ -1212,3 +1212,104 @@ async fn search_is_scoped_checked_and_paged() {
     }
     w.stop().await;
 }
+
+/// A sampling plan drawn for a period creates review tasks: every agent
+/// gets the plan's minimum, reviewers share the work, the draw is
+/// repeatable, reviewers see their own tasks with due dates and mark them
+/// done, and the plan's progress counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampling_plan_creates_tasks() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let li = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa-li", Role::Reviewer, None).await),
+    );
+    let wang = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa-wang", Role::Reviewer, None).await),
+    );
+    let a1 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+    );
+    let plans = li.get("/api/sampling/plans").await.json();
+    assert_eq!(plans[0]["id"], "monthly", "{plans}");
+    let body = json!({"plan": "monthly", "period": "2026-11"});
+    assert_eq!(
+        li.send("POST", "/api/sampling/run", &body).await.status,
+        403
+    );
+    assert_eq!(a1.get("/api/tasks").await.status, 403);
+    let r = sup.send("POST", "/api/sampling/run", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let run = r.json();
+    assert_eq!(run["contacts"], 5);
+    let picked = run["picked"].as_u64().unwrap();
+    assert_eq!(run["created"], picked);
+    // Two agents, at least two each; 5 % of the rest rounds up to one.
+    assert!(picked >= 4, "{run}");
+    let assigned: u64 = run["assigned"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(assigned + run["unassigned"].as_u64().unwrap(), picked);
+    assert_eq!(run["unassigned"], 0);
+    let (n_li, n_wang) = (
+        run["assigned"]["qa-li"].as_u64().unwrap(),
+        run["assigned"]["qa-wang"].as_u64().unwrap(),
+    );
+    assert!(n_li.abs_diff(n_wang) <= 1, "balanced: {run}");
+    // Drawing again picks the same contacts and creates nothing new.
+    let again = sup.send("POST", "/api/sampling/run", &body).await.json();
+    assert_eq!(
+        (again["picked"].as_u64(), again["created"].as_u64()),
+        (Some(picked), Some(0))
+    );
+    // My tasks: only mine, with a due date in five days.
+    let mine = li.get("/api/tasks").await.json();
+    let tasks = mine["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len() as u64, n_li);
+    assert!(tasks
+        .iter()
+        .all(|t| t["reviewer"] == "qa-li" && t["overdue"] == false));
+    let due = chrono::DateTime::parse_from_rfc3339(tasks[0]["due_at"].as_str().unwrap()).unwrap();
+    let days = (due.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert!((119..=120).contains(&days), "due in {days} h");
+    let all = li.get("/api/tasks?reviewer=all").await.json();
+    let mut per_agent = std::collections::BTreeMap::new();
+    for t in all["tasks"].as_array().unwrap() {
+        *per_agent
+            .entry(t["agent_id"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    assert!(per_agent.values().all(|&n| n >= 2), "{per_agent:?}");
+    assert_eq!(per_agent.len(), 2);
+    // Done: by the assignee, not by another reviewer.
+    let t = &tasks[0];
+    let done = json!({"plan": "monthly", "period": "2026-11", "job_id": t["job_id"]});
+    assert_eq!(
+        wang.send("POST", "/api/tasks/done", &done).await.status,
+        403
+    );
+    assert_eq!(li.send("POST", "/api/tasks/done", &done).await.status, 204);
+    assert_eq!(li.send("POST", "/api/tasks/done", &done).await.status, 409);
+    let open = li.get("/api/tasks?open=true").await.json();
+    assert_eq!(open["tasks"].as_array().unwrap().len() as u64, n_li - 1);
+    let progress = &open["progress"][0];
+    assert_eq!(
+        (
+            progress["plan"].as_str(),
+            progress["total"].as_u64(),
+            progress["done"].as_u64()
+        ),
+        (Some("monthly"), Some(picked), Some(1))
+    );
+    w.stop().await;
+}

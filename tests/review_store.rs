@@ -593,6 +593,52 @@ async fn search(store: &Store) {
         hit.contacts[0].snippet.as_deref(),
         Some("我想办理退款 / 您的手机号是 138****5678 吗")
     );
+    // Sampling candidates and review tasks (schema v5).
+    let c = store
+        .sampling_candidates("2026-12-01T00:00:00.000Z", "2026-12-04T00:00:00.000Z")
+        .await
+        .unwrap();
+    let ids: Vec<&str> = c.iter().map(|c| c.job_id.as_str()).collect();
+    assert_eq!(ids, ["s-en-1", "s-zh-1", "s-zh-2"]);
+    assert!(
+        c.iter().all(|c| c.scoreable && !c.critical && !c.disputed),
+        "{c:?}"
+    );
+    let task = |job: &str, reviewer: Option<&str>| callqa::store::NewTask {
+        plan_id: "monthly".into(),
+        period: "2026-12".into(),
+        job_id: job.into(),
+        agent_id: "Z1".into(),
+        reason: "random".into(),
+        reviewer: reviewer.map(str::to_owned),
+        seed: -5,
+        due_at: "2026-12-10T00:00:00.000Z".into(),
+    };
+    let new = [task("s-en-1", Some("qa")), task("s-zh-1", None)];
+    assert_eq!(store.add_tasks(&new).await.unwrap(), 2);
+    assert_eq!(store.add_tasks(&new).await.unwrap(), 0, "idempotent");
+    assert_eq!(store.open_task_load().await.unwrap().get("qa"), Some(&1));
+    assert!(store
+        .complete_task("monthly", "2026-12", "s-en-1", "qa")
+        .await
+        .unwrap());
+    assert!(!store
+        .complete_task("monthly", "2026-12", "s-en-1", "qa")
+        .await
+        .unwrap());
+    let open = store
+        .tasks(&callqa::store::TaskFilter {
+            open_only: true,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (open[0].job_id.as_str(), open[0].reviewer.as_deref()),
+        ("s-zh-1", None)
+    );
     // Purged results leave the index.
     store
         .purge_before("2026-12-01T12:00:00.000Z")

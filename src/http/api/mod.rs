@@ -21,6 +21,10 @@
 //! | POST | /api/results/{job}/flags/{idx}/dispute | the agent |
 //! | POST | /api/results/{job}/flags/{idx}/dispute/decision | supervisor+ |
 //! | GET | /api/disputes | agents: their own |
+//! | GET | /api/sampling/plans | reviewer+ |
+//! | POST | /api/sampling/run | supervisor+: draws a plan for a period, creates tasks |
+//! | GET | /api/tasks | reviewer+: my tasks (or `reviewer=all`), progress per plan |
+//! | POST | /api/tasks/done | the task's reviewer, or supervisor+ |
 //! | GET | /api/agents | agents: themselves |
 //! | GET | /api/reports | agents: their own row |
 //! | GET | /api/calibration | reviewer+ |
@@ -65,6 +69,7 @@ mod results;
 mod reviews;
 mod search;
 mod supervisor;
+mod tasks;
 mod users;
 mod validate;
 
@@ -301,6 +306,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/flags", get(queue::flag_queue))
         .route("/api/search", get(search::search))
         .route("/api/disputes", get(reviews::list_disputes))
+        .route("/api/sampling/plans", get(tasks::list_plans))
+        .route("/api/sampling/run", post(tasks::run_plan))
+        .route("/api/tasks", get(tasks::list_tasks))
+        .route("/api/tasks/done", post(tasks::complete_task))
         .route("/api/agents", get(agents::agents))
         .route("/api/reports", get(reports::report))
         .route("/api/calibration", get(calibration::calibration))

@@ -18,3 +18,20 @@ CREATE TRIGGER IF NOT EXISTS results_search_delete AFTER DELETE ON results BEGIN
 END;
 CREATE INDEX IF NOT EXISTS results_channel ON results (channel);
 CREATE INDEX IF NOT EXISTS flags_rule ON flags (rule, severity);
+-- Review tasks drawn by sampling plans: one per plan, period and contact;
+-- a reviewer (or none, over every reviewer's cap), a due date, done or not.
+CREATE TABLE IF NOT EXISTS review_tasks (
+    plan_id     TEXT NOT NULL,
+    period      TEXT NOT NULL,
+    job_id      TEXT NOT NULL REFERENCES results (job_id) ON DELETE CASCADE,
+    agent_id    TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    reviewer    TEXT,
+    seed        BIGINT NOT NULL,
+    created_at  TEXT NOT NULL,
+    due_at      TEXT NOT NULL,
+    done_at     TEXT,
+    done_by     TEXT,
+    PRIMARY KEY (plan_id, period, job_id)
+);
+CREATE INDEX IF NOT EXISTS review_tasks_reviewer ON review_tasks (reviewer, done_at);
