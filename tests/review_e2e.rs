@@ -283,7 +283,28 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
     want_rule.sort();
     assert!(want_rule.contains(&"call-1".to_owned()), "{want_rule:?}");
 
-    let token = user(&w.store, "qa", Role::Reviewer, None).await;
+    // qa-li is a reviewer of the shipped monthly plan; drawing it for
+    // November gives her tasks.
+    let token = user(&w.store, "qa-li", Role::Reviewer, None).await;
+    let run = sup
+        .send(
+            "POST",
+            "/api/sampling/run",
+            &json!({"plan": "monthly", "period": "2026-11"}),
+        )
+        .await;
+    assert_eq!(run.status, 201, "{}", run.text());
+    let mut mine: Vec<String> = Client::new(&w.addr, Some(&token))
+        .get("/api/tasks")
+        .await
+        .json()["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["job_id"].as_str().unwrap().to_owned())
+        .collect();
+    mine.sort();
+    assert!(!mine.is_empty());
     let b = Browser::start().await;
     b.goto(&format!("http://{}/", w.addr)).await;
     b.type_into("#token", &token).await;
@@ -297,7 +318,14 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
 
     // Each tab: its view is in the viewport, near the top, and the others
     // take no room.
-    for tab in ["search", "disputes", "report", "calibration", "queue"] {
+    for tab in [
+        "search",
+        "tasks",
+        "disputes",
+        "report",
+        "calibration",
+        "queue",
+    ] {
         b.click(&format!("#tab-{tab}")).await;
         let bx = b.js(BOX, json!([format!("view-{tab}")])).await;
         let (top, height, vh) = (
@@ -309,13 +337,41 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
             top >= 0.0 && top < 120.0 && height > 0.0 && top < vh,
             "{tab}: view at {top} px, {height} px high (viewport {vh})"
         );
-        for other in ["queue", "search", "disputes", "report", "calibration"] {
+        for other in [
+            "queue",
+            "search",
+            "tasks",
+            "disputes",
+            "report",
+            "calibration",
+        ] {
             if other != tab {
                 let o = b.js(BOX, json!([format!("view-{other}")])).await;
                 assert_eq!(o[1].as_f64().unwrap(), 0.0, "{other} drawn under {tab}");
             }
         }
     }
+
+    // My tasks: the plan's contacts for qa-li, with due dates and progress.
+    b.click("#tab-tasks").await;
+    let rows = b
+        .wait_for(
+            "my tasks",
+            "const r = [...document.querySelectorAll('#tasks-table tr[data-job]')]; return r.length && [r.map(x => x.dataset.job).sort(), r[0].querySelector('.due').textContent, document.getElementById('tasks-progress').textContent];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(rows[0], json!(mine));
+    assert!(rows[1].as_str().unwrap().starts_with("20"), "{rows}");
+    assert!(
+        rows[2].as_str().unwrap().contains("monthly 2026-11: 0 of"),
+        "{rows}"
+    );
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review-tasks.png"),
+        b.screenshot().await,
+    )
+    .unwrap();
 
     // The report opens on November 2026, the month with contacts.
     b.click("#tab-report").await;

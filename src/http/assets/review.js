@@ -32,6 +32,10 @@ const T = {
     nocost: "This flag costs the agent no points.", pending_n: "pending",
     calline: (d, r, c, p) => `Reviewers decided ${d} of the ${r} flags raised and confirmed ${c} of them: the machine agreed with reviewers on ${p} of decided flags.`,
     calnone: (r) => `${r} flags raised; none decided by a reviewer yet.`,
+    tasks: "My tasks", due: "Due", reasonp: "Why sampled", done: "Done", markdone: "Mark done", plan: "Plan",
+    overdue: "overdue", notasks: "No tasks.",
+    progress: (p) => `${p.plan} ${p.period}: ${p.done} of ${p.total} done` + (p.overdue ? `, ${p.overdue} overdue` : "") + (p.unassigned ? `, ${p.unassigned} unassigned` : ""),
+    rs_critical: "critical flag", rs_disputed: "disputed", rs_unscoreable: "not scoreable", rs_random: "random", rs_agent_minimum: "agent minimum",
   },
   zh: {
     title: "智能质检复核", queue: "告警会话", disputes: "申诉", report: "考核报告", calibration: "规则校准",
@@ -55,6 +59,10 @@ const T = {
     nocost: "该告警不扣坐席的分。", pending_n: "条待复核",
     calline: (d, r, c, p) => `共 ${r} 条告警，人工已复核 ${d} 条，其中确认 ${c} 条：机器判定与人工复核一致率 ${p}。`,
     calnone: (r) => `共 ${r} 条告警，尚无人工复核。`,
+    tasks: "我的复核任务", due: "截止时间", reasonp: "抽检原因", done: "已完成", markdone: "标记完成", plan: "抽检计划",
+    overdue: "已逾期", notasks: "没有任务。",
+    progress: (p) => `${p.plan} ${p.period}：共 ${p.total} 条，已完成 ${p.done} 条` + (p.overdue ? `，逾期 ${p.overdue} 条` : "") + (p.unassigned ? `，未分配 ${p.unassigned} 条` : ""),
+    rs_critical: "致命告警", rs_disputed: "申诉", rs_unscoreable: "无法评分", rs_random: "随机抽取", rs_agent_minimum: "坐席保底",
   },
 };
 
@@ -148,6 +156,7 @@ function rerender() {
   loadQueue().catch(fail);
   if (state.selected) openResult(state.selected).catch(fail);
   if (state.tab === "disputes") loadDisputes().catch(fail);
+  if (state.tab === "tasks") loadTasks().catch(fail);
   if (state.tab === "report") loadReport();
   if (state.tab === "calibration") loadCalibration();
   if (state.tab === "search" && $("search-total").textContent) runSearch(state.searchOffset).catch(fail);
@@ -172,6 +181,7 @@ async function signIn(token) {
   $("logout").hidden = false;
   $("whoami").textContent = `${state.me.name} · ${state.me.role}`;
   $("tab-calibration").hidden = state.me.role === "agent";
+  $("tab-tasks").hidden = state.me.role === "agent";
   try { state.labels = await api("/api/labels"); } catch (e) { toast(e.message); }
   translate();
   // Reports open on the month of the latest contact, not the current
@@ -469,6 +479,35 @@ async function loadCalibration() {
   }
 }
 
+// ---- my tasks ----------------------------------------------------------------------
+
+async function loadTasks() {
+  const r = await api("/api/tasks?limit=500");
+  $("tasks-progress").textContent = r.progress.map((p) => t("progress")(p)).join(" · ");
+  const tb = $("tasks-table");
+  tb.replaceChildren(el("tr", {}, ...["job", "agent", "plan", "reasonp", "due", "done"].map((k) => el("th", { text: t(k) }))));
+  if (!r.tasks.length) tb.append(el("tr", {}, el("td", { colspan: 6, text: t("notasks") })));
+  for (const k of r.tasks) {
+    const done = k.done_at
+      ? el("span", { class: "badge confirmed", text: t("done") })
+      : el("button", { type: "button", class: "task-done", "data-job": k.job_id, text: t("markdone"), onclick: () => taskDone(k) });
+    tb.append(el("tr", { "data-job": k.job_id, class: k.overdue ? "overdue" : null },
+      el("td", {}, el("a", { href: "#", text: k.job_id, onclick: (e) => { e.preventDefault(); showTab("queue"); openResult(k.job_id).catch((x) => toast(x.message)); } })),
+      el("td", { text: k.agent_id }), el("td", { text: `${k.plan} ${k.period}` }), el("td", { text: t(`rs_${k.reason}`) }),
+      el("td", { class: "due", text: k.due_at.slice(0, 16).replace("T", " ") + (k.overdue ? ` (${t("overdue")})` : "") }),
+      el("td", {}, done),
+    ));
+  }
+}
+
+async function taskDone(k) {
+  try {
+    await api("/api/tasks/done", { method: "POST", body: { plan: k.plan, period: k.period, job_id: k.job_id } });
+    toast(t("saved"));
+    await loadTasks();
+  } catch (e) { toast(e.message); }
+}
+
 // ---- search ------------------------------------------------------------------------
 
 const PAGE = 20;
@@ -505,6 +544,7 @@ function showTab(name) {
   for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === name);
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${name}`;
   if (name === "disputes") loadDisputes().catch((e) => toast(e.message));
+  if (name === "tasks") loadTasks().catch((e) => toast(e.message));
   if (name === "report") loadReport();
   if (name === "calibration") loadCalibration();
 }
