@@ -334,7 +334,7 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
             bx[2].as_f64().unwrap(),
         );
         assert!(
-            top >= 0.0 && top < 120.0 && height > 0.0 && top < vh,
+            (0.0..120.0).contains(&top) && height > 0.0 && top < vh,
             "{tab}: view at {top} px, {height} px high (viewport {vh})"
         );
         for other in [

@@ -75,7 +75,8 @@ mod tests {
     #[test]
     fn percent_agreement_and_kappa() {
         // (yy, yn, ny, nn) → (percent, kappa)
-        let cases: &[((usize, usize, usize, usize), Option<f64>, Option<f64>)] = &[
+        type Case = ((usize, usize, usize, usize), Option<f64>, Option<f64>);
+        let cases: &[Case] = &[
             // The textbook example: 50 items, pₒ = 0.7, pₑ = 0.5, κ = 0.4.
             ((20, 5, 10, 15), Some(0.7), Some(0.4)),
             // Perfect agreement with both answers present: κ = 1.
