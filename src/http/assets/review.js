@@ -25,7 +25,7 @@ const T = {
     coaching: "Coaching", agreement: "Agreement with reviewers", excluded: "dismissed flags left out",
     job: "Conversation", outcome: "Status", csat: "CSAT", fcr: "FCR", reasonh: "Reason",
     search: "Search", searchph: "Words in the transcript", severity: "Severity", channel: "Channel",
-    any: "Any", find: "Find", prev: "Previous", next: "Next", found: "contacts found", showing: "showing",
+    any: "Any", find: "Find", prev: "Previous", next: "Next", found: "contact(s) found", showing: "showing",
     sev_critical: "Critical", sev_major: "Major", sev_minor: "Minor", sev_info: "Info",
     spk_agent: "Agent", spk_customer: "Customer", kind_call: "Call", kind_chat: "Chat",
     dst_open: "open", dst_upheld: "upheld (flag dismissed)", dst_rejected: "rejected (flag kept)",
