@@ -23,16 +23,18 @@
 //! at the edges), [`rules`] (rule packs a QA team edits), [`text`]
 //! (normalisation for Chinese and English), [`learn`] (training and
 //! evaluating the sentiment head, intent matching and speech recognition),
-//! [`config`], [`cli`], [`logging`], [`telemetry`], and [`error`] (every
-//! error says retry or reject). The [`worker`] runs the pipeline behind
-//! RabbitMQ ([`queue`]) and serves metrics and health ([`http::ops`]);
-//! [`report`] builds evaluation reports and [`http`] serves the review page.
+//! [`config`], [`cli`], [`logging`], [`telemetry`], [`desk`] (the review
+//! desk's sampling plans and agreement figures), and [`error`] (every error
+//! says retry or reject). The [`worker`] runs the pipeline behind RabbitMQ
+//! ([`queue`]) and serves metrics and health ([`http::ops`]); [`report`]
+//! builds evaluation reports and [`http`] serves the review page.
 
 pub mod analyse;
 pub mod cli;
 pub mod coach;
 pub mod config;
 pub mod decode;
+pub mod desk;
 pub mod domain;
 pub mod embed;
 pub mod error;

@@ -842,3 +842,474 @@ async fn supervisor_scores_blend_into_the_composite() {
     assert!(agent_row(&rep, "A1")["composite"]["supervisor"].is_null());
     w.stop().await;
 }
+
+/// Role order: a supervisor's ruling on a dispute is final for reviewers
+/// (it changed an agent's QA score from 62.5 to 75.0 before); a flag
+/// under an open dispute is for the supervisor; only a supervisor or
+/// admin reopens a ruling. Agents dispute only flags that cost them
+/// points.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_supervisors_ruling_is_final_for_reviewers() {
+    let w = world().await;
+    let call = seed(&w.store, &w.recording).await;
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let a1 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+    );
+    let greet = flag_idx(&call, FlagId::GreetingMissing);
+    let base = format!("/api/results/call-1/flags/{greet}");
+    let r = a1
+        .send(
+            "POST",
+            &format!("{base}/dispute"),
+            &json!({"reason": "I greeted before the recording"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    // Open dispute: the reviewer cannot pre-empt the supervisor.
+    let dismiss = json!({"decision": "dismissed", "comment": "fine by me"});
+    let r = rev.send("POST", &format!("{base}/review"), &dismiss).await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("supervisor rules"), "{}", r.text());
+    let r = sup
+        .send(
+            "POST",
+            &format!("{base}/dispute/decision"),
+            &json!({"outcome": "rejected", "comment": "the recording starts at the answer"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let score_after_ruling = agent_row(&report(&rev).await, "A1")["kpis"]["avg_score"]
+        .as_f64()
+        .unwrap();
+
+    // The reviewer cannot overturn the ruling: refused, nothing stored,
+    // the agent's QA score unchanged.
+    let r = rev.send("POST", &format!("{base}/review"), &dismiss).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.text().contains("only a supervisor or admin"),
+        "{}",
+        r.text()
+    );
+    let reviews = w.store.reviews_of("call-1").await.unwrap();
+    let v = reviews.iter().find(|v| v.idx == greet).unwrap();
+    assert_eq!(
+        (v.decision, v.reviewer.as_str()),
+        (callqa::domain::Decision::Confirmed, "boss")
+    );
+    let score_now = agent_row(&report(&rev).await, "A1")["kpis"]["avg_score"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(score_now, score_after_ruling);
+    // A reviewer may still decide undisputed flags.
+    let buck = flag_idx(&call, FlagId::ForbiddenPhrase);
+    let r = rev
+        .send(
+            "POST",
+            &format!("/api/results/call-1/flags/{buck}/review"),
+            &json!({"decision": "confirmed"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // The supervisor reopens it: the flag is dismissed and the score rises.
+    let r = sup
+        .send(
+            "POST",
+            &format!("{base}/review"),
+            &json!({"decision": "dismissed", "comment": "new evidence: the greeting is on the IVR log"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["review"]["decision"], "dismissed");
+    let reopened = agent_row(&report(&rev).await, "A1")["kpis"]["avg_score"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        reopened > score_after_ruling,
+        "{score_after_ruling} → {reopened}"
+    );
+
+    // The customer's complaint threat costs the agent nothing: not
+    // disputable, and the page is told so.
+    let threat = flag_idx(&call, FlagId::ComplaintThreat);
+    let d = a1.get("/api/results/call-1").await.json();
+    assert_eq!(d["flags"][threat]["costs_points"], false, "{}", d["flags"]);
+    assert_eq!(d["flags"][buck]["costs_points"], true);
+    let r = a1
+        .send(
+            "POST",
+            &format!("/api/results/call-1/flags/{threat}/dispute"),
+            &json!({"reason": "the customer was upset, not me"}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text());
+    assert!(r.text().contains("costs you no points"), "{}", r.text());
+    assert!(w
+        .store
+        .disputes_of("call-1")
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.idx != threat));
+    w.stop().await;
+}
+
+/// An agent's report holds their own figures only: no team row or team
+/// trend that, in a two-person team, would reveal the colleague.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_sees_only_their_own_figures() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let a2 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "wang", Role::Agent, Some("A2")).await),
+    );
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let full = report(&rev).await;
+    assert_eq!(
+        full["teams"].as_array().unwrap().len(),
+        1,
+        "T1 for reviewers"
+    );
+    assert_eq!(full["overall"]["contacts"], 5);
+    let own = report(&a2).await;
+    assert_eq!(own["teams"], json!([]), "{}", own["teams"]);
+    assert_eq!(own["trend"], json!([]));
+    assert_eq!(own["agents"].as_array().unwrap().len(), 1);
+    assert_eq!(own["overall"], agent_row(&own, "A2")["kpis"]);
+    assert_eq!(own["overall"]["contacts"], 2);
+    assert_eq!(own["overall"], agent_row(&full, "A2")["kpis"]);
+    // CSV and HTML carry the same scope.
+    let csv = a2
+        .get("/api/reports?period=2026-11&format=csv")
+        .await
+        .text();
+    assert!(!csv.contains("A1"), "{csv}");
+    assert!(!csv.lines().any(|l| l.starts_with("team,")), "{csv}");
+    w.stop().await;
+}
+
+/// The evaluation scheme is loaded once and again only when the file
+/// changes; a broken edit keeps the last good scheme in use (it used to
+/// be read, and fail, on every request).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheme_is_cached_and_reloaded_when_edited() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    assert_eq!(report(&rev).await["scheme"], "callqa-default@1.0.0");
+    let file = w.rules.join("evaluation.toml");
+    let good = std::fs::read_to_string(&file).unwrap();
+    let touch = |text: &str, secs: u64| {
+        std::fs::write(&file, text).unwrap();
+        let f = std::fs::File::options().write(true).open(&file).unwrap();
+        f.set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+            .unwrap();
+    };
+    touch("[scheme]\nid = \"broken", 1_800_000_000);
+    let r = rev.get("/api/reports?period=2026-11").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["scheme"], "callqa-default@1.0.0");
+    touch(
+        &good.replace("version = \"1.0.0\"", "version = \"1.1.0\""),
+        1_800_000_100,
+    );
+    assert_eq!(report(&rev).await["scheme"], "callqa-default@1.1.0");
+    w.stop().await;
+}
+
+/// Who may call what: every route against every role, in one table.
+/// `Y` allowed (2xx, or 409 where an earlier row already did it), `n`
+/// refused with 403, `-` "not found" (an agent asking for another agent's
+/// conversation never learns it exists). Columns: agent A1, reviewer,
+/// supervisor, admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn role_by_route_permission_matrix() {
+    let w = world().await;
+    let call = seed(&w.store, &w.recording).await;
+    let roles = [
+        Client::new(
+            &w.addr,
+            Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+        ),
+        Client::new(
+            &w.addr,
+            Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+        ),
+        Client::new(
+            &w.addr,
+            Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+        ),
+        Client::new(
+            &w.addr,
+            Some(&user(&w.store, "root", Role::Admin, None).await),
+        ),
+    ];
+    let buck = flag_idx(&call, FlagId::ForbiddenPhrase);
+    let greet = flag_idx(&call, FlagId::GreetingMissing);
+    let pack = roles[3].get("/api/packs/en").await.json();
+    let n = std::sync::atomic::AtomicUsize::new(0);
+    let new_user = || {
+        let i = n.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        json!({"name": format!("u{i}"), "role": "reviewer"})
+    };
+    // (method, path, body, expected per role). Rows run in order, each
+    // role in column order.
+    let rows: Vec<(&str, String, Option<Value>, &str)> = vec![
+        ("GET", "/api/me".into(), None, "YYYY"),
+        ("GET", "/api/labels".into(), None, "YYYY"),
+        ("GET", "/api/results".into(), None, "YYYY"),
+        ("GET", "/api/results/call-1".into(), None, "YYYY"),
+        ("GET", "/api/results/c-a2-1".into(), None, "-YYY"),
+        ("GET", "/api/results/call-1/media-link".into(), None, "YYYY"),
+        ("GET", "/api/results/c-a2-1/media-link".into(), None, "----"),
+        ("GET", "/api/flags".into(), None, "YYYY"),
+        ("GET", "/api/search?q=refund".into(), None, "YYYY"),
+        ("GET", "/api/disputes".into(), None, "YYYY"),
+        ("GET", "/api/agents".into(), None, "YYYY"),
+        ("GET", "/api/reports?period=2026-11".into(), None, "YYYY"),
+        ("GET", "/api/calibration".into(), None, "nYYY"),
+        (
+            "GET",
+            "/api/supervisor-scores?period=2026-11".into(),
+            None,
+            "nYYY",
+        ),
+        ("GET", "/api/packs/en".into(), None, "nnnY"),
+        ("GET", "/api/users".into(), None, "nnnY"),
+        (
+            "POST",
+            format!("/api/results/call-1/flags/{buck}/review"),
+            Some(json!({"decision": "confirmed"})),
+            "nYYY",
+        ),
+        (
+            "POST",
+            format!("/api/results/call-1/flags/{greet}/dispute"),
+            Some(json!({"reason": "I greeted"})),
+            "Ynnn",
+        ),
+        (
+            "POST",
+            format!("/api/results/call-1/flags/{greet}/dispute/decision"),
+            Some(json!({"outcome": "rejected", "comment": "no greeting"})),
+            "nnYY",
+        ),
+        (
+            "POST",
+            format!("/api/results/call-1/flags/{greet}/review"),
+            Some(json!({"decision": "dismissed", "comment": "reopened"})),
+            "nnYY",
+        ),
+        (
+            "PUT",
+            "/api/supervisor-scores".into(),
+            Some(json!({"period": "2026-11", "agent_id": "A2", "score": 80})),
+            "nnYY",
+        ),
+        ("PUT", "/api/packs/en".into(), Some(pack), "nnnY"),
+        ("POST", "/api/users".into(), None, "nnnY"),
+        // The admin (fourth column) created u3 in the row above.
+        ("DELETE", "/api/users/u3".into(), None, "nnnY"),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, body, want) in &rows {
+        for (c, expect) in roles.iter().zip(want.chars()) {
+            let r = match (method, body) {
+                (&"GET", _) => c.get(path).await,
+                (&"POST", None) if path == "/api/users" => c.send("POST", path, &new_user()).await,
+                (m, Some(b)) => c.send(m, path, b).await,
+                (m, None) => c.send_raw(m, path, "").await,
+            };
+            let got = match r.status {
+                200..=299 | 409 => 'Y',
+                403 => 'n',
+                404 => '-',
+                s => char::from_digit(u32::from(s / 100), 10).unwrap_or('?'),
+            };
+            if got != expect {
+                wrong.push(format!(
+                    "{method} {path}: want {expect}, got {} {}",
+                    r.status,
+                    r.text()
+                ));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    w.stop().await;
+}
+
+/// Search over HTTP: agents find only their own contacts; inputs are
+/// checked; pages carry the total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_is_scoped_checked_and_paged() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let a2 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "wang", Role::Agent, Some("A2")).await),
+    );
+    let r = rev.get("/api/search?q=refund").await.json();
+    assert_eq!(r["total"], 1, "{r}");
+    assert_eq!(r["contacts"][0]["job_id"], "call-1");
+    assert!(r["contacts"][0]["snippet"]
+        .as_str()
+        .unwrap()
+        .contains("refund"));
+    assert_eq!(a2.get("/api/search?q=refund").await.json()["total"], 0);
+    assert_eq!(a2.get("/api/search").await.json()["total"], 2);
+    assert_eq!(a2.get("/api/search?agent=A1").await.status, 403);
+    let all = rev.get("/api/search?period=2026-11").await.json();
+    assert_eq!(all["total"], 5);
+    let p2 = rev
+        .get("/api/search?period=2026-11&limit=2&offset=4")
+        .await
+        .json();
+    assert_eq!(
+        (
+            p2["total"].as_i64(),
+            p2["contacts"].as_array().unwrap().len()
+        ),
+        (Some(5), 1)
+    );
+    assert_eq!(p2["contacts"][0], all["contacts"][4]);
+    let flagged = rev.get("/api/search?flag=greeting_missing").await.json();
+    assert!(flagged["total"].as_i64().unwrap() >= 1, "{flagged}");
+    for bad in [
+        "score_min=200",
+        "flag=nope",
+        "severity=huge",
+        "state=maybe",
+        "offset=-1",
+        "limit=0",
+        "rule=a%20b",
+        "period=2026-13",
+        "colour=red",
+    ] {
+        let r = rev.get(&format!("/api/search?{bad}")).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+    }
+    w.stop().await;
+}
+
+/// A sampling plan drawn for a period creates review tasks: every agent
+/// gets the plan's minimum, reviewers share the work, the draw is
+/// repeatable, reviewers see their own tasks with due dates and mark them
+/// done, and the plan's progress counts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampling_plan_creates_tasks() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let li = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa-li", Role::Reviewer, None).await),
+    );
+    let wang = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa-wang", Role::Reviewer, None).await),
+    );
+    let a1 = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+    );
+    let plans = li.get("/api/sampling/plans").await.json();
+    assert_eq!(plans[0]["id"], "monthly", "{plans}");
+    let body = json!({"plan": "monthly", "period": "2026-11"});
+    assert_eq!(
+        li.send("POST", "/api/sampling/run", &body).await.status,
+        403
+    );
+    assert_eq!(a1.get("/api/tasks").await.status, 403);
+    let r = sup.send("POST", "/api/sampling/run", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let run = r.json();
+    assert_eq!(run["contacts"], 5);
+    let picked = run["picked"].as_u64().unwrap();
+    assert_eq!(run["created"], picked);
+    // Two agents, at least two each; 5 % of the rest rounds up to one.
+    assert!(picked >= 4, "{run}");
+    let assigned: u64 = run["assigned"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(assigned + run["unassigned"].as_u64().unwrap(), picked);
+    assert_eq!(run["unassigned"], 0);
+    let (n_li, n_wang) = (
+        run["assigned"]["qa-li"].as_u64().unwrap(),
+        run["assigned"]["qa-wang"].as_u64().unwrap(),
+    );
+    assert!(n_li.abs_diff(n_wang) <= 1, "balanced: {run}");
+    // Drawing again picks the same contacts and creates nothing new.
+    let again = sup.send("POST", "/api/sampling/run", &body).await.json();
+    assert_eq!(
+        (again["picked"].as_u64(), again["created"].as_u64()),
+        (Some(picked), Some(0))
+    );
+    // My tasks: only mine, with a due date in five days.
+    let mine = li.get("/api/tasks").await.json();
+    let tasks = mine["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len() as u64, n_li);
+    assert!(tasks
+        .iter()
+        .all(|t| t["reviewer"] == "qa-li" && t["overdue"] == false));
+    let due = chrono::DateTime::parse_from_rfc3339(tasks[0]["due_at"].as_str().unwrap()).unwrap();
+    let days = (due.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_hours();
+    assert!((119..=120).contains(&days), "due in {days} h");
+    let all = li.get("/api/tasks?reviewer=all").await.json();
+    let mut per_agent = std::collections::BTreeMap::new();
+    for t in all["tasks"].as_array().unwrap() {
+        *per_agent
+            .entry(t["agent_id"].as_str().unwrap().to_owned())
+            .or_insert(0) += 1;
+    }
+    assert!(per_agent.values().all(|&n| n >= 2), "{per_agent:?}");
+    assert_eq!(per_agent.len(), 2);
+    // Done: by the assignee, not by another reviewer.
+    let t = &tasks[0];
+    let done = json!({"plan": "monthly", "period": "2026-11", "job_id": t["job_id"]});
+    assert_eq!(
+        wang.send("POST", "/api/tasks/done", &done).await.status,
+        403
+    );
+    assert_eq!(li.send("POST", "/api/tasks/done", &done).await.status, 204);
+    assert_eq!(li.send("POST", "/api/tasks/done", &done).await.status, 409);
+    let open = li.get("/api/tasks?open=true").await.json();
+    assert_eq!(open["tasks"].as_array().unwrap().len() as u64, n_li - 1);
+    let progress = &open["progress"][0];
+    assert_eq!(
+        (
+            progress["plan"].as_str(),
+            progress["total"].as_u64(),
+            progress["done"].as_u64()
+        ),
+        (Some("monthly"), Some(picked), Some(1))
+    );
+    w.stop().await;
+}

@@ -213,3 +213,258 @@ async fn reviewer_plays_the_flag_dismisses_it_and_the_report_changes() {
     b.quit().await;
     w.stop().await;
 }
+
+/// Where a view is drawn: top and height of its box in the viewport.
+const BOX: &str = "const r = document.getElementById(arguments[0]).getBoundingClientRect(); return [r.top, r.height, window.innerHeight];";
+
+/// The review desk in the browser: every tab's content is drawn in the
+/// viewport when selected (positions, not only `hidden`: a grid rule once
+/// pushed the other tabs 2,200 px down), reports open on the month that
+/// has contacts, a reviewer finds a contact by a Chinese phrase and by a
+/// rule filter, cannot overturn a supervisor's ruling, and the Chinese UI
+/// names flags, severities and speakers in Chinese. Screenshots of the
+/// search and the report are left in target/tmp.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
+    let w = world().await;
+    let p = pipeline(&w.store);
+    run_chat(&p, chat_job("c-a1-1", "A1", "T1", 3, true, "k1", Some(5.0))).await;
+    run_chat(&p, chat_job("c-a1-2", "A1", "T1", 4, false, "k2", None)).await;
+    let zh = std::fs::read_to_string(repo().join("samples/chats/zh-02-buck-passing.json")).unwrap();
+    let zh = run_chat(&p, zh).await;
+    let call = call_result(
+        &en_pack(),
+        "call-1",
+        ("A1", "T1"),
+        CALL_TURNS,
+        &w.recording,
+        "2026-11-07T09:00:00+08:00",
+        "k9",
+    );
+    save(&w.store, &call).await;
+    let greet = call
+        .flags
+        .iter()
+        .position(|f| f.id == FlagId::GreetingMissing)
+        .expect("the call lacks a greeting");
+    // The agent disputes the greeting flag; the supervisor rejects it.
+    let agent = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "li", Role::Agent, Some("A1")).await),
+    );
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let base = format!("/api/results/call-1/flags/{greet}/dispute");
+    assert_eq!(
+        agent
+            .send("POST", &base, &json!({"reason": "I greeted first"}))
+            .await
+            .status,
+        201
+    );
+    let r = sup
+        .send(
+            "POST",
+            &format!("{base}/decision"),
+            &json!({"outcome": "rejected", "comment": "no greeting on the recording"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    // Who has a buck-passing rule flag, from the store itself.
+    let mut want_rule: Vec<String> = Vec::new();
+    for id in ["c-a1-1", "c-a1-2", zh.job_id.as_str(), "call-1"] {
+        let r = w.store.get_result(id).await.unwrap().unwrap();
+        if r.flags.iter().any(|f| f.rule == "buck_passing") {
+            want_rule.push(id.to_owned());
+        }
+    }
+    want_rule.sort();
+    assert!(want_rule.contains(&"call-1".to_owned()), "{want_rule:?}");
+
+    // qa-li is a reviewer of the shipped monthly plan; drawing it for
+    // November gives her tasks.
+    let token = user(&w.store, "qa-li", Role::Reviewer, None).await;
+    let run = sup
+        .send(
+            "POST",
+            "/api/sampling/run",
+            &json!({"plan": "monthly", "period": "2026-11"}),
+        )
+        .await;
+    assert_eq!(run.status, 201, "{}", run.text());
+    let mut mine: Vec<String> = Client::new(&w.addr, Some(&token))
+        .get("/api/tasks")
+        .await
+        .json()["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["job_id"].as_str().unwrap().to_owned())
+        .collect();
+    mine.sort();
+    assert!(!mine.is_empty());
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/", w.addr)).await;
+    b.type_into("#token", &token).await;
+    b.click("#login-btn").await;
+    b.wait_for(
+        "the queue",
+        "return !!document.querySelector('#queue li[data-job=\"call-1\"]')",
+        json!([]),
+    )
+    .await;
+
+    // Each tab: its view is in the viewport, near the top, and the others
+    // take no room.
+    for tab in [
+        "search",
+        "tasks",
+        "disputes",
+        "report",
+        "calibration",
+        "queue",
+    ] {
+        b.click(&format!("#tab-{tab}")).await;
+        let bx = b.js(BOX, json!([format!("view-{tab}")])).await;
+        let (top, height, vh) = (
+            bx[0].as_f64().unwrap(),
+            bx[1].as_f64().unwrap(),
+            bx[2].as_f64().unwrap(),
+        );
+        assert!(
+            (0.0..120.0).contains(&top) && height > 0.0 && top < vh,
+            "{tab}: view at {top} px, {height} px high (viewport {vh})"
+        );
+        for other in [
+            "queue",
+            "search",
+            "tasks",
+            "disputes",
+            "report",
+            "calibration",
+        ] {
+            if other != tab {
+                let o = b.js(BOX, json!([format!("view-{other}")])).await;
+                assert_eq!(o[1].as_f64().unwrap(), 0.0, "{other} drawn under {tab}");
+            }
+        }
+    }
+
+    // My tasks: the plan's contacts for qa-li, with due dates and progress.
+    b.click("#tab-tasks").await;
+    let rows = b
+        .wait_for(
+            "my tasks",
+            "const r = [...document.querySelectorAll('#tasks-table tr[data-job]')]; return r.length && [r.map(x => x.dataset.job).sort(), r[0].querySelector('.due').textContent, document.getElementById('tasks-progress').textContent];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(rows[0], json!(mine));
+    assert!(rows[1].as_str().unwrap().starts_with("20"), "{rows}");
+    assert!(
+        rows[2].as_str().unwrap().contains("monthly 2026-11: 0 of"),
+        "{rows}"
+    );
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review-tasks.png"),
+        b.screenshot().await,
+    )
+    .unwrap();
+
+    // The report opens on November 2026, the month with contacts.
+    b.click("#tab-report").await;
+    let meta = b
+        .wait_for(
+            "the report's summary",
+            "return document.getElementById('report-period').value === '2026-11' && document.getElementById('report-meta').textContent;",
+            json!([]),
+        )
+        .await;
+    assert!(meta.as_str().unwrap().contains(" · 4 Contacts"), "{meta}");
+    let shot = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"));
+    std::fs::write(shot.join("review-report.png"), b.screenshot().await).unwrap();
+
+    // Search by a Chinese phrase: only the Chinese chat, with its snippet.
+    b.click("#tab-search").await;
+    b.type_into("#search-q", "杯子碎了").await;
+    b.click("#search-go").await;
+    let found = b
+        .wait_for(
+            "search results",
+            "const l = [...document.querySelectorAll('#search-results li')]; return l.length && document.getElementById('search-total').textContent && l.map(x => [x.dataset.job, (x.querySelector('.snippet') || {}).textContent]);",
+            json!([]),
+        )
+        .await;
+    assert_eq!(found.as_array().unwrap().len(), 1, "{found}");
+    assert_eq!(found[0][0], zh.job_id.as_str());
+    assert!(
+        found[0][1].as_str().unwrap().contains("杯子碎了"),
+        "{found}"
+    );
+    std::fs::write(shot.join("review-search.png"), b.screenshot().await).unwrap();
+
+    // Search by rule: exactly the contacts with a buck-passing flag.
+    b.js("document.getElementById('search-q').value = ''; document.getElementById('search-results').replaceChildren();", json!([])).await;
+    b.type_into("#search-rule", "buck_passing").await;
+    b.click("#search-go").await;
+    let ids = b
+        .wait_for(
+            "rule results",
+            "const l = [...document.querySelectorAll('#search-results li')]; return l.length && l.map(x => x.dataset.job).sort();",
+            json!([]),
+        )
+        .await;
+    assert_eq!(ids, json!(want_rule));
+
+    // A result opens in the queue view; the reviewer tries to dismiss the
+    // flag the supervisor ruled on, and is refused.
+    b.click("#search-results li[data-job=\"call-1\"]").await;
+    b.wait_for(
+        "the call's flags",
+        "return !!document.querySelector(`textarea.comment[data-idx=\"${arguments[0]}\"]`)",
+        json!([greet]),
+    )
+    .await;
+    b.type_into(
+        &format!("textarea.comment[data-idx=\"{greet}\"]"),
+        "sounds fine to me",
+    )
+    .await;
+    b.click(&format!("button.dismiss[data-idx=\"{greet}\"]"))
+        .await;
+    let msg = b
+        .wait_for(
+            "the refusal",
+            "const t = document.getElementById('toast').textContent; return t.includes('supervisor') && t;",
+            json!([]),
+        )
+        .await;
+    assert!(
+        msg.as_str().unwrap().contains("only a supervisor or admin"),
+        "{msg}"
+    );
+    let v = w.store.reviews_of("call-1").await.unwrap();
+    let v = v.iter().find(|v| v.idx == greet).unwrap();
+    assert_eq!(v.reviewer, "boss", "the ruling stands");
+
+    // In Chinese: flag names, severities, speakers and dispute states.
+    b.js(
+        "const l = document.getElementById('lang'); l.value = 'zh'; l.dispatchEvent(new Event('change'));",
+        json!([]),
+    )
+    .await;
+    let zh_ui = b
+        .wait_for(
+            "the Chinese labels",
+            "const f = document.querySelector(`.flag[data-idx=\"${arguments[0]}\"]`); const q = document.querySelector('#queue li[data-job=\"call-1\"]'); return f && q && f.querySelector('.flag-name').textContent === '未使用标准开场白' && [f.querySelector('.flag-status').textContent, q.textContent, document.querySelector('.turn .who-agent').textContent];",
+            json!([greet]),
+        )
+        .await;
+    assert!(zh_ui[0].as_str().unwrap().contains("申诉不成立"), "{zh_ui}");
+    assert!(zh_ui[1].as_str().unwrap().contains("服务禁语"), "{zh_ui}");
+    assert_eq!(zh_ui[2], "坐席");
+    b.quit().await;
+    w.stop().await;
+}

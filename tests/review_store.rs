@@ -3,14 +3,15 @@
 //! scripts/test.sh; the test fails if the server is unreachable): users by
 //! token hash, decisions, disputes and rulings, the audit log, dismissed
 //! flags for reports, the review queue, calibration counts, supervisor
-//! scores and agents.
+//! scores and agents; transcript search with filters and pages (schema v5).
 
 use callqa::domain::{Decision, DisputeStatus, FlagId, Role, Severity};
 use callqa::store::{
-    DisputeDecided, DisputeOpened, ReviewFilter, Store, SupervisorScore, UserAdded,
+    ContactSearch, DisputeDecided, DisputeOpened, ReviewFilter, ReviewState, Store,
+    SupervisorScore, UserAdded,
 };
 use callqa::wire::job::{AgentWire, JobKind, MetadataWire};
-use callqa::wire::result::{EvidenceWire, FlagWire, MetricsWire, VersionsWire};
+use callqa::wire::result::{EvidenceWire, FlagWire, MetricsWire, TurnWire, VersionsWire};
 use callqa::wire::ResultWire;
 
 fn flag(id: FlagId, rule: &str, severity: Severity, start: f64) -> FlagWire {
@@ -350,6 +351,7 @@ async fn review_tables_on_sqlite() {
     // Reopening migrates nothing twice and keeps the reviews.
     let again = Store::connect(path.to_str().unwrap()).await.unwrap();
     assert_eq!(again.reviews_of("j-1").await.unwrap().len(), 2);
+    search(&again).await;
 }
 
 #[tokio::test]
@@ -371,9 +373,277 @@ async fn review_tables_on_postgres() {
     let url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
     let store = Store::connect(&url).await.unwrap();
     exercise(&store).await;
+    search(&store).await;
     store.close().await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP DATABASE {name}")))
         .execute(admin.pool())
         .await
         .unwrap();
+}
+
+fn with_turns(mut r: ResultWire, texts: &[&str], channel: &str, processed: &str) -> ResultWire {
+    r.turns = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| TurnWire {
+            speaker: if i % 2 == 0 {
+                callqa::domain::Speaker::Customer
+            } else {
+                callqa::domain::Speaker::Agent
+            },
+            start: i as f64,
+            end: i as f64 + 1.0,
+            text: (*t).into(),
+            sentiment: None,
+            intent: None,
+        })
+        .collect();
+    r.channel = channel.into();
+    r.processed_at = processed.into();
+    r
+}
+
+async fn found(store: &Store, q: ContactSearch) -> Vec<String> {
+    store
+        .search_contacts(&ContactSearch { limit: 100, ..q })
+        .await
+        .unwrap()
+        .contacts
+        .into_iter()
+        .map(|c| c.job_id)
+        .collect()
+}
+
+fn text(t: &str) -> ContactSearch {
+    ContactSearch {
+        text: Some(t.into()),
+        ..Default::default()
+    }
+}
+
+/// Transcript search (Chinese and English, short and long terms, no query
+/// syntax leaking through) and filters, on stored (masked) text.
+async fn search(store: &Store) {
+    use FlagId::*;
+    let rows = [
+        with_turns(
+            result(
+                "s-zh-1",
+                "Z1",
+                "TZ",
+                "2026-12-01T02:00:00.000Z",
+                vec![flag(GreetingMissing, "greeting", Severity::Minor, 0.0)],
+            ),
+            &["我想办理退款", "您的手机号是 138****5678 吗"],
+            "phone",
+            "2026-12-01T03:00:00.000Z",
+        ),
+        with_turns(
+            result("s-zh-2", "Z2", "TZ", "2026-12-02T02:00:00.000Z", vec![]),
+            &["查询快递进度", "好的，请稍等"],
+            "chat",
+            "2026-12-02T03:00:00.000Z",
+        ),
+        with_turns(
+            result(
+                "s-en-1",
+                "Z1",
+                "TZ",
+                "2026-12-03T02:00:00.000Z",
+                vec![flag(ForbiddenPhrase, "buck_passing", Severity::Major, 0.0)],
+            ),
+            &[
+                "I want a REFUND for order 42",
+                "That's not my department (50% sure)",
+            ],
+            "phone",
+            "2026-12-03T03:00:00.000Z",
+        ),
+    ];
+    for r in &rows {
+        store.save_result(r).await.unwrap();
+    }
+    let tz = |q: ContactSearch| ContactSearch {
+        team: Some("TZ".into()),
+        ..q
+    };
+    assert_eq!(found(store, tz(text("退款"))).await, ["s-zh-1"]);
+    assert_eq!(found(store, tz(text("办理退款"))).await, ["s-zh-1"]);
+    assert_eq!(found(store, tz(text("refund"))).await, ["s-en-1"]);
+    assert_eq!(found(store, tz(text("want   ORDER"))).await, ["s-en-1"]);
+    assert_eq!(
+        found(store, tz(text("退款 快递"))).await,
+        Vec::<String>::new()
+    );
+    // Query syntax and wildcards are text.
+    assert_eq!(found(store, tz(text("50%"))).await, ["s-en-1"]);
+    assert!(found(store, tz(text("%"))).await == ["s-en-1"]);
+    assert!(found(store, tz(text("\"\" OR *"))).await.is_empty());
+    assert!(found(store, tz(text("_"))).await.is_empty());
+    // Only the masked text is stored, so only it is found.
+    assert_eq!(found(store, tz(text("138****5678"))).await, ["s-zh-1"]);
+    assert!(found(store, tz(text("13812345678"))).await.is_empty());
+    // Filters.
+    assert_eq!(
+        found(
+            store,
+            tz(ContactSearch {
+                channel: Some("phone".into()),
+                ..Default::default()
+            })
+        )
+        .await,
+        ["s-en-1", "s-zh-1"]
+    );
+    assert_eq!(
+        found(
+            store,
+            tz(ContactSearch {
+                rule: Some("greeting".into()),
+                ..Default::default()
+            })
+        )
+        .await,
+        ["s-zh-1"]
+    );
+    assert_eq!(
+        found(
+            store,
+            tz(ContactSearch {
+                severity: Some("major".into()),
+                agent_id: Some("Z1".into()),
+                ..Default::default()
+            })
+        )
+        .await,
+        ["s-en-1"]
+    );
+    assert_eq!(
+        found(
+            store,
+            tz(ContactSearch {
+                score_min: Some(95.0),
+                ..Default::default()
+            })
+        )
+        .await,
+        ["s-zh-2"]
+    );
+    assert_eq!(
+        found(
+            store,
+            tz(ContactSearch {
+                since: Some("2026-12-02T00:00:00.000Z".into()),
+                until: Some("2026-12-03T00:00:00.000Z".into()),
+                ..Default::default()
+            })
+        )
+        .await,
+        ["s-zh-2"]
+    );
+    store
+        .review_flag("s-en-1", 0, Decision::Dismissed, "fine", "qa")
+        .await
+        .unwrap();
+    assert_eq!(
+        found(
+            store,
+            tz(ContactSearch {
+                state: Some(ReviewState::Dismissed),
+                ..Default::default()
+            })
+        )
+        .await,
+        ["s-en-1"]
+    );
+    assert_eq!(
+        found(
+            store,
+            tz(ContactSearch {
+                state: Some(ReviewState::Pending),
+                ..Default::default()
+            })
+        )
+        .await,
+        ["s-zh-1"]
+    );
+    // Pages: newest first, with the total on every page.
+    let mut seen = Vec::new();
+    for offset in [0, 2, 4] {
+        let p = store
+            .search_contacts(&tz(ContactSearch {
+                limit: 2,
+                offset,
+                ..Default::default()
+            }))
+            .await
+            .unwrap();
+        assert_eq!(p.total, 3, "offset {offset}");
+        seen.extend(p.contacts.into_iter().map(|c| c.job_id));
+    }
+    assert_eq!(seen, ["s-en-1", "s-zh-2", "s-zh-1"]);
+    let hit = store
+        .search_contacts(&tz(ContactSearch {
+            limit: 5,
+            ..text("退款")
+        }))
+        .await
+        .unwrap();
+    assert_eq!(
+        hit.contacts[0].snippet.as_deref(),
+        Some("我想办理退款 / 您的手机号是 138****5678 吗")
+    );
+    // Sampling candidates and review tasks (schema v5).
+    let c = store
+        .sampling_candidates("2026-12-01T00:00:00.000Z", "2026-12-04T00:00:00.000Z")
+        .await
+        .unwrap();
+    let ids: Vec<&str> = c.iter().map(|c| c.job_id.as_str()).collect();
+    assert_eq!(ids, ["s-en-1", "s-zh-1", "s-zh-2"]);
+    assert!(
+        c.iter().all(|c| c.scoreable && !c.critical && !c.disputed),
+        "{c:?}"
+    );
+    let task = |job: &str, reviewer: Option<&str>| callqa::store::NewTask {
+        plan_id: "monthly".into(),
+        period: "2026-12".into(),
+        job_id: job.into(),
+        agent_id: "Z1".into(),
+        reason: "random".into(),
+        reviewer: reviewer.map(str::to_owned),
+        seed: -5,
+        due_at: "2026-12-10T00:00:00.000Z".into(),
+    };
+    let new = [task("s-en-1", Some("qa")), task("s-zh-1", None)];
+    assert_eq!(store.add_tasks(&new).await.unwrap(), 2);
+    assert_eq!(store.add_tasks(&new).await.unwrap(), 0, "idempotent");
+    assert_eq!(store.open_task_load().await.unwrap().get("qa"), Some(&1));
+    assert!(store
+        .complete_task("monthly", "2026-12", "s-en-1", "qa")
+        .await
+        .unwrap());
+    assert!(!store
+        .complete_task("monthly", "2026-12", "s-en-1", "qa")
+        .await
+        .unwrap());
+    let open = store
+        .tasks(&callqa::store::TaskFilter {
+            open_only: true,
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(
+        (open[0].job_id.as_str(), open[0].reviewer.as_deref()),
+        ("s-zh-1", None)
+    );
+    // Purged results leave the index.
+    store
+        .purge_before("2026-12-01T12:00:00.000Z")
+        .await
+        .unwrap();
+    assert!(found(store, tz(text("退款"))).await.is_empty());
+    assert_eq!(found(store, tz(text("快递"))).await, ["s-zh-2"]);
 }

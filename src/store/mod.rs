@@ -14,12 +14,16 @@ use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row};
 
 mod purge;
 mod reviews;
+mod search;
+mod tasks;
 
 pub use purge::Purged;
+pub use search::{ContactRow, ContactSearch, ReviewState, SearchPage};
+pub use tasks::{NewTask, TaskFilter, TaskRow};
 
 pub use reviews::{
     AgentRow, CalibrationRow, Dispute, DisputeDecided, DisputeOpened, FlagReview, LogEntry,
-    QueueFlagRow, ReviewFilter, SupervisorScore, UserAdded, UserRow,
+    QueueFlagRow, ReviewFilter, Reviewed, SupervisorScore, UserAdded, UserRow,
 };
 
 use crate::error::{Classify, Disposition};
@@ -153,6 +157,13 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         include_str!("migrations/0003_health.sqlite.sql"),
         include_str!("migrations/0003_health.postgres.sql"),
+    ),
+    // The review desk: transcript search (SQLite FTS5 trigram, PostgreSQL
+    // pg_trgm) and review tasks drawn by sampling plans.
+    (
+        5,
+        include_str!("migrations/0005_review_desk.sqlite.sql"),
+        include_str!("migrations/0005_review_desk.postgres.sql"),
     ),
 ];
 

@@ -52,6 +52,16 @@ pub struct Dispute {
     pub decided_at: Option<String>,
 }
 
+/// What a reviewer's decision on a flag did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reviewed {
+    Recorded,
+    /// The flag is disputed: open (the supervisor rules on it, not a
+    /// review) or ruled on (final unless a supervisor or admin reopens
+    /// it). Nothing changed.
+    Disputed(DisputeStatus),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DisputeOpened {
     Opened,
@@ -263,6 +273,52 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Records a decision on a flag in role order, checked in the same
+    /// transaction as the write: a flag under an open dispute is for the
+    /// supervisor's ruling, and a ruling is final for reviewers; only
+    /// `overrule` (a supervisor or admin) may decide a ruled flag again.
+    pub async fn review_flag_in_order(
+        &self,
+        job_id: &str,
+        idx: usize,
+        decision: Decision,
+        comment: &str,
+        reviewer: &str,
+        overrule: bool,
+    ) -> Result<Reviewed, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let status: Option<String> =
+            sqlx::query(self.sql("SELECT status FROM disputes WHERE job_id = $1 AND idx = $2"))
+                .bind(job_id)
+                .bind(idx as i64)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+        if let Some(status) = status {
+            let status: DisputeStatus = status.parse().map_err(|e| corrupt(job_id, e))?;
+            if status == DisputeStatus::Open || !overrule {
+                tx.rollback().await?;
+                return Ok(Reviewed::Disputed(status));
+            }
+        }
+        let at = now();
+        self.upsert_review(&mut tx, job_id, idx, decision, comment, reviewer, &at)
+            .await?;
+        self.log(
+            &mut tx,
+            job_id,
+            idx,
+            reviewer,
+            decision.as_str(),
+            comment,
+            &at,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Reviewed::Recorded)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -24,6 +24,18 @@ const T = {
     precision: "Precision", decided: "Decided", flag: "Flag", opened: "Opened", by: "By",
     coaching: "Coaching", agreement: "Agreement with reviewers", excluded: "dismissed flags left out",
     job: "Conversation", outcome: "Status", csat: "CSAT", fcr: "FCR", reasonh: "Reason",
+    search: "Search", searchph: "Words in the transcript", severity: "Severity", channel: "Channel",
+    any: "Any", find: "Find", prev: "Previous", next: "Next", found: "contact(s) found", showing: "showing",
+    sev_critical: "Critical", sev_major: "Major", sev_minor: "Minor", sev_info: "Info",
+    spk_agent: "Agent", spk_customer: "Customer", kind_call: "Call", kind_chat: "Chat",
+    dst_open: "open", dst_upheld: "upheld (flag dismissed)", dst_rejected: "rejected (flag kept)",
+    nocost: "This flag costs the agent no points.", pending_n: "pending",
+    calline: (d, r, c, p) => `Reviewers decided ${d} of the ${r} flags raised and confirmed ${c} of them: the machine agreed with reviewers on ${p} of decided flags.`,
+    calnone: (r) => `${r} flags raised; none decided by a reviewer yet.`,
+    tasks: "My tasks", due: "Due", reasonp: "Why sampled", done: "Done", markdone: "Mark done", plan: "Plan",
+    overdue: "overdue", notasks: "No tasks.",
+    progress: (p) => `${p.plan} ${p.period}: ${p.done} of ${p.total} done` + (p.overdue ? `, ${p.overdue} overdue` : "") + (p.unassigned ? `, ${p.unassigned} unassigned` : ""),
+    rs_critical: "critical flag", rs_disputed: "disputed", rs_unscoreable: "not scoreable", rs_random: "random", rs_agent_minimum: "agent minimum",
   },
   zh: {
     title: "智能质检复核", queue: "告警会话", disputes: "申诉", report: "考核报告", calibration: "规则校准",
@@ -39,12 +51,32 @@ const T = {
     precision: "准确率", decided: "已复核", flag: "告警", opened: "提出时间", by: "提出人", coaching: "辅导建议",
     agreement: "与人工复核一致率", excluded: "条被驳回的告警已剔除", job: "会话", outcome: "状态",
     csat: "满意度", fcr: "一次解决率", reasonh: "理由",
+    search: "会话检索", searchph: "转写文本中的词句", severity: "严重程度", channel: "渠道",
+    any: "全部", find: "检索", prev: "上一页", next: "下一页", found: "个会话", showing: "当前",
+    sev_critical: "致命", sev_major: "严重", sev_minor: "一般", sev_info: "提示",
+    spk_agent: "坐席", spk_customer: "客户", kind_call: "通话", kind_chat: "在线会话",
+    dst_open: "待裁决", dst_upheld: "申诉成立（告警已驳回）", dst_rejected: "申诉不成立（维持告警）",
+    nocost: "该告警不扣坐席的分。", pending_n: "条待复核",
+    calline: (d, r, c, p) => `共 ${r} 条告警，人工已复核 ${d} 条，其中确认 ${c} 条：机器判定与人工复核一致率 ${p}。`,
+    calnone: (r) => `共 ${r} 条告警，尚无人工复核。`,
+    tasks: "我的复核任务", due: "截止时间", reasonp: "抽检原因", done: "已完成", markdone: "标记完成", plan: "抽检计划",
+    overdue: "已逾期", notasks: "没有任务。",
+    progress: (p) => `${p.plan} ${p.period}：共 ${p.total} 条，已完成 ${p.done} 条` + (p.overdue ? `，逾期 ${p.overdue} 条` : "") + (p.unassigned ? `，未分配 ${p.unassigned} 条` : ""),
+    rs_critical: "致命告警", rs_disputed: "申诉", rs_unscoreable: "无法评分", rs_random: "随机抽取", rs_agent_minimum: "坐席保底",
   },
 };
 
-const state = { token: null, me: null, lang: "en", selected: null, detail: null };
+const state = { token: null, me: null, lang: "en", selected: null, detail: null, tab: "queue", labels: null, searchOffset: 0 };
 const $ = (id) => document.getElementById(id);
 const t = (k) => (T[state.lang] && T[state.lang][k]) || T.en[k] || k;
+
+// Names of ids for people: flags come from the server (the report's
+// wording); severities, speakers, kinds and dispute states from T.
+const flagName = (id) => (state.labels && state.labels.flags[state.lang] && state.labels.flags[state.lang][id]) || id;
+const sevName = (s) => t(`sev_${s}`);
+const spkName = (s) => (s ? t(`spk_${s}`) : "–");
+const kindName = (k) => t(`kind_${k}`);
+const disputeName = (s) => t(`dst_${s}`);
 
 function el(tag, attrs, ...children) {
   const e = document.createElement(tag);
@@ -103,6 +135,31 @@ async function api(path, opts = {}) {
 function translate() {
   document.documentElement.lang = state.lang;
   for (const e of document.querySelectorAll("[data-t]")) e.textContent = t(e.dataset.t);
+  for (const e of document.querySelectorAll("[data-tp]")) e.placeholder = t(e.dataset.tp);
+  fillFlagFilter();
+}
+
+function fillFlagFilter() {
+  const sel = $("search-flag");
+  if (!state.labels) return;
+  const keep = sel.value;
+  sel.replaceChildren(el("option", { value: "", "data-t": "any", text: t("any") }));
+  for (const id of Object.keys(state.labels.flags.en)) sel.append(el("option", { value: id, text: flagName(id) }));
+  sel.value = keep;
+}
+
+// Re-draws whatever is on screen in the current language.
+function rerender() {
+  translate();
+  if (!state.me) return;
+  const fail = (e) => toast(e.message);
+  loadQueue().catch(fail);
+  if (state.selected) openResult(state.selected).catch(fail);
+  if (state.tab === "disputes") loadDisputes().catch(fail);
+  if (state.tab === "tasks") loadTasks().catch(fail);
+  if (state.tab === "report") loadReport();
+  if (state.tab === "calibration") loadCalibration();
+  if (state.tab === "search" && $("search-total").textContent) runSearch(state.searchOffset).catch(fail);
 }
 
 // ---- sign-in --------------------------------------------------------------
@@ -124,7 +181,16 @@ async function signIn(token) {
   $("logout").hidden = false;
   $("whoami").textContent = `${state.me.name} · ${state.me.role}`;
   $("tab-calibration").hidden = state.me.role === "agent";
-  const month = new Date().toISOString().slice(0, 7);
+  $("tab-tasks").hidden = state.me.role === "agent";
+  try { state.labels = await api("/api/labels"); } catch (e) { toast(e.message); }
+  translate();
+  // Reports open on the month of the latest contact, not the current
+  // month (which is often empty: contacts are scored in batches).
+  let month = new Date().toISOString().slice(0, 7);
+  try {
+    const latest = await api("/api/search?limit=1");
+    if (latest.contacts.length && latest.contacts[0].started_at) month = latest.contacts[0].started_at.slice(0, 7);
+  } catch (_) { /* keep the current month */ }
   for (const id of ["report-period", "cal-period"]) if (!$(id).value) $(id).value = month;
   if (state.me.role === "agent") $("status-filter").value = "all";
   await loadQueue();
@@ -157,9 +223,9 @@ async function loadQueue() {
       "data-job": it.job_id,
       onclick: () => openResult(it.job_id),
     },
-      el("div", {}, el("span", { class: `badge ${it.max_severity}`, text: it.max_severity }), " ", el("b", { text: it.job_id })),
-      el("div", { class: "meta", text: `${it.agent_id}${it.team ? " · " + it.team : ""} · ${it.kind} · ${t("score")} ${it.score}` }),
-      el("div", { class: "meta", text: Object.entries(counts).map(([k, n]) => (n > 1 ? `${k} ×${n}` : k)).join(", ") }),
+      el("div", {}, el("span", { class: `badge ${it.max_severity}`, text: sevName(it.max_severity) }), " ", el("b", { text: it.job_id })),
+      el("div", { class: "meta", text: `${it.agent_id}${it.team ? " · " + it.team : ""} · ${kindName(it.kind)} · ${t("score")} ${it.score}` }),
+      el("div", { class: "meta", text: Object.entries(counts).map(([k, n]) => (n > 1 ? `${flagName(k)} ×${n}` : flagName(k))).join(", ") }),
     );
     ul.append(li);
   }
@@ -206,7 +272,7 @@ async function openResult(job) {
   pane.dataset.job = job;
   pane.append(
     el("h2", { text: `${r.job_id}` }),
-    el("div", { class: "hint", text: `${t("agent")} ${r.agent_id}${r.agent.name ? " " + r.agent.name : ""} · ${r.kind} · ${r.language} · ${t("started")} ${r.started_at || "-"} · ${t("score")} ${r.score}${r.passed ? " ✓" : " ✗"}` }),
+    el("div", { class: "hint", text: `${t("agent")} ${r.agent_id}${r.agent.name ? " " + r.agent.name : ""} · ${kindName(r.kind)} · ${r.language} · ${t("started")} ${r.started_at || "-"} · ${t("score")} ${r.score}${r.passed ? " ✓" : " ✗"}` }),
   );
   if (d.has_audio) {
     const audio = el("audio", { id: "player", controls: true, preload: "metadata" });
@@ -230,27 +296,33 @@ function statusBadges(st) {
   const out = [];
   if (st && st.review) out.push(el("span", { class: `badge ${st.review.decision}`, text: t(st.review.decision) }));
   else out.push(el("span", { class: "badge", text: t("pending") }));
-  if (st && st.dispute) out.push(" ", el("span", { class: `badge ${st.dispute.status}`, text: `${t("dispute")}: ${st.dispute.status}` }));
+  if (st && st.dispute) out.push(" ", el("span", { class: `badge ${st.dispute.status}`, text: `${t("dispute")}: ${disputeName(st.dispute.status)}` }));
   return out;
 }
 
 function flagItem(r, d, f, idx) {
   const st = d.flags.find((s) => s.idx === idx);
-  const ev = f.evidence[0];
   const li = el("li", { class: "flag", "data-idx": idx },
     el("div", {},
-      el("span", { class: `badge ${f.severity}`, text: f.severity }), " ",
-      el("b", { text: f.id }), ` (${f.rule}) `,
+      el("span", { class: `badge ${f.severity}`, text: sevName(f.severity) }), " ",
+      el("b", { class: "flag-name", text: flagName(f.id) }), ` (${f.rule}) `,
       el("span", { class: "flag-status", "data-idx": idx }, ...statusBadges(st)),
     ),
     el("div", { text: f.message }),
   );
-  if (ev) {
-    li.append(el("div", { class: "hint" }, `${t("evidence")}: ${ev.speaker || "-"} ${clock(ev.start)}–${clock(ev.end)} “`, ...highlighted(ev.text, ev.highlight ? [ev.highlight] : []), "”"));
+  // Every piece of evidence, each playable.
+  f.evidence.forEach((ev, k) => {
+    const line = el("div", { class: "hint evidence", "data-idx": idx, "data-ev": k },
+      `${t("evidence")} ${k + 1}/${f.evidence.length}: ${spkName(ev.speaker)} ${clock(ev.start)}–${clock(ev.end)} “`,
+      ...highlighted(ev.text, ev.highlight ? [ev.highlight] : []), "” ");
     if (d.has_audio) {
-      li.append(el("button", { type: "button", class: "play", "data-idx": idx, "data-start": ev.start, onclick: () => playAt(ev.start), text: `▶ ${t("play")} ${clock(ev.start)}` }));
+      line.append(el("button", { type: "button", class: "play", "data-idx": idx, "data-ev": k, "data-start": ev.start, onclick: () => playAt(ev.start), text: `▶ ${t("play")} ${clock(ev.start)}` }));
     }
-  }
+    li.append(line);
+  });
+  const coach = (r.coaching || []).filter((c) => c.rule === f.rule && c.flag === f.id);
+  for (const c of coach) li.append(el("div", { class: "coach-text", "data-idx": idx }, el("b", { text: `${t("coaching")}: ` }), c.text));
+  if (st && !st.costs_points) li.append(el("div", { class: "hint nocost", text: t("nocost") }));
   const role = state.me.role;
   const reviewer = role === "reviewer" || role === "supervisor" || role === "admin";
   const supervisor = role === "supervisor" || role === "admin";
@@ -261,7 +333,7 @@ function flagItem(r, d, f, idx) {
       el("button", { type: "button", class: "dismiss", "data-idx": idx, text: t("dismiss"), onclick: () => decide(r.job_id, idx, "dismissed", c.value) }),
     ));
   }
-  if (role === "agent" && !(st && st.dispute) && !(st && st.review && st.review.decision === "dismissed")) {
+  if (role === "agent" && st && st.costs_points && !st.dispute && !(st.review && st.review.decision === "dismissed")) {
     const c = el("textarea", { class: "reason", "data-idx": idx, placeholder: t("reason"), maxlength: 2000 });
     li.append(c, el("div", { class: "actions" },
       el("button", { type: "button", class: "dispute", "data-idx": idx, text: t("dispute"), onclick: () => dispute(r.job_id, idx, c.value) }),
@@ -293,7 +365,7 @@ function transcript(r) {
     const flagged = marks.has(i);
     box.append(el("div", { class: "turn" + (flagged ? " flagged" : ""), "data-turn": i },
       el("span", { class: "t", text: clock(turn.start), onclick: () => playAt(turn.start) }),
-      el("span", { class: `who-${turn.speaker}`, text: turn.speaker }),
+      el("span", { class: `who-${turn.speaker}`, text: spkName(turn.speaker) }),
       el("span", {}, ...highlighted(turn.text, marks.get(i) || [])),
     ));
   });
@@ -336,7 +408,7 @@ async function loadDisputes() {
     tb.append(el("tr", { "data-job": d.job_id },
       el("td", {}, el("a", { href: "#", text: d.job_id, onclick: (e) => { e.preventDefault(); showTab("queue"); openResult(d.job_id); } })),
       el("td", { class: "n", text: d.idx }), el("td", { text: d.agent_id }), el("td", { text: d.opened_by }),
-      el("td", { text: d.reason }), el("td", {}, el("span", { class: `badge ${d.status}`, text: d.status })),
+      el("td", { text: d.reason }), el("td", {}, el("span", { class: `badge ${d.status}`, text: disputeName(d.status) })),
       el("td", { text: d.opened_at }),
     ));
   }
@@ -394,22 +466,85 @@ async function downloadReport() {
 async function loadCalibration() {
   let c;
   try { c = await api(`/api/calibration?period=${encodeURIComponent($("cal-period").value.trim())}`); } catch (e) { toast(e.message); return; }
-  $("cal-meta").textContent = `${t("agreement")}: ${pct(c.agreement)} (${c.decided}/${c.raised})`;
+  const confirmed = c.rules.reduce((n, r) => n + r.confirmed, 0);
+  $("cal-meta").textContent = c.decided ? t("calline")(c.decided, c.raised, confirmed, pct(c.agreement)) : t("calnone")(c.raised);
   const tb = $("cal-table");
   tb.replaceChildren(el("tr", {}, ...["rule", "flag", "raised", "confirmed", "dismissed", "pending", "precision"].map((k) => el("th", { text: t(k) }))));
   for (const r of c.rules) {
     tb.append(el("tr", { "data-rule": r.rule },
-      el("td", { text: r.rule }), el("td", { text: r.flag }), el("td", { class: "n", text: r.raised }),
+      el("td", { text: r.rule }), el("td", { text: flagName(r.flag) }), el("td", { class: "n", text: r.raised }),
       el("td", { class: "n", text: r.confirmed }), el("td", { class: "n", text: r.dismissed }),
       el("td", { class: "n", text: r.pending }), el("td", { class: "n precision", text: pct(r.precision) }),
     ));
   }
 }
 
+// ---- my tasks ----------------------------------------------------------------------
+
+async function loadTasks() {
+  const r = await api("/api/tasks?limit=500");
+  $("tasks-progress").textContent = r.progress.map((p) => t("progress")(p)).join(" · ");
+  const tb = $("tasks-table");
+  tb.replaceChildren(el("tr", {}, ...["job", "agent", "plan", "reasonp", "due", "done"].map((k) => el("th", { text: t(k) }))));
+  if (!r.tasks.length) tb.append(el("tr", {}, el("td", { colspan: 6, text: t("notasks") })));
+  for (const k of r.tasks) {
+    const done = k.done_at
+      ? el("span", { class: "badge confirmed", text: t("done") })
+      : el("button", { type: "button", class: "task-done", "data-job": k.job_id, text: t("markdone"), onclick: () => taskDone(k) });
+    tb.append(el("tr", { "data-job": k.job_id, class: k.overdue ? "overdue" : null },
+      el("td", {}, el("a", { href: "#", text: k.job_id, onclick: (e) => { e.preventDefault(); showTab("queue"); openResult(k.job_id).catch((x) => toast(x.message)); } })),
+      el("td", { text: k.agent_id }), el("td", { text: `${k.plan} ${k.period}` }), el("td", { text: t(`rs_${k.reason}`) }),
+      el("td", { class: "due", text: k.due_at.slice(0, 16).replace("T", " ") + (k.overdue ? ` (${t("overdue")})` : "") }),
+      el("td", {}, done),
+    ));
+  }
+}
+
+async function taskDone(k) {
+  try {
+    await api("/api/tasks/done", { method: "POST", body: { plan: k.plan, period: k.period, job_id: k.job_id } });
+    toast(t("saved"));
+    await loadTasks();
+  } catch (e) { toast(e.message); }
+}
+
+// ---- search ------------------------------------------------------------------------
+
+const PAGE = 20;
+
+function searchQuery(offset) {
+  const q = new URLSearchParams({ limit: PAGE, offset });
+  const put = (k, id) => { const v = $(id).value.trim(); if (v) q.set(k, v); };
+  put("q", "search-q"); put("agent", "search-agent"); put("team", "search-team"); put("period", "search-period");
+  put("rule", "search-rule"); put("flag", "search-flag"); put("severity", "search-severity");
+  put("channel", "search-channel"); put("state", "search-state"); put("score_min", "search-min"); put("score_max", "search-max");
+  return `/api/search?${q}`;
+}
+
+async function runSearch(offset) {
+  const page = await api(searchQuery(offset));
+  state.searchOffset = offset;
+  const to = offset + page.contacts.length;
+  $("search-total").textContent = `${page.total} ${t("found")}` + (page.total ? ` · ${t("showing")} ${page.total ? offset + 1 : 0}–${to}` : "");
+  const ul = $("search-results");
+  ul.replaceChildren();
+  for (const c of page.contacts) {
+    ul.append(el("li", { "data-job": c.job_id, onclick: () => { showTab("queue"); openResult(c.job_id).catch((e) => toast(e.message)); } },
+      el("b", { text: c.job_id }),
+      el("span", { class: "meta", text: ` · ${c.agent_id}${c.team ? " · " + c.team : ""} · ${kindName(c.kind)} · ${c.channel} · ${t("score")} ${c.score} · ${c.started_at || "–"}` }),
+      c.snippet ? el("div", { class: "snippet", text: c.snippet }) : null,
+    ));
+  }
+  $("search-prev").disabled = offset === 0;
+  $("search-next").disabled = to >= page.total;
+}
+
 function showTab(name) {
+  state.tab = name;
   for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === name);
   for (const v of document.querySelectorAll(".view")) v.hidden = v.id !== `view-${name}`;
   if (name === "disputes") loadDisputes().catch((e) => toast(e.message));
+  if (name === "tasks") loadTasks().catch((e) => toast(e.message));
   if (name === "report") loadReport();
   if (name === "calibration") loadCalibration();
 }
@@ -424,8 +559,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("lang").addEventListener("change", () => {
     state.lang = $("lang").value;
     sessionStorage.setItem("callqa.lang", state.lang);
-    translate();
-    if (state.selected && state.me) openResult(state.selected).catch((e) => toast(e.message));
+    rerender();
   });
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -439,6 +573,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("report-load").addEventListener("click", loadReport);
   $("report-html").addEventListener("click", downloadReport);
   $("cal-load").addEventListener("click", loadCalibration);
+  $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(0).catch((err) => toast(err.message)); });
+  $("search-prev").addEventListener("click", () => runSearch(Math.max(0, state.searchOffset - PAGE)).catch((e) => toast(e.message)));
+  $("search-next").addEventListener("click", () => runSearch(state.searchOffset + PAGE).catch((e) => toast(e.message)));
   const saved = sessionStorage.getItem("callqa.token");
   if (saved) signIn(saved);
 });
