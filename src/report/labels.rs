@@ -1,6 +1,8 @@
 //! The words of reports in Chinese and English: column headings, flag
 //! names, and the coaching sentence that compares an agent with the team.
 
+use super::grade::{Basis, Method};
+use super::FatalNote;
 use crate::domain::{FlagId, Language};
 
 /// Column headings and section titles.
@@ -184,6 +186,55 @@ pub fn weakness_line(lang: Language, label: &str, k: usize, n: usize, team_eq: f
             "{label}：{n} 通中有 {k} 通；班组平均 {n} 通中 {} 通",
             count(team_eq)
         ),
+    }
+}
+
+/// The reason shown next to a grade, or why there is none; `None` for a
+/// plain forced distribution over a full pool.
+#[allow(clippy::too_many_arguments)]
+pub fn grade_note(
+    lang: Language,
+    basis: Basis,
+    method: Method,
+    fatal: &[FatalNote],
+    contacts: usize,
+    min_contacts: usize,
+    pool: usize,
+    min_pool: usize,
+) -> Option<String> {
+    let zh = lang == Language::Zh;
+    match basis {
+        Basis::Forced | Basis::NoScore => None,
+        Basis::Fatal => {
+            let mut what: Vec<String> = Vec::new();
+            for f in fatal {
+                let s = format!("{} ({})", f.label, f.job_id);
+                if !what.contains(&s) {
+                    what.push(s);
+                }
+            }
+            Some(if zh {
+                format!("一票否决：{}", what.join("；"))
+            } else {
+                format!("Fatal item: {}", what.join("; "))
+            })
+        }
+        Basis::InsufficientData => Some(if zh {
+            format!("数据不足：有效通数 {contacts}，少于 {min_contacts}")
+        } else {
+            format!("Insufficient data: {contacts} scoreable contacts, fewer than {min_contacts}")
+        }),
+        Basis::Thresholds if method == Method::Thresholds => None,
+        Basis::Thresholds => Some(if zh {
+            format!("按分数线评定：评定组仅 {pool} 人，少于强制分布所需的 {min_pool} 人")
+        } else {
+            format!("By score thresholds: a pool of {pool}, fewer than the {min_pool} forced distribution needs")
+        }),
+        Basis::ForcedMerged => Some(if zh {
+            format!("小班组合并后强制分布（共 {pool} 人）")
+        } else {
+            format!("Forced distribution over small teams merged ({pool} people)")
+        }),
     }
 }
 

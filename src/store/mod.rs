@@ -458,15 +458,16 @@ impl Store {
             .collect()
     }
 
-    /// Full results in a period, for reports.
+    /// Full results in a period, for reports. A result without a start
+    /// time is placed at the time it was processed.
     pub async fn results_between(&self, f: &ResultFilter) -> Result<Vec<ResultWire>, StoreError> {
         let rows = sqlx::query(self.sql(
             "SELECT job_id, result FROM results
              WHERE ($1 IS NULL OR agent_id = $1)
                AND ($2 IS NULL OR team = $2)
-               AND ($3 IS NULL OR started_at >= $3)
-               AND ($4 IS NULL OR started_at < $4)
-             ORDER BY started_at, job_id",
+               AND ($3 IS NULL OR COALESCE(started_at, processed_at) >= $3)
+               AND ($4 IS NULL OR COALESCE(started_at, processed_at) < $4)
+             ORDER BY COALESCE(started_at, processed_at), job_id",
         ))
         .bind(f.agent_id.clone())
         .bind(f.team.clone())
