@@ -124,6 +124,19 @@ pub enum Basis {
     NoScore,
 }
 
+impl Basis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Basis::Forced => "forced",
+            Basis::ForcedMerged => "forced_merged",
+            Basis::Thresholds => "thresholds",
+            Basis::Fatal => "fatal",
+            Basis::InsufficientData => "insufficient_data",
+            Basis::NoScore => "no_score",
+        }
+    }
+}
+
 /// What grading needs to know of one person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {

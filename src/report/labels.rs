@@ -43,6 +43,14 @@ pub struct Words {
     pub excluded: &'static str,
     pub no_data: &'static str,
     pub no_weaknesses: &'static str,
+    pub note: &'static str,
+    pub unscoreable: &'static str,
+    pub job: &'static str,
+    pub kind: &'static str,
+    pub started: &'static str,
+    pub reason: &'static str,
+    pub empty_period: &'static str,
+    pub placed_by_processing: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -82,6 +90,14 @@ pub const EN: Words = Words {
     excluded: "flags dismissed by reviewers are left out",
     no_data: "no data",
     no_weaknesses: "No recurring weaknesses.",
+    note: "Note",
+    unscoreable: "Not scoreable (listen to these)",
+    job: "Job",
+    kind: "Kind",
+    started: "Started",
+    reason: "Reason",
+    empty_period: "No contacts in this period.",
+    placed_by_processing: "results without a start time are placed by the time they were processed",
 };
 
 pub const ZH: Words = Words {
@@ -121,6 +137,14 @@ pub const ZH: Words = Words {
     excluded: "已剔除复核驳回的告警",
     no_data: "无数据",
     no_weaknesses: "无反复出现的问题。",
+    note: "说明",
+    unscoreable: "无法评分的通话（请人工复听）",
+    job: "工单",
+    kind: "类型",
+    started: "开始时间",
+    reason: "原因",
+    empty_period: "本周期内没有会话记录。",
+    placed_by_processing: "条结果没有开始时间，按处理时间计入",
 };
 
 pub fn words(lang: Language) -> &'static Words {

@@ -322,9 +322,13 @@ pub fn rescore(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PeriodInfo {
     pub label: String,
+    /// UTC bounds, `[since, until)`.
     pub since: String,
     pub until: String,
     pub utc_offset: String,
+    /// First and last day, in the scheme's local time: what headers show.
+    pub first_day: String,
+    pub last_day: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -392,6 +396,8 @@ pub struct TrendPoint {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub period: PeriodInfo,
+    /// The language asked for (`--lang`): headings of tables and CSV.
+    pub lang: Option<Language>,
     pub scheme: String,
     pub grading: Method,
     pub generated_at: String,
@@ -802,7 +808,10 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
             since: o.period.since_utc(),
             until: o.period.until_utc(),
             utc_offset: tz.to_string(),
+            first_day: o.period.first_day(),
+            last_day: o.period.last_day(),
         },
+        lang: o.lang,
         scheme: o.scheme.label(),
         grading: g.method,
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
