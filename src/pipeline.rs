@@ -655,9 +655,13 @@ impl Pipeline {
     /// Scores and stores a validated job.
     pub async fn run_job(&self, source: &str, job: Job) -> Result<Outcome, JobError> {
         let job_id = job.id().to_string();
+        // Metadata a re-sent job carries (CSAT, resolution, … that the CRM
+        // learnt after the call) updates the stored result.
+        let late = crate::wire::job::MetadataWire::from(&job.header().metadata);
         // A redelivered job whose result is stored needs no work.
         if stage_store(self.store.result_exists(&job_id).await)? {
             telemetry::count(Counter::JobsDuplicate);
+            self.resent(source, &job_id, &late).await?;
             if let Some(r) = stage_store(self.store.get_result(&job_id).await)? {
                 return Ok(Outcome::Done {
                     result: Box::new(r),
@@ -697,6 +701,7 @@ impl Pipeline {
                         // stored result is the one that counts, and the one
                         // to publish, so stored and published agree.
                         telemetry::count(Counter::JobsDuplicate);
+                        self.resent(source, &result.job_id, &late).await?;
                         stage_store(self.store.get_result(&result.job_id).await)?.unwrap_or(result)
                     }
                 };
@@ -710,6 +715,28 @@ impl Pipeline {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A job id that already has a stored result: that result stands (the
+    /// first analysis wins), but the job's metadata is applied to it — a
+    /// re-sent job with a new CSAT or resolution updates them, logged in
+    /// the metadata audit log; the same metadata changes nothing.
+    async fn resent(
+        &self,
+        source: &str,
+        job_id: &str,
+        metadata: &crate::wire::job::MetadataWire,
+    ) -> Result<(), JobError> {
+        let change = stage_store(
+            self.store
+                .update_metadata(job_id, metadata, "job", &format!("resend:{source}"))
+                .await,
+        )?;
+        if let Some(c) = change.filter(|c| !c.changes.is_empty()) {
+            let fields: Vec<&str> = c.changes.keys().map(String::as_str).collect();
+            tracing::info!(job_id, fields = ?fields, "re-sent job: metadata updated");
+        }
+        Ok(())
     }
 
     /// Stores a failure record for a rejected job.

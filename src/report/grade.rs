@@ -170,7 +170,12 @@ fn ranks(scores: &[f64]) -> Vec<usize> {
 
 /// Grades everyone: see the module docs. `by_team` false pools everyone
 /// together (`within = "all"`).
-pub fn assign(people: &[Candidate], g: &Grading, by_team: bool, fatal: &FatalPolicy) -> Vec<Graded> {
+pub fn assign(
+    people: &[Candidate],
+    g: &Grading,
+    by_team: bool,
+    fatal: &FatalPolicy,
+) -> Vec<Graded> {
     let mut out: Vec<Graded> = vec![
         Graded {
             grade: None,
@@ -181,7 +186,12 @@ pub fn assign(people: &[Candidate], g: &Grading, by_team: bool, fatal: &FatalPol
         people.len()
     ];
     let last = g.grades.len().saturating_sub(1);
-    let threshold = |s: f64| by_threshold(&[s], &g.grades).first().copied().unwrap_or(last);
+    let threshold = |s: f64| {
+        by_threshold(&[s], &g.grades)
+            .first()
+            .copied()
+            .unwrap_or(last)
+    };
     let mut pools: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
     for (i, p) in people.iter().enumerate() {
         let Some(score) = p.score else { continue };
@@ -355,49 +365,69 @@ mod tests {
         let cases: &[(&str, usize, usize, SmallPools, &str, &str, &[Basis])] = &[
             (
                 "a team of 3 is below min_pool 5: thresholds, not A/B/C by force",
-                2, 5, Thr,
+                2,
+                5,
+                Thr,
                 "T:85:20 T:70:20 T:65:20",
                 "ABB",
                 &[Thresholds, Thresholds, Thresholds],
             ),
             (
                 "the same team with min_pool 1: forced distribution",
-                2, 1, Thr,
+                2,
+                1,
+                Thr,
                 "T:85:20 T:70:20 T:65:20",
                 "ABC",
                 &[Forced, Forced, Forced],
             ),
             (
                 "one scoreable contact (a garbled call does not count): no grade",
-                2, 5, Thr,
+                2,
+                5,
+                Thr,
                 "T:95:1 T:70:20",
                 "-B",
                 &[InsufficientData, Thresholds],
             ),
             (
                 "fatal item: capped at C and out of the distribution of the other five",
-                2, 5, Thr,
+                2,
+                5,
+                Thr,
                 "T:89.6:2! T:91:20 T:85:20 T:80:20 T:75:20 T:60:20",
                 "CABBBC",
                 &[Fatal, Forced, Forced, Forced, Forced, Forced],
             ),
             (
                 "small teams merged: 2 + 3 people make one pool of 5",
-                2, 5, Merge,
+                2,
+                5,
+                Merge,
                 "T1:88:9 T1:72:9 T2:90:9 T2:65:9 T2:60:9",
                 "BBABC",
-                &[ForcedMerged, ForcedMerged, ForcedMerged, ForcedMerged, ForcedMerged],
+                &[
+                    ForcedMerged,
+                    ForcedMerged,
+                    ForcedMerged,
+                    ForcedMerged,
+                    ForcedMerged,
+                ],
             ),
             (
                 "merged but still under 5: thresholds",
-                2, 5, Merge,
+                2,
+                5,
+                Merge,
                 "T1:88:9 T2:65:9",
                 "AB",
                 &[Thresholds, Thresholds],
             ),
             (
                 "a full team of 5 is forced; a team of 1 beside it by thresholds",
-                2, 5, Thr,
+                2,
+                5,
+                Thr,
                 "T1:91:9 T1:85:9 T1:80:9 T1:75:9 T1:60:9 T2:99:9",
                 "ABBBCS",
                 &[Forced, Forced, Forced, Forced, Forced, Thresholds],
@@ -420,7 +450,11 @@ mod tests {
             let got = assign(&cands, &grading(*min_c, *min_p, *small), true, &cap_c());
             let grades: String = got
                 .iter()
-                .map(|g| g.grade.map(|i| sabc()[i].name.clone()).unwrap_or("-".into()))
+                .map(|g| {
+                    g.grade
+                        .map(|i| sabc()[i].name.clone())
+                        .unwrap_or("-".into())
+                })
                 .collect();
             assert_eq!(grades, *want, "{name}");
             let b: Vec<Basis> = got.iter().map(|g| g.basis).collect();

@@ -362,7 +362,11 @@ pub fn page(r: &Report, lang: Language) -> String {
         );
     }
     if r.overall.contacts == 0 {
-        let _ = write!(s, "<p id=\"empty\">{}</p></body></html>\n", esc(w.empty_period));
+        let _ = write!(
+            s,
+            "<p id=\"empty\">{}</p></body></html>\n",
+            esc(w.empty_period)
+        );
         return s;
     }
     let _ = write!(

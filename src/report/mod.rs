@@ -14,6 +14,7 @@
 pub mod coaching;
 pub mod grade;
 pub mod html;
+pub mod import;
 pub mod kpi;
 pub mod labels;
 pub mod period;
@@ -240,7 +241,8 @@ impl Contact {
             dismissed: dismissed.iter().filter(|&&i| i < r.flags.len()).count(),
             first_response_s: m.first_response_s,
             avg_response_s: m.avg_response_s,
-            handle_time_s: m.handle_time_s,
+            // The CRM's handle time, where it sent one, is the one that counts.
+            handle_time_s: r.metadata.handle_time_s.unwrap_or(m.handle_time_s),
             after_call_work_s: m.after_call_work_s.or(r.metadata.after_call_work_s),
             silence_share: m.silence_share,
             csat: r.metadata.csat.map(|score| Csat {
@@ -583,8 +585,10 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
             .collect();
         kpi::first_contact_resolution(&keys, o.scheme.fcr_window_days)
     };
-    for (c, f) in contacts.iter_mut().zip(fcr) {
-        c.fcr = f;
+    for ((c, f), r) in contacts.iter_mut().zip(fcr).zip(&inputs.results) {
+        // The CRM's own first-contact-resolution mark wins over the
+        // return-visit rule.
+        c.fcr = r.metadata.first_contact_resolved.or(f);
     }
 
     // Flags the scheme makes fatal whatever the scorecard says.
@@ -1260,11 +1264,8 @@ pub(crate) mod tests {
         );
 
         // Everyone in one ranking: 4 people → A, B, B, C.
-        let all_scheme = Scheme::parse(
-            Path::new("t.toml"),
-            &format!("{QA_ONLY}within = \"all\"\n"),
-        )
-        .unwrap();
+        let all_scheme =
+            Scheme::parse(Path::new("t.toml"), &format!("{QA_ONLY}within = \"all\"\n")).unwrap();
         let r = build(
             &inputs,
             &Options {
@@ -1290,8 +1291,9 @@ pub(crate) mod tests {
     /// grade A; a silent recording scored 100 counted as a pass.
     #[test]
     fn fatal_items_reach_the_grade_and_unscoreable_contacts_are_listed() {
-        let scheme = Scheme::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/evaluation.toml"))
-            .unwrap();
+        let scheme =
+            Scheme::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/evaluation.toml"))
+                .unwrap();
         let qa = Scheme::parse(Path::new("t.toml"), QA_ONLY).unwrap();
         let period = Period::parse("2026-11", scheme.utc_offset).unwrap();
         let pii = flag(FlagId::PiiExposure, "pii", Severity::Critical);
@@ -1336,7 +1338,11 @@ pub(crate) mod tests {
             );
             let q = r.agents.iter().find(|a| a.agent_id == "Q").unwrap();
             assert_eq!(q.kpis.unscoreable, 1);
-            assert_eq!(q.kpis.avg_score, Some(65.0), "{note}: the silent call is not averaged");
+            assert_eq!(
+                q.kpis.avg_score,
+                Some(65.0),
+                "{note}: the silent call is not averaged"
+            );
             assert_eq!(q.kpis.pass_rate, Some(0.0));
             assert_eq!(
                 r.unscoreable,
@@ -1363,7 +1369,11 @@ pub(crate) mod tests {
         );
         let p = r.agents.iter().find(|a| a.agent_id == "P").unwrap();
         assert_eq!(p.composite.total, Some(0.0));
-        assert_eq!(p.kpis.avg_score, Some(92.5), "the KPI itself is what happened");
+        assert_eq!(
+            p.kpis.avg_score,
+            Some(92.5),
+            "the KPI itself is what happened"
+        );
         // Dismissing the PII flag gives P their grade back.
         let inputs = Inputs {
             dismissed: vec![("p1".into(), 0)],

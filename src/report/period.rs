@@ -137,9 +137,15 @@ mod tests {
         }
         // Headers show local days, not the UTC bounds.
         let p = Period::parse("2026-11", cst).unwrap();
-        assert_eq!((p.first_day(), p.last_day()), ("2026-11-01".into(), "2026-11-30".into()));
+        assert_eq!(
+            (p.first_day(), p.last_day()),
+            ("2026-11-01".into(), "2026-11-30".into())
+        );
         let p = Period::parse("2026-11-03", cst).unwrap();
-        assert_eq!((p.first_day(), p.last_day()), ("2026-11-03".into(), "2026-11-03".into()));
+        assert_eq!(
+            (p.first_day(), p.last_day()),
+            ("2026-11-03".into(), "2026-11-03".into())
+        );
         for bad in [
             "2026-13",
             "2026/11",

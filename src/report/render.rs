@@ -144,7 +144,11 @@ pub fn table(r: &Report, lang: Language) -> String {
         let _ = writeln!(out, "{} {}", r.dismissed_flags, w.excluded);
     }
     if r.placed_by_processing_time > 0 {
-        let _ = writeln!(out, "{} {}", r.placed_by_processing_time, w.placed_by_processing);
+        let _ = writeln!(
+            out,
+            "{} {}",
+            r.placed_by_processing_time, w.placed_by_processing
+        );
     }
     if r.overall.contacts == 0 {
         let _ = writeln!(out, "\n{}", w.empty_period);

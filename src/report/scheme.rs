@@ -602,16 +602,17 @@ impl Scheme {
             }
             out
         };
-        let small_pools = match g.small_pools.get_ref().as_str() {
-            "thresholds" => SmallPools::Thresholds,
-            "merge" => SmallPools::Merge,
-            other => {
-                return Err(src.err(
+        let small_pools =
+            match g.small_pools.get_ref().as_str() {
+                "thresholds" => SmallPools::Thresholds,
+                "merge" => SmallPools::Merge,
+                other => return Err(src.err(
                     Some(g.small_pools.span()),
-                    format!("[grading] small_pools {other:?} (expected \"thresholds\" or \"merge\")"),
-                ))
-            }
-        };
+                    format!(
+                        "[grading] small_pools {other:?} (expected \"thresholds\" or \"merge\")"
+                    ),
+                )),
+            };
         let fatal = {
             let f = &file.fatal;
             let mut flags = Vec::new();
@@ -639,7 +640,10 @@ impl Scheme {
                     .ok_or_else(|| {
                         src.err(
                             Some(name.span()),
-                            format!("[fatal] max_grade {:?} is not one of the grades", name.get_ref()),
+                            format!(
+                                "[fatal] max_grade {:?} is not one of the grades",
+                                name.get_ref()
+                            ),
                         )
                     })?,
             };

@@ -12,8 +12,11 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row};
 
+mod metadata;
 mod purge;
 mod reviews;
+
+pub use metadata::{merge as merge_metadata, MetadataChange, MetadataLogRow};
 
 pub use purge::Purged;
 
@@ -148,6 +151,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         include_str!("migrations/0003_health.sqlite.sql"),
         include_str!("migrations/0003_health.postgres.sql"),
+    ),
+    // Late metadata: results by ticket id, and the metadata audit log.
+    (
+        4,
+        include_str!("migrations/0004_metadata.sqlite.sql"),
+        include_str!("migrations/0004_metadata.postgres.sql"),
     ),
 ];
 
@@ -293,8 +302,8 @@ impl Store {
         })?;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(self.sql(
-            "INSERT INTO results (job_id, agent_id, team, role, kind, language, channel, score, passed, flag_count, customer_id, started_at, processed_at, result)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            "INSERT INTO results (job_id, agent_id, team, role, kind, language, channel, score, passed, flag_count, customer_id, started_at, processed_at, result, ticket_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
              ON CONFLICT (job_id) DO NOTHING",
         ))
         .bind(&r.job_id)
@@ -311,6 +320,7 @@ impl Store {
         .bind(r.started_at.as_deref().map(utc))
         .bind(&r.processed_at)
         .bind(json)
+        .bind(r.metadata.ticket_id.clone())
         .execute(&mut *tx)
         .await?
         .rows_affected();

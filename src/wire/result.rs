@@ -247,6 +247,9 @@ impl From<&domain::Metadata> for MetadataWire {
             queue_wait_s: m.queue_wait_s,
             after_call_work_s: m.after_call_work_s,
             tags: m.tags.clone(),
+            first_contact_resolved: m.first_contact_resolved,
+            handle_time_s: m.handle_time_s,
+            custom: m.custom.clone(),
         }
     }
 }
