@@ -222,6 +222,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/disputes", get(list_disputes))
         .route("/api/agents", get(agents))
         .route("/api/reports", get(report))
+        .route("/api/metadata", post(super::import::post_metadata))
         .route("/api/calibration", get(calibration))
         .route(
             "/api/supervisor-scores",
