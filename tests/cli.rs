@@ -105,7 +105,7 @@ fn analyzes_the_sample_chats_into_sqlite() {
     let slow = by_id(&results, "chat-zh-05");
     assert_eq!(slow["metrics"]["first_response_s"].as_f64(), Some(75.0));
     assert!(flag_rules(slow).contains(&"slow_response".to_owned()));
-    assert_eq!(slow["versions"]["rule_pack"], "callqa-default-zh@1.1.0");
+    assert_eq!(slow["versions"]["rule_pack"], "callqa-default-zh@1.2.0");
 
     // Stored: 12 rows; a second run stores nothing new.
     let listed = json_lines(&callqa(&db, &["results", "--json"]));
