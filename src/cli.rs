@@ -17,6 +17,7 @@ use crate::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
 use crate::store::{ResultFilter, Saved, Store};
 use crate::wire::ResultWire;
 
+mod import;
 mod purge;
 mod review;
 pub use review::{ReportArgs, ServeArgs, UsersCommand};
@@ -73,6 +74,10 @@ pub enum Command {
     /// Evaluation report over a period: KPIs, composite score, grade and
     /// bonus per agent and team, and coaching.
     Report(ReportArgs),
+    /// Late metadata from the CRM (CSAT, resolution, FCR, handle time, custom
+    /// fields) for stored results: a CSV or JSON-lines file keyed by job or
+    /// ticket id; each change is logged.
+    Import(import::ImportArgs),
     /// Users of the review server (agent, reviewer, supervisor, admin).
     #[command(subcommand)]
     Users(UsersCommand),
@@ -361,6 +366,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::EvalIntent(a) => blocking(move || eval_intent(&cfg, a)).await,
         Command::EvalAsr(a) => blocking(move || eval_asr(&cfg, a)).await,
         Command::Report(r) => review::report(cfg, r).await,
+        Command::Import(i) => import::import(cfg, i).await,
         Command::Users(u) => review::users(cfg, u).await,
         Command::Serve(s) => review::serve(cfg, s).await,
         Command::Worker(w) => worker(cfg, w).await,

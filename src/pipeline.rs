@@ -795,9 +795,13 @@ impl Pipeline {
     ) -> Result<Outcome, JobError> {
         let job_id = job.id().to_string();
         let store_err = |e: crate::store::StoreError| e.at(Stage::Store);
+        // Metadata a re-sent job carries (CSAT, resolution, … that the CRM
+        // learnt after the call) updates the stored result.
+        let late = crate::wire::job::MetadataWire::from(&job.header().metadata);
         // A redelivered job whose result is stored needs no work.
         if self.store.result_exists(&job_id).await.map_err(store_err)? {
             telemetry::count(Counter::JobsDuplicate);
+            self.resent(source, &job_id, &late).await?;
             if let Some(r) = self.store.get_result(&job_id).await.map_err(store_err)? {
                 return Ok(Outcome::Done {
                     result: Box::new(r),
@@ -838,6 +842,7 @@ impl Pipeline {
                 // the one that counts, and the one to publish, so stored
                 // and published agree.
                 telemetry::count(Counter::JobsDuplicate);
+                self.resent(source, &result.job_id, &late).await?;
                 self.store
                     .get_result(&result.job_id)
                     .await
@@ -849,6 +854,28 @@ impl Pipeline {
             result: Box::new(result),
             saved,
         })
+    }
+
+    /// A job id that already has a stored result: that result stands (the
+    /// first analysis wins), but the job's metadata is applied to it — a
+    /// re-sent job with a new CSAT or resolution updates them, logged in
+    /// the metadata audit log; the same metadata changes nothing.
+    async fn resent(
+        &self,
+        source: &str,
+        job_id: &str,
+        metadata: &crate::wire::job::MetadataWire,
+    ) -> Result<(), JobError> {
+        let change = self
+            .store
+            .update_metadata(job_id, metadata, "job", &format!("resend:{source}"))
+            .await
+            .map_err(|e| e.at(Stage::Store))?;
+        if let Some(c) = change.filter(|c| !c.changes.is_empty()) {
+            let fields: Vec<&str> = c.changes.keys().map(String::as_str).collect();
+            tracing::info!(job_id, fields = ?fields, "re-sent job: metadata updated");
+        }
+        Ok(())
     }
 
     /// Stores a failure record for a rejected job (a transient error is

@@ -383,6 +383,12 @@ async fn bad_recordings_fail_with_their_reason_or_flag_no_speech() {
     assert!(r.turns.is_empty());
     let ids: Vec<&str> = r.flags.iter().map(|f| f.id.as_str()).collect();
     assert_eq!(ids, ["no_speech"], "{:?}", r.flags);
+    // Never a PASS, and left out of averages, pass rates and grades.
+    assert!(!r.passed && !r.scoreable, "{} {}", r.passed, r.scoreable);
+    assert_eq!(
+        r.unscoreable_reason.as_deref(),
+        Some("the recording holds no speech")
+    );
 }
 
 fn sox(args: &[&str]) {

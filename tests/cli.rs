@@ -105,7 +105,7 @@ fn analyzes_the_sample_chats_into_sqlite() {
     let slow = by_id(&results, "chat-zh-05");
     assert_eq!(slow["metrics"]["first_response_s"].as_f64(), Some(75.0));
     assert!(flag_rules(slow).contains(&"slow_response".to_owned()));
-    assert_eq!(slow["versions"]["rule_pack"], "callqa-default-zh@1.1.0");
+    assert_eq!(slow["versions"]["rule_pack"], "callqa-default-zh@1.2.0");
 
     // Stored: 12 rows; a second run stores nothing new.
     let listed = json_lines(&callqa(&db, &["results", "--json"]));
@@ -347,4 +347,132 @@ fn a_rejected_recording_logs_no_library_error_and_no_colour_codes() {
         "{stderr}"
     );
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
+
+/// Issue 12, late metadata: CSAT, resolution and FCR arrive from the CRM
+/// after the chats were analysed. `callqa import` updates the stored
+/// results (with an audit entry each); the report's KPIs and grades follow;
+/// a re-sent job with new metadata updates it too.
+#[test]
+fn late_metadata_import_changes_kpis_and_grades_and_is_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("qa.db");
+    let out = callqa(&db, &["analyze", "samples/chats", "--rules-only"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = || {
+        let out = callqa(&db, &["report", "--period", "2026-11", "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    let agent = |r: &Value, id: &str| {
+        r["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent_id"] == id)
+            .cloned()
+            .unwrap_or_else(|| panic!("no agent {id}"))
+    };
+    let before = report();
+    let a2 = agent(&before, "A002");
+    assert_eq!(a2["kpis"]["csat"].as_f64(), Some(1.5));
+    assert_eq!(a2["kpis"]["resolution_rate"].as_f64(), Some(0.0));
+    assert_eq!(a2["grade"], "C");
+    // The PII leak (chat-zh-04) is fatal: grade C and bonus 0, with the reason.
+    let a1 = agent(&before, "A001");
+    assert_eq!(
+        (a1["grade"].as_str(), a1["bonus"].as_f64()),
+        (Some("C"), Some(0.0))
+    );
+    assert_eq!(a1["grade_note"], "一票否决：泄露客户信息 (chat-zh-04)");
+
+    // The CRM's late figures for A002's two chats: one by ticket id, one by
+    // job id; an unknown job is reported, not fatal to the rest.
+    let csv = dir.path().join("crm.csv");
+    std::fs::write(
+        &csv,
+        "\u{feff}ticket_id,job_id,csat,resolved,first_contact_resolved,product\n\
+         T-8820,,5,是,是,退款\n\
+         ,chat-zh-03,4.5,true,true,\n\
+         ,chat-nope,3,,,\n",
+    )
+    .unwrap();
+    let out = callqa(
+        &db,
+        &["import", csv.to_str().unwrap(), "--actor", "crm-sync"],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "a row matched nothing: {stdout}"
+    );
+    assert!(
+        stdout.starts_with("3 rows: 2 results updated, 0 unchanged, 1 not found"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("crm.csv:4: no stored result for job chat-nope"));
+
+    let after = report();
+    let a2 = agent(&after, "A002");
+    assert_eq!(a2["kpis"]["csat"].as_f64(), Some(4.75));
+    assert_eq!(a2["kpis"]["resolution_rate"].as_f64(), Some(1.0));
+    assert_eq!(a2["kpis"]["fcr_rate"].as_f64(), Some(1.0));
+    assert!(
+        a2["composite"]["total"].as_f64() > agent(&before, "A002")["composite"]["total"].as_f64()
+    );
+    assert_eq!(a2["grade"], "S", "{a2}");
+
+    // Importing the same file again changes nothing and logs nothing.
+    let again = callqa(&db, &["import", csv.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("0 results updated, 2 unchanged"));
+
+    // A re-sent job (same id) with a new CSAT: the stored analysis stands,
+    // the metadata is updated.
+    let mut job: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("samples/chats/zh-01-clean-delivery.json")).unwrap(),
+    )
+    .unwrap();
+    job["metadata"]["csat"] = 2.into();
+    let resent = dir.path().join("resent.json");
+    std::fs::write(&resent, job.to_string()).unwrap();
+    let out = callqa(&db, &["analyze", resent.to_str().unwrap(), "--rules-only"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a1 = agent(&report(), "A001");
+    assert_eq!(a1["kpis"]["csat"].as_f64(), Some(3.0), "(2 + 4) / 2");
+
+    // The audit log: who, from where, each field before and after.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let log = rt.block_on(async {
+        let store = callqa::store::Store::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        store.metadata_log(None).await.unwrap()
+    });
+    let rows: Vec<(&str, &str, &str)> = log
+        .iter()
+        .map(|l| (l.job_id.as_str(), l.actor.as_str(), l.source.as_str()))
+        .collect();
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows[0], ("chat-zh-02", "crm-sync", "import:crm.csv:2"));
+    assert_eq!(rows[1], ("chat-zh-03", "crm-sync", "import:crm.csv:3"));
+    assert_eq!(rows[2].0, "chat-zh-01");
+    assert!(rows[2].2.starts_with("resend:"), "{rows:?}");
+    let changes: Value = serde_json::from_str(&log[0].changes).unwrap();
+    assert_eq!(changes["csat"], serde_json::json!([1.0, 5.0]));
+    assert_eq!(changes["resolved"], serde_json::json!([false, true]));
+    assert_eq!(changes["custom.product"], serde_json::json!([null, "退款"]));
 }

@@ -312,6 +312,23 @@ fn a_paraphrased_offer_of_further_help_satisfies_the_semantic_closing_item() {
         fired(&paraphrase)
     );
     assert!(fired(&none).contains(&"further_help"), "{:?}", fired(&none));
+    // One behaviour, one flag (issue 12): the ending without an offer of
+    // help raises closing_missing once (the keyword rule) and the semantic
+    // rule's own flag, script_missing, not a second closing_missing.
+    let ids: Vec<(&str, &str)> = none
+        .flags
+        .iter()
+        .filter(|f| matches!(f.rule.as_str(), "closing" | "further_help"))
+        .map(|f| (f.rule.as_str(), f.id.as_str()))
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            ("closing", "closing_missing"),
+            ("further_help", "script_missing")
+        ],
+        "{ids:?}"
+    );
     let zh = analyse(
         "zh",
         &[

@@ -106,6 +106,13 @@ pub struct Metadata {
     /// After-call work in seconds, from the telephony system.
     pub after_call_work_s: Option<f64>,
     pub tags: Vec<String>,
+    /// Resolved at the first contact, as the CRM recorded it (overrides
+    /// the report's return-visit rule).
+    pub first_contact_resolved: Option<bool>,
+    /// Handle time in seconds as the CRM or telephony system recorded it.
+    pub handle_time_s: Option<f64>,
+    /// Any other CRM field, by name (e.g. `order_value`, `product`).
+    pub custom: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

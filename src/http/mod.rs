@@ -5,6 +5,7 @@
 //!
 //! - [`api`]: routes, input checks and handlers;
 //! - [`auth`]: bearer tokens, roles, signed media links;
+//! - [`import`]: late metadata from the CRM (`POST /api/metadata`);
 //! - [`media`]: recordings with range requests;
 //! - [`review`]: the page (HTML, JS, CSS in `assets/`);
 //! - [`server`]: binding, serving, graceful shutdown;
@@ -12,6 +13,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod import;
 pub mod media;
 pub mod ops;
 pub mod review;

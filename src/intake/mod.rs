@@ -12,6 +12,7 @@ use crate::domain::Job;
 use crate::error::{Classify, Disposition};
 use crate::wire::JobWire;
 
+pub use validate::metadata as validate_metadata;
 pub use validate::resolve_recording;
 
 #[derive(Debug, thiserror::Error)]

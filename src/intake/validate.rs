@@ -149,7 +149,34 @@ fn non_negative(field: &str, v: Option<f64>) -> Result<Option<f64>, IntakeError>
     }
 }
 
-fn metadata(m: &MetadataWire) -> Result<Metadata, IntakeError> {
+/// Most custom CRM fields a job may carry.
+pub const MAX_CUSTOM_FIELDS: usize = 32;
+
+/// Custom CRM fields: names and values are labels (no NUL, bounded).
+pub fn custom_fields(
+    m: &std::collections::BTreeMap<String, String>,
+) -> Result<std::collections::BTreeMap<String, String>, IntakeError> {
+    if m.len() > MAX_CUSTOM_FIELDS {
+        return Err(IntakeError::invalid(
+            "metadata.custom",
+            format!("{} fields; at most {MAX_CUSTOM_FIELDS}", m.len()),
+        ));
+    }
+    for (k, v) in m {
+        if k.trim().is_empty() {
+            return Err(IntakeError::invalid(
+                "metadata.custom",
+                "an empty field name",
+            ));
+        }
+        label("metadata.custom", &Some(k.clone()))?;
+        label(&format!("metadata.custom.{k}"), &Some(v.clone()))?;
+    }
+    Ok(m.clone())
+}
+
+/// Validates job metadata (also late metadata: `callqa import`).
+pub fn metadata(m: &MetadataWire) -> Result<Metadata, IntakeError> {
     let csat = match (m.csat, m.csat_scale) {
         (None, None) => None,
         (None, Some(_)) => {
@@ -196,6 +223,9 @@ fn metadata(m: &MetadataWire) -> Result<Metadata, IntakeError> {
         queue_wait_s: non_negative("metadata.queue_wait_s", m.queue_wait_s)?,
         after_call_work_s: non_negative("metadata.after_call_work_s", m.after_call_work_s)?,
         tags: m.tags.clone(),
+        first_contact_resolved: m.first_contact_resolved,
+        handle_time_s: non_negative("metadata.handle_time_s", m.handle_time_s)?,
+        custom: custom_fields(&m.custom)?,
     })
 }
 

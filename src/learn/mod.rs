@@ -135,11 +135,6 @@ pub fn split_sentiment(
             .collect()
     };
     let (train, test) = (label(train), label(test));
-    if train.is_empty() {
-        return Err(LearnError::Data(
-            "no training examples with a known label (negative, neutral, positive)".into(),
-        ));
-    }
     Ok(SentimentSplit {
         sources: sources.to_vec(),
         train,
@@ -272,6 +267,13 @@ pub fn train_sentiment(
     fit: &FitOptions,
 ) -> Result<(SentimentHead, TrainReport), LearnError> {
     let data = split_sentiment(sources, split)?;
+    // Evaluation alone may hold everything out (`--test-fraction 1.0`);
+    // training may not.
+    if data.train.is_empty() {
+        return Err(LearnError::Data(
+            "no training examples with a known label (negative, neutral, positive)".into(),
+        ));
+    }
     let texts: Vec<&str> = data.train.iter().map(|(e, _)| e.text.as_str()).collect();
     let t0 = Instant::now();
     let x = embed_texts(enc, &texts, "training texts")?;
@@ -376,4 +378,31 @@ pub fn eval_sentiment(
 /// the engine looks.
 pub fn default_head_path(models_dir: &Path) -> PathBuf {
     crate::embed::ModelPaths::new(models_dir).sentiment_head()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `eval-sentiment --test-fraction 1.0` evaluates on everything: the
+    /// split holds every example out and is not an error (training on it
+    /// is, in `train_sentiment`).
+    #[test]
+    fn a_split_may_hold_everything_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let pos = dir.path().join("pos.txt");
+        let neg = dir.path().join("neg.txt");
+        std::fs::write(&pos, "great, thanks\nlovely service\n").unwrap();
+        std::fs::write(&neg, "this is awful\n").unwrap();
+        let sources = [
+            corpus::Source::parse(&format!("{}:positive", pos.display())),
+            corpus::Source::parse(&format!("{}:negative", neg.display())),
+        ];
+        let split = SplitOptions {
+            test_fraction: 1.0,
+            ..SplitOptions::default()
+        };
+        let s = split_sentiment(&sources, &split).unwrap();
+        assert_eq!((s.train.len(), s.test.len()), (0, 3));
+    }
 }

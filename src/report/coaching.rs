@@ -4,8 +4,12 @@
 //! concrete suggestion, in the agent's language.
 //!
 //! A weakness is a rule that raised a violation in at least
-//! `min_contacts` of the agent's contacts. They are ordered by how much
-//! more often than in the team (agent rate − team rate), then by count.
+//! `min_contacts` of the agent's (scoreable) contacts, or a critical or
+//! major violation even once: a single rude reply or leaked card number
+//! must reach the agent with its evidence and the fix. Critical and major
+//! ones come first and are all shown; the others are ordered by how much
+//! more often than in the team (agent rate − team rate), then by count,
+//! up to `max_items` in all.
 //! The team figure is the team's rate over all its contacts (the agent
 //! included) scaled to the agent's number of contacts, so both numbers in
 //! "in 7 of 40 contacts; team average 3 of 40" share a denominator.
@@ -16,7 +20,7 @@ use super::kpi::Kpis;
 use super::labels::weakness_line;
 use super::scheme::CoachingOptions;
 use super::{round_to, Contact};
-use crate::domain::{FlagId, Language, Speaker};
+use crate::domain::{FlagId, Language, Severity, Speaker};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Example {
@@ -32,6 +36,8 @@ pub struct Example {
 pub struct Weakness {
     pub rule: String,
     pub flag: FlagId,
+    /// The most severe of the rule's violations in the agent's contacts.
+    pub severity: Severity,
     pub label: String,
     /// Agent contacts in which the rule fired, of all the agent's contacts.
     pub contacts: usize,
@@ -61,23 +67,16 @@ pub fn weaknesses(
     opts: &CoachingOptions,
     text: &dyn Fn(&str, FlagId) -> RuleText,
 ) -> Vec<Weakness> {
-    let n = agent_kpis.contacts;
+    // Violations are counted over scoreable contacts (see `Kpis::of`).
+    let n = agent_kpis.scoreable();
     if n == 0 {
         return Vec::new();
     }
     let mut out: Vec<(f64, Weakness)> = Vec::new();
     for (rule, &k) in &agent_kpis.contacts_by_rule {
-        if k < opts.min_contacts.max(1) {
-            continue;
-        }
-        let team_k = team.contacts_by_rule.get(rule).copied().unwrap_or(0);
-        let team_rate = if team.contacts > 0 {
-            team_k as f64 / team.contacts as f64
-        } else {
-            0.0
-        };
         let hits: Vec<(&Contact, &super::CountedFlag)> = agent
             .iter()
+            .filter(|c| c.scoreable)
             .flat_map(|c| {
                 c.flags
                     .iter()
@@ -87,6 +86,21 @@ pub fn weaknesses(
             .collect();
         let Some(&(_, first)) = hits.first() else {
             continue;
+        };
+        let severity = hits
+            .iter()
+            .map(|(_, f)| f.severity)
+            .max()
+            .unwrap_or(Severity::Info);
+        if k < opts.min_contacts.max(1) && severity < Severity::Major {
+            continue;
+        }
+        let team_n = team.scoreable();
+        let team_k = team.contacts_by_rule.get(rule).copied().unwrap_or(0);
+        let team_rate = if team_n > 0 {
+            team_k as f64 / team_n as f64
+        } else {
+            0.0
         };
         let t = text(rule, first.id);
         let suggestion = t
@@ -120,6 +134,7 @@ pub fn weaknesses(
             Weakness {
                 rule: rule.clone(),
                 flag: first.id,
+                severity,
                 summary: weakness_line(lang, &t.label, k, n, team_eq),
                 label: t.label,
                 contacts: k,
@@ -131,15 +146,20 @@ pub fn weaknesses(
             },
         ));
     }
+    let severe = |w: &Weakness| w.severity >= Severity::Major;
     out.sort_by(|(ea, a), (eb, b)| {
-        eb.total_cmp(ea)
+        severe(b)
+            .cmp(&severe(a))
+            .then(eb.total_cmp(ea))
             .then(b.contacts.cmp(&a.contacts))
             .then(a.rule.cmp(&b.rule))
     });
-    out.into_iter()
-        .take(opts.max_items)
-        .map(|(_, w)| w)
-        .collect()
+    let keep = out
+        .iter()
+        .filter(|(_, w)| severe(w))
+        .count()
+        .max(opts.max_items);
+    out.into_iter().take(keep).map(|(_, w)| w).collect()
 }
 
 #[cfg(test)]
@@ -169,7 +189,7 @@ mod tests {
     #[test]
     fn greeting_missing_in_7_of_40_compared_with_the_team() {
         // The agent: 40 contacts, greeting missing in 7, buck-passing once
-        // (below min_contacts = 2), closing missing in 2.
+        // (below min_contacts = 2, but major), closing missing in 2.
         let mut agent: Vec<Contact> = (0..40)
             .map(|i| contact(&format!("a{i:02}"), JobKind::Chat, 80.0, true))
             .collect();
@@ -221,9 +241,25 @@ mod tests {
             &text,
         );
         let rules: Vec<&str> = w.iter().map(|x| x.rule.as_str()).collect();
-        // buck_passing fired once: not recurring. greeting is 7/40 vs
-        // 7/120 (excess 0.117); closing 2/40 vs 6/120 (excess 0).
-        assert_eq!(rules, ["greeting", "closing"]);
+        // Major first: greeting 7/40 vs 7/120 (excess 0.117), then
+        // buck_passing, once but major (1/40 vs 1/120); then the minor
+        // closing 2/40 vs 6/120 (excess 0).
+        assert_eq!(rules, ["greeting", "buck_passing", "closing"]);
+        assert_eq!(w[1].severity, Severity::Major);
+        // A minor rule seen once is not shown.
+        let mut once = agent.clone();
+        once[20].flags.clear();
+        let a1: Vec<&Contact> = once.iter().collect();
+        let w1 = weaknesses(
+            &a1,
+            &Kpis::of(a1.iter().copied()),
+            &tk,
+            Language::En,
+            &CoachingOptions::default(),
+            &text,
+        );
+        let rules: Vec<&str> = w1.iter().map(|x| x.rule.as_str()).collect();
+        assert_eq!(rules, ["greeting", "buck_passing"]);
         let g = &w[0];
         assert_eq!((g.contacts, g.of), (7, 40));
         assert_eq!(g.team_equivalent, 2.3); // 7/120 × 40 = 2.33
@@ -233,7 +269,7 @@ mod tests {
         );
         // The pack had no suggestion for greeting: the result's is used.
         assert_eq!(g.suggestion, "from the result");
-        assert_eq!(w[1].suggestion, "Offer more help, then thank");
+        assert_eq!(w[2].suggestion, "Offer more help, then thank");
         // Two examples, from two different conversations, with evidence.
         assert_eq!(g.examples.len(), 2);
         assert_eq!(g.examples[0].job_id, "a00");
@@ -241,5 +277,36 @@ mod tests {
         assert_eq!(g.examples[0].speaker, Some(Speaker::Agent));
         assert_eq!(g.examples[0].start, 1.5);
         assert!(g.examples[0].text.contains("what do you want"));
+    }
+
+    /// Issue 12: an agent whose one critical rudeness flag read "no
+    /// recurring weaknesses". Every critical or major flag reaches them,
+    /// with its evidence and the fix, beyond `max_items` if need be.
+    #[test]
+    fn a_single_critical_flag_is_coached_with_evidence_and_fix() {
+        let mut c = contact("r1", JobKind::Chat, 60.0, false);
+        let mut rude = greeting("r1");
+        rude.id = FlagId::ForbiddenPhrase;
+        rude.rule = "rudeness".into();
+        rude.severity = Severity::Critical;
+        c.flags.push(rude);
+        let cs = [&c];
+        let k = Kpis::of(cs);
+        let text = |_: &str, _: FlagId| RuleText {
+            label: "服务禁语 (不礼貌用语)".into(),
+            suggestion: Some("使用礼貌用语".into()),
+        };
+        let opts = CoachingOptions {
+            max_items: 0,
+            ..CoachingOptions::default()
+        };
+        let w = weaknesses(&cs, &k, &k, Language::Zh, &opts, &text);
+        assert_eq!(w.len(), 1);
+        assert_eq!(
+            w[0].summary,
+            "服务禁语 (不礼貌用语)：1 通中有 1 通；班组平均 1 通中 1 通"
+        );
+        assert_eq!(w[0].suggestion, "使用礼貌用语");
+        assert_eq!(w[0].examples[0].job_id, "r1");
     }
 }

@@ -337,8 +337,8 @@ pub fn page(r: &Report, lang: Language) -> String {
         esc(w.report),
         esc(&r.period.label),
         esc(w.period),
-        esc(&r.period.since),
-        esc(&r.period.until),
+        esc(&r.period.first_day),
+        esc(&r.period.last_day),
         esc(&r.period.utc_offset),
         esc(w.scheme),
         esc(&r.scheme),
@@ -352,6 +352,22 @@ pub fn page(r: &Report, lang: Language) -> String {
             r.dismissed_flags,
             esc(w.excluded)
         );
+    }
+    if r.placed_by_processing_time > 0 {
+        let _ = write!(
+            s,
+            "<p class=\"meta\">{} {}</p>",
+            r.placed_by_processing_time,
+            esc(w.placed_by_processing)
+        );
+    }
+    if r.overall.contacts == 0 {
+        let _ = write!(
+            s,
+            "<p id=\"empty\">{}</p></body></html>\n",
+            esc(w.empty_period)
+        );
+        return s;
     }
     let _ = write!(
         s,
@@ -385,7 +401,7 @@ pub fn page(r: &Report, lang: Language) -> String {
     s.push_str("</table></div>");
     let _ = write!(
         s,
-        "<h2>{}</h2><div class=\"scroll\"><table id=\"agents\"><tr><th>{}</th><th>{}</th><th>{}</th>{}<th>{}</th><th>{}</th><th>{}</th></tr>",
+        "<h2>{}</h2><div class=\"scroll\"><table id=\"agents\"><tr><th>{}</th><th>{}</th><th>{}</th>{}<th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
         esc(w.agents),
         esc(w.agent),
         esc(w.team),
@@ -393,7 +409,8 @@ pub fn page(r: &Report, lang: Language) -> String {
         kpi_heads(w),
         esc(w.composite),
         esc(w.grade),
-        esc(w.bonus)
+        esc(w.bonus),
+        esc(w.note)
     );
     for a in &r.agents {
         let name = match &a.name {
@@ -402,7 +419,7 @@ pub fn page(r: &Report, lang: Language) -> String {
         };
         let _ = write!(
             s,
-            "<tr data-agent=\"{}\"><td>{}</td><td>{}</td><td>{}</td>{}<td class=\"n\">{}</td><td class=\"grade\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr data-agent=\"{}\"><td>{}</td><td>{}</td><td>{}</td>{}<td class=\"n\">{}</td><td class=\"grade\">{}</td><td class=\"n\">{}</td><td class=\"note\">{}</td></tr>",
             esc(&a.agent_id),
             esc(&name),
             esc(a.team.as_deref().unwrap_or("–")),
@@ -410,10 +427,33 @@ pub fn page(r: &Report, lang: Language) -> String {
             kpi_cells(&a.kpis),
             num(a.composite.total, 1),
             esc(a.grade.as_deref().unwrap_or("–")),
-            num(a.bonus, 1)
+            num(a.bonus, 1),
+            esc(a.grade_note.as_deref().unwrap_or(""))
         );
     }
     s.push_str("</table></div>");
+    if !r.unscoreable.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>{}</h2><table id=\"unscoreable\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+            esc(w.unscoreable),
+            esc(w.job),
+            esc(w.agent),
+            esc(w.started),
+            esc(w.reason)
+        );
+        for u in &r.unscoreable {
+            let _ = write!(
+                s,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&u.job_id),
+                esc(&u.agent_id),
+                esc(u.started.as_deref().unwrap_or("–")),
+                esc(&u.reason)
+            );
+        }
+        s.push_str("</table>");
+    }
     let _ = write!(s, "<h2>{}</h2>", esc(w.coaching));
     for a in &r.agents {
         let aw = words(a.language);

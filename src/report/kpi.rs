@@ -122,7 +122,9 @@ impl Kpis {
             unscoreable: n - scored.len(),
             ..Kpis::default()
         };
-        for c in &all {
+        // Flags of an unscoreable contact are not a fair finding either (a
+        // greeting "missing" from a silent recording): left out too.
+        for c in &scored {
             let mut rules_here: Vec<&str> = Vec::new();
             for f in c.flags.iter().filter(|f| f.is_violation()) {
                 k.violations += 1;
@@ -147,7 +149,7 @@ impl Kpis {
                 k.complaints += 1;
             }
         }
-        k.complaint_rate = rate(k.complaints, n);
+        k.complaint_rate = rate(k.complaints, scored.len());
         let chats = || all.iter().filter(|c| c.kind == JobKind::Chat);
         let calls = || all.iter().filter(|c| c.kind == JobKind::Call);
         k.first_response_chat_s = mean(chats().filter_map(|c| c.first_response_s));
@@ -170,9 +172,15 @@ impl Kpis {
         k
     }
 
+    /// Contacts that could be scored: the base of QA figures and grades.
+    pub fn scoreable(&self) -> usize {
+        self.contacts - self.unscoreable
+    }
+
     /// Violations per contact, for tables.
     pub fn violations_per_contact(&self) -> Option<f64> {
-        (self.contacts > 0).then(|| round_to::<3>(self.violations as f64 / self.contacts as f64))
+        let n = self.scoreable();
+        (n > 0).then(|| round_to::<3>(self.violations as f64 / n as f64))
     }
 }
 

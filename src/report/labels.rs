@@ -1,6 +1,8 @@
 //! The words of reports in Chinese and English: column headings, flag
 //! names, and the coaching sentence that compares an agent with the team.
 
+use super::grade::{Basis, Method};
+use super::FatalNote;
 use crate::domain::{FlagId, Language};
 
 /// Column headings and section titles.
@@ -41,6 +43,14 @@ pub struct Words {
     pub excluded: &'static str,
     pub no_data: &'static str,
     pub no_weaknesses: &'static str,
+    pub note: &'static str,
+    pub unscoreable: &'static str,
+    pub job: &'static str,
+    pub kind: &'static str,
+    pub started: &'static str,
+    pub reason: &'static str,
+    pub empty_period: &'static str,
+    pub placed_by_processing: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -80,6 +90,14 @@ pub const EN: Words = Words {
     excluded: "flags dismissed by reviewers are left out",
     no_data: "no data",
     no_weaknesses: "No recurring weaknesses.",
+    note: "Note",
+    unscoreable: "Not scoreable (listen to these)",
+    job: "Job",
+    kind: "Kind",
+    started: "Started",
+    reason: "Reason",
+    empty_period: "No contacts in this period.",
+    placed_by_processing: "results without a start time are placed by the time they were processed",
 };
 
 pub const ZH: Words = Words {
@@ -119,6 +137,14 @@ pub const ZH: Words = Words {
     excluded: "已剔除复核驳回的告警",
     no_data: "无数据",
     no_weaknesses: "无反复出现的问题。",
+    note: "说明",
+    unscoreable: "无法评分的通话（请人工复听）",
+    job: "工单",
+    kind: "类型",
+    started: "开始时间",
+    reason: "原因",
+    empty_period: "本周期内没有会话记录。",
+    placed_by_processing: "条结果没有开始时间，按处理时间计入",
 };
 
 pub fn words(lang: Language) -> &'static Words {
@@ -184,6 +210,55 @@ pub fn weakness_line(lang: Language, label: &str, k: usize, n: usize, team_eq: f
             "{label}：{n} 通中有 {k} 通；班组平均 {n} 通中 {} 通",
             count(team_eq)
         ),
+    }
+}
+
+/// The reason shown next to a grade, or why there is none; `None` for a
+/// plain forced distribution over a full pool.
+#[allow(clippy::too_many_arguments)]
+pub fn grade_note(
+    lang: Language,
+    basis: Basis,
+    method: Method,
+    fatal: &[FatalNote],
+    contacts: usize,
+    min_contacts: usize,
+    pool: usize,
+    min_pool: usize,
+) -> Option<String> {
+    let zh = lang == Language::Zh;
+    match basis {
+        Basis::Forced | Basis::NoScore => None,
+        Basis::Fatal => {
+            let mut what: Vec<String> = Vec::new();
+            for f in fatal {
+                let s = format!("{} ({})", f.label, f.job_id);
+                if !what.contains(&s) {
+                    what.push(s);
+                }
+            }
+            Some(if zh {
+                format!("一票否决：{}", what.join("；"))
+            } else {
+                format!("Fatal item: {}", what.join("; "))
+            })
+        }
+        Basis::InsufficientData => Some(if zh {
+            format!("数据不足：有效通数 {contacts}，少于 {min_contacts}")
+        } else {
+            format!("Insufficient data: {contacts} scoreable contacts, fewer than {min_contacts}")
+        }),
+        Basis::Thresholds if method == Method::Thresholds => None,
+        Basis::Thresholds => Some(if zh {
+            format!("按分数线评定：评定组仅 {pool} 人，少于强制分布所需的 {min_pool} 人")
+        } else {
+            format!("By score thresholds: a pool of {pool}, fewer than the {min_pool} forced distribution needs")
+        }),
+        Basis::ForcedMerged => Some(if zh {
+            format!("小班组合并后强制分布（共 {pool} 人）")
+        } else {
+            format!("Forced distribution over small teams merged ({pool} people)")
+        }),
     }
 }
 

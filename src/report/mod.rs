@@ -14,6 +14,7 @@
 pub mod coaching;
 pub mod grade;
 pub mod html;
+pub mod import;
 pub mod kpi;
 pub mod labels;
 pub mod period;
@@ -116,6 +117,15 @@ impl CountedFlag {
     }
 }
 
+/// A fatal item of one contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FatalHit {
+    pub flag: FlagId,
+    pub rule: String,
+    /// The scorecard item, when the scorecard made it fatal.
+    pub item: Option<String>,
+}
+
 /// One stored result as reports see it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Contact {
@@ -126,14 +136,20 @@ pub struct Contact {
     pub role: Option<String>,
     pub kind: JobKind,
     pub language: Language,
-    /// Start time in the scheme's local offset.
+    /// Start time in the scheme's local offset; when the job had none, the
+    /// time it was processed (`started_is_processed`).
     pub started: Option<DateTime<FixedOffset>>,
+    pub started_is_processed: bool,
     /// QA score and verdict after dismissed flags are taken out.
     pub score: f64,
     pub passed: bool,
     /// False for a silent or garbled recording: listed, but left out of
-    /// QA averages and pass rates.
+    /// QA averages, pass rates and grades.
     pub scoreable: bool,
+    pub unscoreable_reason: Option<String>,
+    /// Fatal items (一票否决) that count: scorecard fatal items and flags the
+    /// scheme makes fatal, not dismissed.
+    pub fatal: Vec<FatalHit>,
     pub flags: Vec<CountedFlag>,
     /// Flags of this result that reviewers dismissed.
     pub dismissed: usize,
@@ -184,11 +200,27 @@ impl Contact {
             started: r
                 .started_at
                 .as_deref()
+                .or(Some(r.processed_at.as_str()))
                 .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
                 .map(|t| t.with_timezone(&tz)),
+            started_is_processed: r.started_at.is_none(),
             score,
             passed,
             scoreable: r.scoreable,
+            unscoreable_reason: r.unscoreable_reason.clone(),
+            fatal: r
+                .fatal
+                .iter()
+                .filter(|f| !dismissed.contains(&f.flag_index))
+                .filter_map(|f| {
+                    let flag = r.flags.get(f.flag_index)?;
+                    Some(FatalHit {
+                        flag: flag.id,
+                        rule: flag.rule.clone(),
+                        item: Some(f.item.clone()),
+                    })
+                })
+                .collect(),
             flags: r
                 .flags
                 .iter()
@@ -209,7 +241,8 @@ impl Contact {
             dismissed: dismissed.iter().filter(|&&i| i < r.flags.len()).count(),
             first_response_s: m.first_response_s,
             avg_response_s: m.avg_response_s,
-            handle_time_s: m.handle_time_s,
+            // The CRM's handle time, where it sent one, is the one that counts.
+            handle_time_s: r.metadata.handle_time_s.unwrap_or(m.handle_time_s),
             after_call_work_s: m.after_call_work_s.or(r.metadata.after_call_work_s),
             silence_share: m.silence_share,
             csat: r.metadata.csat.map(|score| Csat {
@@ -291,9 +324,13 @@ pub fn rescore(
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PeriodInfo {
     pub label: String,
+    /// UTC bounds, `[since, until)`.
     pub since: String,
     pub until: String,
     pub utc_offset: String,
+    /// First and last day, in the scheme's local time: what headers show.
+    pub first_day: String,
+    pub last_day: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -309,7 +346,33 @@ pub struct AgentReport {
     pub rank: Option<usize>,
     pub grade: Option<String>,
     pub bonus: Option<f64>,
+    /// How the grade was given, or why there is none.
+    pub graded_by: grade::Basis,
+    /// The reason shown next to the grade, in the report's language: a
+    /// fatal item, too few contacts, a pool too small for forced
+    /// distribution.
+    pub grade_note: Option<String>,
+    /// Fatal items (一票否决) in the period.
+    pub fatal: Vec<FatalNote>,
     pub coaching: Vec<Weakness>,
+}
+
+/// A fatal item of an agent's contact, named for people.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FatalNote {
+    pub job_id: String,
+    pub flag: FlagId,
+    pub label: String,
+}
+
+/// A contact that could not be scored, for a human to listen to.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UnscoreableNote {
+    pub job_id: String,
+    pub agent_id: String,
+    pub kind: JobKind,
+    pub started: Option<String>,
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -335,6 +398,8 @@ pub struct TrendPoint {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
     pub period: PeriodInfo,
+    /// The language asked for (`--lang`): headings of tables and CSV.
+    pub lang: Option<Language>,
     pub scheme: String,
     pub grading: Method,
     pub generated_at: String,
@@ -345,6 +410,10 @@ pub struct Report {
     pub teams: Vec<TeamReport>,
     pub agents: Vec<AgentReport>,
     pub trend: Vec<TrendPoint>,
+    /// Contacts in scope that could not be scored, for a human.
+    pub unscoreable: Vec<UnscoreableNote>,
+    /// Results in scope without a start time, placed by processing time.
+    pub placed_by_processing_time: usize,
     /// Flags in scope that reviewers dismissed (or disputes upheld): left
     /// out of every figure.
     pub dismissed_flags: usize,
@@ -454,6 +523,24 @@ fn rule_text(
     }
 }
 
+/// A fatal item named for people: the scorecard item's name where the
+/// scorecard made it fatal, else the flag's name.
+fn fatal_label(packs: Option<&PackSet>, lang: Language, h: &FatalHit) -> String {
+    let item = h.item.as_deref().and_then(|id| {
+        packs
+            .and_then(|p| p.get(lang))
+            .and_then(|p| {
+                p.scorecard
+                    .sections
+                    .iter()
+                    .flat_map(|s| s.items.iter())
+                    .find(|i| i.id == id)
+            })
+            .map(|i| i.name.clone())
+    });
+    item.unwrap_or_else(|| labels::flag_label(h.flag, lang).to_owned())
+}
+
 /// Builds the report. Pure: everything comes from `inputs` and `o`.
 pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
     let tz = o.scheme.utc_offset;
@@ -490,14 +577,38 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
             .map(|(r, c)| kpi::ContactKey {
                 job_id: &c.job_id,
                 customer_id: r.metadata.customer_id.as_deref(),
-                started: c.started,
+                // A processing time says nothing of when the customer
+                // called: such contacts are not ordered for FCR.
+                started: c.started.filter(|_| !c.started_is_processed),
                 resolved: c.resolved,
             })
             .collect();
         kpi::first_contact_resolution(&keys, o.scheme.fcr_window_days)
     };
-    for (c, f) in contacts.iter_mut().zip(fcr) {
-        c.fcr = f;
+    for ((c, f), r) in contacts.iter_mut().zip(fcr).zip(&inputs.results) {
+        // The CRM's own first-contact-resolution mark wins over the
+        // return-visit rule.
+        c.fcr = r.metadata.first_contact_resolved.or(f);
+    }
+
+    // Flags the scheme makes fatal whatever the scorecard says.
+    for c in &mut contacts {
+        let extra: Vec<FatalHit> = c
+            .flags
+            .iter()
+            .filter(|f| o.scheme.fatal.flags.contains(&f.id))
+            .filter(|f| !c.fatal.iter().any(|h| h.flag == f.id && h.rule == f.rule))
+            .map(|f| FatalHit {
+                flag: f.id,
+                rule: f.rule.clone(),
+                item: None,
+            })
+            .collect();
+        for h in extra {
+            if !c.fatal.contains(&h) {
+                c.fatal.push(h);
+            }
+        }
     }
 
     // Scope: in the period, in the team; for one agent, their team(s).
@@ -544,9 +655,26 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
                     most_common(cs.iter().map(|c| c.language.as_str())).and_then(|l| l.parse().ok())
                 })
                 .unwrap_or(Language::En);
-            let composite =
-                o.scheme
-                    .composite(cs, &k, role.as_deref(), inputs.supervisor.get(id).copied());
+            // Fatal items of scoreable contacts (a garbled transcript is no
+            // basis for a 一票否决 either; it is listed for a human).
+            let fatal: Vec<FatalNote> = cs
+                .iter()
+                .filter(|c| c.scoreable)
+                .flat_map(|c| {
+                    c.fatal.iter().map(|h| FatalNote {
+                        job_id: c.job_id.clone(),
+                        flag: h.flag,
+                        label: fatal_label(o.packs, language, h),
+                    })
+                })
+                .collect();
+            let composite = o.scheme.composite(
+                cs,
+                &k,
+                role.as_deref(),
+                inputs.supervisor.get(id).copied(),
+                !fatal.is_empty(),
+            );
             let empty = Kpis::default();
             let tk = team_kpis.get(&team).unwrap_or(&empty);
             let text = |rule: &str, flag: FlagId| rule_text(o.packs, language, rule, flag);
@@ -562,44 +690,50 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
                 rank: None,
                 grade: None,
                 bonus: None,
+                graded_by: grade::Basis::NoScore,
+                grade_note: None,
+                fatal,
                 coaching,
             }
         })
         .collect();
 
-    // Grades, per pool.
+    // Grades: insufficient data, fatal items, pools (see `grade::assign`).
     let g = &o.scheme.grading;
-    let mut pools: BTreeMap<Option<String>, Vec<usize>> = BTreeMap::new();
-    for (i, a) in agents.iter().enumerate() {
-        if a.composite.total.is_some() && a.kpis.contacts >= g.min_contacts {
-            let key = match g.within {
-                scheme::Within::Team => a.team.clone(),
-                scheme::Within::All => None,
-            };
-            pools.entry(key).or_default().push(i);
-        }
-    }
-    for members in pools.values() {
-        let scores: Vec<f64> = members
-            .iter()
-            .map(|&i| agents[i].composite.total.unwrap_or(0.0))
-            .collect();
-        let idx = match g.method {
-            Method::Forced => grade::forced(&scores, &g.grades),
-            Method::Thresholds => grade::by_threshold(&scores, &g.grades),
-        };
-        for (pos, &i) in members.iter().enumerate() {
-            let def = &g.grades[idx[pos]];
-            let key = (scores[pos] * 100.0).round() as i64;
-            let better = scores
-                .iter()
-                .filter(|&&s| (s * 100.0).round() as i64 > key)
-                .count();
-            let a = &mut agents[i];
-            a.grade = Some(def.name.clone());
-            a.bonus = Some(def.bonus);
-            a.rank = Some(better + 1);
-        }
+    let candidates: Vec<grade::Candidate> = agents
+        .iter()
+        .map(|a| grade::Candidate {
+            pool: a.team.clone(),
+            score: a.composite.total,
+            contacts: a.kpis.scoreable(),
+            fatal: !a.fatal.is_empty(),
+        })
+        .collect();
+    let graded = grade::assign(
+        &candidates,
+        g,
+        g.within == scheme::Within::Team,
+        &o.scheme.fatal,
+    );
+    for (a, gr) in agents.iter_mut().zip(graded) {
+        let def = gr.grade.and_then(|i| g.grades.get(i));
+        a.grade = def.map(|d| d.name.clone());
+        a.bonus = def.map(|d| match gr.basis {
+            grade::Basis::Fatal => o.scheme.fatal.bonus.unwrap_or(d.bonus),
+            _ => d.bonus,
+        });
+        a.rank = gr.rank;
+        a.graded_by = gr.basis;
+        a.grade_note = labels::grade_note(
+            a.language,
+            gr.basis,
+            g.method,
+            &a.fatal,
+            a.kpis.scoreable(),
+            g.min_contacts,
+            gr.pool_size,
+            g.min_pool,
+        );
     }
     agents.sort_by(|a, b| {
         a.team
@@ -654,6 +788,19 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
         })
         .collect();
 
+    let unscoreable = scope
+        .iter()
+        .filter(|c| !c.scoreable)
+        .map(|c| UnscoreableNote {
+            job_id: c.job_id.clone(),
+            agent_id: c.agent_id.clone(),
+            kind: c.kind,
+            started: c.started.map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
+            reason: c.unscoreable_reason.clone().unwrap_or_default(),
+        })
+        .filter(|n| o.agent.is_none_or(|a| n.agent_id == a))
+        .collect();
+    let placed_by_processing_time = scope.iter().filter(|c| c.started_is_processed).count();
     let overall = Kpis::of(scope.iter().copied());
     let dismissed_flags = scope.iter().map(|c| c.dismissed).sum();
     if let Some(a) = o.agent {
@@ -665,7 +812,10 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
             since: o.period.since_utc(),
             until: o.period.until_utc(),
             utc_offset: tz.to_string(),
+            first_day: o.period.first_day(),
+            last_day: o.period.last_day(),
         },
+        lang: o.lang,
         scheme: o.scheme.label(),
         grading: g.method,
         generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -675,6 +825,8 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
         teams,
         agents,
         trend,
+        unscoreable,
+        placed_by_processing_time,
         dismissed_flags,
         rescored_without_scorecard: without_card,
     }
@@ -764,9 +916,12 @@ pub(crate) mod tests {
             kind,
             language: Language::En,
             started: None,
+            started_is_processed: false,
             score,
             passed,
             scoreable: true,
+            unscoreable_reason: None,
+            fatal: Vec::new(),
             flags: Vec::new(),
             dismissed: 0,
             first_response_s: None,
@@ -947,7 +1102,7 @@ pub(crate) mod tests {
         r
     }
 
-    const QA_ONLY: &str = "[scheme]\nid = \"t\"\nversion = \"1\"\nutc_offset = \"+08:00\"\n[weights]\ncommon = 100\nrole = 0\n[common]\nqa_score = 100\n";
+    const QA_ONLY: &str = "[scheme]\nid = \"t\"\nversion = \"1\"\nutc_offset = \"+08:00\"\n[weights]\ncommon = 100\nrole = 0\n[common]\nqa_score = 100\n[grading]\nmin_pool = 1\n";
 
     #[test]
     fn build_grades_within_teams_and_filters_without_changing_grades() {
@@ -1109,11 +1264,8 @@ pub(crate) mod tests {
         );
 
         // Everyone in one ranking: 4 people → A, B, B, C.
-        let all_scheme = Scheme::parse(
-            Path::new("t.toml"),
-            &format!("{QA_ONLY}[grading]\nwithin = \"all\"\n"),
-        )
-        .unwrap();
+        let all_scheme =
+            Scheme::parse(Path::new("t.toml"), &format!("{QA_ONLY}within = \"all\"\n")).unwrap();
         let r = build(
             &inputs,
             &Options {
@@ -1133,6 +1285,114 @@ pub(crate) mod tests {
         );
         assert_eq!(row(&r, "C").grade.as_deref(), Some("B"));
         assert_eq!(row(&r, "D").grade.as_deref(), Some("C"));
+    }
+
+    /// Issue 12: an agent whose only contact leaked a card number had
+    /// grade A; a silent recording scored 100 counted as a pass.
+    #[test]
+    fn fatal_items_reach_the_grade_and_unscoreable_contacts_are_listed() {
+        let scheme =
+            Scheme::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/evaluation.toml"))
+                .unwrap();
+        let qa = Scheme::parse(Path::new("t.toml"), QA_ONLY).unwrap();
+        let period = Period::parse("2026-11", scheme.utc_offset).unwrap();
+        let pii = flag(FlagId::PiiExposure, "pii", Severity::Critical);
+        let day = |d: u32| format!("2026-11-{d:02}T09:00:00+08:00");
+        let mut results = vec![
+            // P: two good chats, one of them with a card number read out.
+            mini("p1", "P", "T", &day(2), 95.0, vec![pii.clone()], "k1"),
+            mini("p2", "P", "T", &day(3), 90.0, vec![], "k2"),
+            // Q: a silent call scored 100 and two ordinary chats.
+            mini("q1", "Q", "T", &day(2), 100.0, vec![], "k3"),
+            mini("q2", "Q", "T", &day(3), 70.0, vec![], "k4"),
+            mini("q3", "Q", "T", &day(4), 60.0, vec![], "k5"),
+        ];
+        results[2].kind = JobKind::Call;
+        results[2].scoreable = false;
+        results[2].passed = false;
+        results[2].unscoreable_reason = Some("the recording holds no speech".into());
+        let inputs = Inputs {
+            results,
+            ..Inputs::default()
+        };
+        for (s, note) in [(&scheme, "shipped scheme"), (&qa, "QA-only scheme")] {
+            let r = build(
+                &inputs,
+                &Options {
+                    scheme: s,
+                    period: &period,
+                    team: None,
+                    agent: None,
+                    lang: Some(Language::Zh),
+                    packs: None,
+                },
+            );
+            let p = r.agents.iter().find(|a| a.agent_id == "P").unwrap();
+            assert_eq!(p.grade.as_deref(), Some("C"), "{note}");
+            assert_eq!(p.bonus, Some(0.0), "{note}");
+            assert_eq!(p.graded_by, grade::Basis::Fatal, "{note}");
+            assert_eq!(
+                p.grade_note.as_deref(),
+                Some("一票否决：泄露客户信息 (p1)"),
+                "{note}"
+            );
+            let q = r.agents.iter().find(|a| a.agent_id == "Q").unwrap();
+            assert_eq!(q.kpis.unscoreable, 1);
+            assert_eq!(
+                q.kpis.avg_score,
+                Some(65.0),
+                "{note}: the silent call is not averaged"
+            );
+            assert_eq!(q.kpis.pass_rate, Some(0.0));
+            assert_eq!(
+                r.unscoreable,
+                [UnscoreableNote {
+                    job_id: "q1".into(),
+                    agent_id: "Q".into(),
+                    kind: JobKind::Call,
+                    started: Some("2026-11-02 09:00".into()),
+                    reason: "the recording holds no speech".into(),
+                }]
+            );
+        }
+        // QA-only: P's QA items are 0 for the period, so the composite is 0.
+        let r = build(
+            &inputs,
+            &Options {
+                scheme: &qa,
+                period: &period,
+                team: None,
+                agent: None,
+                lang: None,
+                packs: None,
+            },
+        );
+        let p = r.agents.iter().find(|a| a.agent_id == "P").unwrap();
+        assert_eq!(p.composite.total, Some(0.0));
+        assert_eq!(
+            p.kpis.avg_score,
+            Some(92.5),
+            "the KPI itself is what happened"
+        );
+        // Dismissing the PII flag gives P their grade back.
+        let inputs = Inputs {
+            dismissed: vec![("p1".into(), 0)],
+            ..inputs
+        };
+        let r = build(
+            &inputs,
+            &Options {
+                scheme: &qa,
+                period: &period,
+                team: None,
+                agent: None,
+                lang: None,
+                packs: None,
+            },
+        );
+        let p = r.agents.iter().find(|a| a.agent_id == "P").unwrap();
+        assert_eq!(p.grade.as_deref(), Some("A"));
+        assert!(p.fatal.is_empty());
     }
 
     #[test]

@@ -76,6 +76,18 @@ impl Period {
         Self::utc(self.end)
     }
 
+    /// First day, local time: `2026-11-01`.
+    pub fn first_day(&self) -> String {
+        self.start.format("%Y-%m-%d").to_string()
+    }
+
+    /// Last day (inclusive), local time: `2026-11-30`.
+    pub fn last_day(&self) -> String {
+        (self.end - chrono::Duration::seconds(1))
+            .format("%Y-%m-%d")
+            .to_string()
+    }
+
     pub fn contains(&self, t: DateTime<FixedOffset>) -> bool {
         t >= self.start && t < self.end
     }
@@ -123,6 +135,17 @@ mod tests {
                 "{s}"
             );
         }
+        // Headers show local days, not the UTC bounds.
+        let p = Period::parse("2026-11", cst).unwrap();
+        assert_eq!(
+            (p.first_day(), p.last_day()),
+            ("2026-11-01".into(), "2026-11-30".into())
+        );
+        let p = Period::parse("2026-11-03", cst).unwrap();
+        assert_eq!(
+            (p.first_day(), p.last_day()),
+            ("2026-11-03".into(), "2026-11-03".into())
+        );
         for bad in [
             "2026-13",
             "2026/11",

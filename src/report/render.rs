@@ -92,7 +92,12 @@ fn table_of(out: &mut String, heads: &[&str], rows: &[Vec<String>], left_cols: u
         cells
             .iter()
             .enumerate()
-            .map(|(i, c)| pad(c, widths[i], i >= left_cols))
+            .map(|(i, c)| {
+                // Numbers right; text, and a free-text last column, left.
+                let last = i + 1 == cells.len();
+                let right = i >= left_cols && (!last || c == "-" || c.parse::<f64>().is_ok());
+                pad(c, widths[i], right)
+            })
             .collect::<Vec<_>>()
             .join("  ")
             .trim_end()
@@ -125,11 +130,29 @@ pub fn table(r: &Report, lang: Language) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{} — {} {} ({} … {}), {} {}",
-        w.report, w.period, r.period.label, r.period.since, r.period.until, w.scheme, r.scheme
+        "{} — {} {} ({} … {}, UTC{}), {} {}",
+        w.report,
+        w.period,
+        r.period.label,
+        r.period.first_day,
+        r.period.last_day,
+        r.period.utc_offset,
+        w.scheme,
+        r.scheme
     );
     if r.dismissed_flags > 0 {
         let _ = writeln!(out, "{} {}", r.dismissed_flags, w.excluded);
+    }
+    if r.placed_by_processing_time > 0 {
+        let _ = writeln!(
+            out,
+            "{} {}",
+            r.placed_by_processing_time, w.placed_by_processing
+        );
+    }
+    if r.overall.contacts == 0 {
+        let _ = writeln!(out, "\n{}", w.empty_period);
+        return out;
     }
     let _ = writeln!(out, "\n{}", w.teams);
     let mut heads = vec![w.team, w.agents];
@@ -150,7 +173,7 @@ pub fn table(r: &Report, lang: Language) -> String {
     let _ = writeln!(out, "\n{}", w.agents);
     let mut heads = vec![w.agent, w.team, w.role];
     heads.extend(kpi_heads(w));
-    heads.extend([w.composite, w.grade, w.bonus]);
+    heads.extend([w.composite, w.grade, w.bonus, w.note]);
     let rows: Vec<Vec<String>> = r
         .agents
         .iter()
@@ -164,10 +187,28 @@ pub fn table(r: &Report, lang: Language) -> String {
             row.push(num(a.composite.total, 1));
             row.push(a.grade.clone().unwrap_or_else(|| "-".into()));
             row.push(num(a.bonus, 1));
+            row.push(a.grade_note.clone().unwrap_or_default());
             row
         })
         .collect();
     table_of(&mut out, &heads, &rows, 3);
+
+    if !r.unscoreable.is_empty() {
+        let _ = writeln!(out, "\n{}", w.unscoreable);
+        let rows: Vec<Vec<String>> = r
+            .unscoreable
+            .iter()
+            .map(|u| {
+                vec![
+                    u.job_id.clone(),
+                    u.agent_id.clone(),
+                    u.started.clone().unwrap_or_else(|| "-".into()),
+                    u.reason.clone(),
+                ]
+            })
+            .collect();
+        table_of(&mut out, &[w.job, w.agent, w.started, w.reason], &rows, 4);
+    }
 
     let _ = writeln!(out, "\n{}", w.coaching);
     for a in &r.agents {
@@ -217,11 +258,59 @@ fn opt(v: Option<f64>) -> String {
         .unwrap_or_default()
 }
 
-/// One header line, then a row per team and per agent.
+/// CSV columns: machine name, English and Chinese heading.
+const CSV_COLUMNS: [(&str, &str); 33] = [
+    ("level", "层级"),
+    ("team", "班组"),
+    ("agent_id", "坐席工号"),
+    ("name", "姓名"),
+    ("role", "岗位"),
+    ("contacts", "通数"),
+    ("avg_score", "质检均分"),
+    ("pass_rate", "质检合格率"),
+    ("violations", "违规数"),
+    ("complaint_rate", "投诉率"),
+    ("first_response_chat_s", "在线首响(秒)"),
+    ("first_response_call_s", "电话接起(秒)"),
+    ("avg_response_s", "平均响应(秒)"),
+    ("handle_time_s", "处理时长(秒)"),
+    ("after_call_work_s", "话后处理(秒)"),
+    ("aht_s", "平均处理时长(秒)"),
+    ("silence_share", "静音占比"),
+    ("csat5", "满意度(/5)"),
+    ("csat_responses", "满意度回复数"),
+    ("fcr_rate", "一次解决率"),
+    ("resolution_rate", "解决率"),
+    ("sentiment_change", "情绪变化"),
+    ("common_score", "通用项得分"),
+    ("role_score", "岗位项得分"),
+    ("data_score", "数据得分"),
+    ("supervisor_score", "主管评分"),
+    ("composite", "综合得分"),
+    ("rank", "排名"),
+    ("grade", "等级"),
+    ("bonus", "绩效系数"),
+    ("graded_by", "评定方式"),
+    ("grade_note", "说明"),
+    ("unscoreable", "无法评分通数"),
+];
+
+/// A byte-order mark, so Excel (on Chinese Windows too) reads UTF-8.
+pub const BOM: &str = "\u{feff}";
+
+/// One header line (in the report's language: `lang`, English by
+/// default), then a row per team and per agent; starts with a UTF-8 BOM.
 pub fn csv(r: &Report) -> String {
-    let mut out = String::from(
-        "level,team,agent_id,name,role,contacts,avg_score,pass_rate,violations,complaint_rate,first_response_chat_s,first_response_call_s,avg_response_s,handle_time_s,after_call_work_s,aht_s,silence_share,csat5,csat_responses,fcr_rate,resolution_rate,sentiment_change,common_score,role_score,data_score,supervisor_score,composite,rank,grade,bonus\n",
+    let zh = r.lang == Some(Language::Zh);
+    let mut out = String::from(BOM);
+    out.push_str(
+        &CSV_COLUMNS
+            .iter()
+            .map(|(en, cn)| if zh { *cn } else { *en })
+            .collect::<Vec<_>>()
+            .join(","),
     );
+    out.push('\n');
     let kcells = |k: &Kpis| -> Vec<String> {
         vec![
             k.contacts.to_string(),
@@ -243,6 +332,15 @@ pub fn csv(r: &Report) -> String {
             opt(k.sentiment_change),
         ]
     };
+    let mut push = |row: Vec<String>| {
+        out.push_str(
+            &row.iter()
+                .map(|c| csv_cell(c))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push('\n');
+    };
     for t in &r.teams {
         let mut row = vec![
             "team".to_owned(),
@@ -260,13 +358,8 @@ pub fn csv(r: &Report) -> String {
             opt(t.avg_composite),
         ]);
         row.extend([String::new(), String::new(), String::new()]);
-        out.push_str(
-            &row.iter()
-                .map(|c| csv_cell(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
+        row.extend([String::new(), String::new(), t.kpis.unscoreable.to_string()]);
+        push(row);
     }
     for a in &r.agents {
         let c = &a.composite;
@@ -290,13 +383,12 @@ pub fn csv(r: &Report) -> String {
             a.grade.clone().unwrap_or_default(),
             opt(a.bonus),
         ]);
-        out.push_str(
-            &row.iter()
-                .map(|c| csv_cell(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
+        row.extend([
+            a.graded_by.as_str().to_owned(),
+            a.grade_note.clone().unwrap_or_default(),
+            a.kpis.unscoreable.to_string(),
+        ]);
+        push(row);
     }
     out
 }
@@ -309,6 +401,44 @@ pub fn json(r: &Report) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::report::{build, html, Inputs, Options, Period, Scheme};
+    use std::path::Path;
+
+    #[test]
+    fn csv_has_a_bom_and_local_headings_and_an_empty_period_says_so() {
+        let scheme =
+            Scheme::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/evaluation.toml"))
+                .unwrap();
+        let period = Period::parse("2026-11", scheme.utc_offset).unwrap();
+        let report = |lang| {
+            build(
+                &Inputs::default(),
+                &Options {
+                    scheme: &scheme,
+                    period: &period,
+                    team: None,
+                    agent: None,
+                    lang,
+                    packs: None,
+                },
+            )
+        };
+        let zh = report(Some(Language::Zh));
+        assert!(csv(&zh).starts_with("\u{feff}层级,班组,坐席工号,姓名,岗位,通数,质检均分"));
+        let en = report(None);
+        assert!(csv(&en).starts_with("\u{feff}level,team,agent_id,name,role,contacts,avg_score"));
+        assert_eq!(csv(&en).lines().count(), 1, "only the header");
+        let t = table(&zh, Language::Zh);
+        assert!(
+            t.starts_with("坐席考核报告 — 考核周期 2026-11 (2026-11-01 … 2026-11-30, UTC+08:00)"),
+            "{t}"
+        );
+        assert!(t.trim_end().ends_with("本周期内没有会话记录。"), "{t}");
+        assert!(!t.contains("班组  "), "no empty tables: {t}");
+        let h = html::page(&en, Language::En);
+        assert!(h.contains("<p id=\"empty\">No contacts in this period.</p>"));
+        assert!(h.contains("2026-11-01 … 2026-11-30 (UTC+08:00)"));
+    }
 
     #[test]
     fn csv_cells_are_quoted_and_defused() {

@@ -32,6 +32,7 @@ use toml::Spanned;
 use super::grade::{GradeDef, Method};
 use super::kpi::Kpis;
 use super::{opt_round, Contact};
+use crate::domain::FlagId;
 use crate::wire::job::JobKind;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -67,6 +68,8 @@ struct SchemeFile {
     grading: GradingFile,
     #[serde(default)]
     coaching: CoachingOptions,
+    #[serde(default)]
+    fatal: FatalFile,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +152,8 @@ struct GradingFile {
     method: Spanned<String>,
     within: Spanned<String>,
     min_contacts: usize,
+    min_pool: usize,
+    small_pools: Spanned<String>,
     grades: Vec<GradeFile>,
 }
 
@@ -158,7 +163,30 @@ impl Default for GradingFile {
             method: Spanned::new(0..0, "forced".into()),
             within: Spanned::new(0..0, "team".into()),
             min_contacts: 1,
+            min_pool: 5,
+            small_pools: Spanned::new(0..0, "thresholds".into()),
             grades: Vec::new(),
+        }
+    }
+}
+
+/// `[fatal]`: what a fatal item (一票否决) does to the period's evaluation.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct FatalFile {
+    flags: Spanned<Vec<String>>,
+    qa_score: Option<f64>,
+    max_grade: Option<Spanned<String>>,
+    bonus: Option<f64>,
+}
+
+impl Default for FatalFile {
+    fn default() -> Self {
+        FatalFile {
+            flags: Spanned::new(0..0, vec!["pii_exposure".into()]),
+            qa_score: Some(0.0),
+            max_grade: None,
+            bonus: Some(0.0),
         }
     }
 }
@@ -278,14 +306,45 @@ pub enum Within {
     All,
 }
 
+/// How pools smaller than `min_pool` are graded under forced distribution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmallPools {
+    /// By each grade's `min_score`, person by person.
+    Thresholds,
+    /// All small pools together in one forced distribution (by thresholds
+    /// if even that pool is smaller than `min_pool`).
+    Merge,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Grading {
     pub method: Method,
     pub within: Within,
-    /// People with fewer contacts in the period are not graded.
+    /// People with fewer scoreable contacts in the period are not graded
+    /// ("insufficient data").
     pub min_contacts: usize,
+    /// Forced distribution only over pools of at least this many people.
+    pub min_pool: usize,
+    pub small_pools: SmallPools,
     /// Best first.
     pub grades: Vec<GradeDef>,
+}
+
+/// What a fatal item (一票否决) does to an agent's evaluation for the
+/// period: a contact with a fatal scorecard item, or with one of `flags`,
+/// after reviewers' dismissals.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FatalPolicy {
+    /// Flags that are fatal in the evaluation whatever the scorecard says.
+    pub flags: Vec<FlagId>,
+    /// The QA items (`qa_score`, `pass_rate`) score this for the period;
+    /// `None` leaves them as they are.
+    pub qa_score: Option<f64>,
+    /// Index into the grades: the best grade such an agent can get.
+    pub max_grade: usize,
+    /// The bonus coefficient; `None` keeps the grade's.
+    pub bonus: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -306,6 +365,7 @@ pub struct Scheme {
     pub roles: BTreeMap<String, Vec<(Item, f64)>>,
     pub grading: Grading,
     pub coaching: CoachingOptions,
+    pub fatal: FatalPolicy,
 }
 
 fn default_grades() -> Vec<GradeDef> {
@@ -542,6 +602,59 @@ impl Scheme {
             }
             out
         };
+        let small_pools = match g.small_pools.get_ref().as_str() {
+            "thresholds" => SmallPools::Thresholds,
+            "merge" => SmallPools::Merge,
+            other => {
+                return Err(src.err(
+                    Some(g.small_pools.span()),
+                    format!(
+                        "[grading] small_pools {other:?} (expected \"thresholds\" or \"merge\")"
+                    ),
+                ))
+            }
+        };
+        let fatal = {
+            let f = &file.fatal;
+            let mut flags = Vec::new();
+            for name in f.flags.get_ref() {
+                let id: FlagId = name.parse().map_err(|e: String| {
+                    src.err(Some(f.flags.span()), format!("[fatal] flags: {e}"))
+                })?;
+                flags.push(id);
+            }
+            if let Some(q) = f.qa_score {
+                if !(0.0..=100.0).contains(&q) {
+                    return Err(src.err(None, "[fatal] qa_score must be between 0 and 100"));
+                }
+            }
+            if let Some(b) = f.bonus {
+                if !(b.is_finite() && b >= 0.0) {
+                    return Err(src.err(None, "[fatal] bonus must not be negative"));
+                }
+            }
+            let max_grade = match &f.max_grade {
+                None => grades.len().saturating_sub(1),
+                Some(name) => grades
+                    .iter()
+                    .position(|g| g.name == name.get_ref().trim())
+                    .ok_or_else(|| {
+                        src.err(
+                            Some(name.span()),
+                            format!(
+                                "[fatal] max_grade {:?} is not one of the grades",
+                                name.get_ref()
+                            ),
+                        )
+                    })?,
+            };
+            FatalPolicy {
+                flags,
+                qa_score: f.qa_score,
+                max_grade,
+                bonus: f.bonus,
+            }
+        };
         Ok(Scheme {
             id: h.id.clone(),
             version: h.version.clone(),
@@ -559,9 +672,12 @@ impl Scheme {
                 method,
                 within,
                 min_contacts: g.min_contacts,
+                min_pool: g.min_pool.max(1),
+                small_pools,
                 grades,
             },
             coaching: file.coaching,
+            fatal,
         })
     }
 }
@@ -596,7 +712,8 @@ pub fn csat_target(t: &Targets, scale: f64) -> f64 {
 /// One item's 0–100 score for a group of contacts, or `None` without data.
 pub fn item_score(item: Item, contacts: &[&Contact], k: &Kpis, t: &Targets) -> Option<f64> {
     use super::kpi::mean;
-    let n = k.contacts;
+    // Script, violation and complaint counts are over scoreable contacts.
+    let n = k.scoreable();
     let share = |x: usize| (n > 0).then(|| 100.0 * x as f64 / n as f64);
     match item {
         Item::QaScore => k.avg_score,
@@ -634,7 +751,7 @@ pub fn item_score(item: Item, contacts: &[&Contact], k: &Kpis, t: &Targets) -> O
         })),
         Item::Script => share(k.script_compliant),
         Item::Complaints => k.complaint_rate.map(|r| 100.0 * (1.0 - r)),
-        Item::Violations => share(n - k.violation_contacts),
+        Item::Violations => share(n.saturating_sub(k.violation_contacts)),
         Item::Sentiment => k
             .sentiment_change
             .map(|d| (50.0 + 25.0 * d).clamp(0.0, 100.0)),
@@ -682,19 +799,26 @@ fn weighted(scores: &[(f64, Option<f64>)]) -> Option<f64> {
 
 impl Scheme {
     /// The composite score of one person from their contacts and KPIs.
+    /// With `fatal` (a fatal item in the period), the QA items score what
+    /// the scheme's `[fatal] qa_score` says.
     pub fn composite(
         &self,
         contacts: &[&Contact],
         k: &Kpis,
         role: Option<&str>,
         supervisor: Option<f64>,
+        fatal: bool,
     ) -> Composite {
         let mut items = Vec::new();
+        let fatal_qa = self.fatal.qa_score.filter(|_| fatal);
         let mut score_group = |group: &str, list: &[(Item, f64)]| {
             let scored: Vec<(f64, Option<f64>)> = list
                 .iter()
                 .map(|&(item, w)| {
-                    let s = item_score(item, contacts, k, &self.targets);
+                    let s = match (item, fatal_qa) {
+                        (Item::QaScore | Item::PassRate, Some(q)) => Some(q),
+                        _ => item_score(item, contacts, k, &self.targets),
+                    };
                     items.push(ItemScore {
                         item,
                         group: group.to_owned(),
@@ -785,7 +909,7 @@ mod tests {
         b.resolved = Some(false);
         let cs = [&a, &b];
         let k = Kpis::of(cs);
-        let got = s.composite(&cs, &k, Some("after_sales"), None);
+        let got = s.composite(&cs, &k, Some("after_sales"), None, false);
         let item = |i: Item, g: &str| {
             got.items
                 .iter()
@@ -811,10 +935,10 @@ mod tests {
         let data = 0.6 * common + 0.4 * role;
         assert!((got.data.unwrap() - data).abs() < 1e-9);
         assert_eq!(got.total, got.data, "no supervisor score: data only");
-        let with_sup = s.composite(&cs, &k, Some("after_sales"), Some(50.0));
+        let with_sup = s.composite(&cs, &k, Some("after_sales"), Some(50.0), false);
         assert!((with_sup.total.unwrap() - (0.8 * data + 0.2 * 50.0)).abs() < 1e-9);
         // An unknown role: common items only.
-        let other = s.composite(&cs, &k, Some("astronaut"), None);
+        let other = s.composite(&cs, &k, Some("astronaut"), None, false);
         assert_eq!(other.role, None);
         assert_eq!(other.data, other.common);
     }
@@ -838,7 +962,7 @@ mod tests {
         // the others, so the common score is the mean of what is left.
         let k2 = Kpis::of([&b]);
         assert_eq!(item_score(Item::Csat, &[&b], &k2, &s.targets), None);
-        let c = s.composite(&[&b], &k2, None, None);
+        let c = s.composite(&[&b], &k2, None, None, false);
         // Only script (5) has data here → common = script score = 100.
         assert_eq!(c.common, Some(100.0));
     }

@@ -12,10 +12,13 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row};
 
+mod metadata;
 mod purge;
 mod reviews;
 mod search;
 mod tasks;
+
+pub use metadata::{merge as merge_metadata, MetadataChange, MetadataLogRow};
 
 pub use purge::Purged;
 pub use search::{ContactRow, ContactSearch, ReviewState, SearchPage};
@@ -157,6 +160,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         3,
         include_str!("migrations/0003_health.sqlite.sql"),
         include_str!("migrations/0003_health.postgres.sql"),
+    ),
+    // Late metadata: results by ticket id, and the metadata audit log.
+    (
+        4,
+        include_str!("migrations/0004_metadata.sqlite.sql"),
+        include_str!("migrations/0004_metadata.postgres.sql"),
     ),
     // The review desk: transcript search (SQLite FTS5 trigram, PostgreSQL
     // pg_trgm) and review tasks drawn by sampling plans.
@@ -338,8 +347,8 @@ impl Store {
         })?;
         let mut tx = self.pool.begin().await?;
         let inserted = sqlx::query(self.sql(
-            "INSERT INTO results (job_id, agent_id, team, role, kind, language, channel, score, passed, flag_count, customer_id, started_at, processed_at, result)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+            "INSERT INTO results (job_id, agent_id, team, role, kind, language, channel, score, passed, flag_count, customer_id, started_at, processed_at, result, ticket_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
              ON CONFLICT (job_id) DO NOTHING",
         ))
         .bind(&r.job_id)
@@ -356,6 +365,7 @@ impl Store {
         .bind(r.started_at.as_deref().map(utc))
         .bind(&r.processed_at)
         .bind(json)
+        .bind(r.metadata.ticket_id.clone())
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -503,15 +513,16 @@ impl Store {
             .collect()
     }
 
-    /// Full results in a period, for reports.
+    /// Full results in a period, for reports. A result without a start
+    /// time is placed at the time it was processed.
     pub async fn results_between(&self, f: &ResultFilter) -> Result<Vec<ResultWire>, StoreError> {
         let rows = sqlx::query(self.sql(
             "SELECT job_id, result FROM results
              WHERE ($1 IS NULL OR agent_id = $1)
                AND ($2 IS NULL OR team = $2)
-               AND ($3 IS NULL OR started_at >= $3)
-               AND ($4 IS NULL OR started_at < $4)
-             ORDER BY started_at, job_id",
+               AND ($3 IS NULL OR COALESCE(started_at, processed_at) >= $3)
+               AND ($4 IS NULL OR COALESCE(started_at, processed_at) < $4)
+             ORDER BY COALESCE(started_at, processed_at), job_id",
         ))
         .bind(f.agent_id.clone())
         .bind(f.team.clone())

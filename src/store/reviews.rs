@@ -549,7 +549,8 @@ impl Store {
         let rows = sqlx::query(self.sql(
             "SELECT v.job_id, v.idx FROM flag_reviews v JOIN results r ON r.job_id = v.job_id
              WHERE v.decision = 'dismissed'
-               AND ($1 IS NULL OR r.started_at >= $1) AND ($2 IS NULL OR r.started_at < $2)
+               AND ($1 IS NULL OR COALESCE(r.started_at, r.processed_at) >= $1)
+               AND ($2 IS NULL OR COALESCE(r.started_at, r.processed_at) < $2)
              ORDER BY v.job_id, v.idx",
         ))
         .bind(since.map(str::to_owned))

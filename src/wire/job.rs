@@ -118,4 +118,13 @@ pub struct MetadataWire {
     pub after_call_work_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
+    /// Resolved at the first contact, as the CRM recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_contact_resolved: Option<bool>,
+    /// Handle time in seconds as the CRM recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handle_time_s: Option<f64>,
+    /// Other CRM fields, by name (at most 32, names like labels).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub custom: std::collections::BTreeMap<String, String>,
 }

@@ -104,8 +104,12 @@ pub struct MetricsWire {
     pub longest_silence_s: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap_count: Option<usize>,
+    /// Agent speech rate, in `agent_speech_rate_unit`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_speech_rate: Option<f64>,
+    /// `words_per_minute` (English) or `chars_per_minute` (Chinese).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_speech_rate_unit: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_sentiment_start: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -247,6 +251,9 @@ impl From<&domain::Metadata> for MetadataWire {
             queue_wait_s: m.queue_wait_s,
             after_call_work_s: m.after_call_work_s,
             tags: m.tags.clone(),
+            first_contact_resolved: m.first_contact_resolved,
+            handle_time_s: m.handle_time_s,
+            custom: m.custom.clone(),
         }
     }
 }
@@ -269,6 +276,7 @@ impl From<&domain::Metrics> for MetricsWire {
             longest_silence_s: round3(m.longest_silence_s),
             overlap_count: m.overlap_count,
             agent_speech_rate: m.agent_speech_rate.map(|r| r.round()),
+            agent_speech_rate_unit: None,
             customer_sentiment_start: round3(m.customer_sentiment_start),
             customer_sentiment_end: round3(m.customer_sentiment_end),
             customer_sentiment_trend: m.customer_sentiment_trend,
@@ -339,7 +347,17 @@ impl From<&QaResult> for ResultWire {
             scoreable: r.unscoreable.is_none(),
             unscoreable_reason: r.unscoreable.clone(),
             flags: a.flags.iter().map(FlagWire::from).collect(),
-            metrics: (&a.metrics).into(),
+            metrics: {
+                let mut m: MetricsWire = (&a.metrics).into();
+                m.agent_speech_rate_unit = m.agent_speech_rate.map(|_| {
+                    match r.language {
+                        Language::Zh => "chars_per_minute",
+                        Language::En => "words_per_minute",
+                    }
+                    .to_owned()
+                });
+                m
+            },
             coaching: r
                 .coaching
                 .iter()

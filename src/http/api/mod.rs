@@ -312,6 +312,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/tasks/done", post(tasks::complete_task))
         .route("/api/agents", get(agents::agents))
         .route("/api/reports", get(reports::report))
+        .route("/api/metadata", post(super::import::post_metadata))
         .route("/api/calibration", get(calibration::calibration))
         .route(
             "/api/supervisor-scores",
