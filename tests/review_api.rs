@@ -309,6 +309,14 @@ async fn audio_is_served_with_ranges_through_signed_links() {
         "{}",
         r.text()
     );
+    // The link names its user, and the server checks them at every use: a
+    // user disabled since loses the link at once, not at its expiry.
+    assert!(url.contains("&u=qa&"), "{url}");
+    let forged = url.replace("&u=qa&", "&u=boss&");
+    assert_eq!(anon.get(&forged).await.status, 403, "the user is signed");
+    assert_eq!(anon.get(&url).await.status, 200);
+    assert!(w.store.disable_user("qa").await.unwrap());
+    assert_eq!(anon.get(&url).await.status, 403, "a disabled user's link");
     w.stop().await;
 }
 
@@ -1311,5 +1319,39 @@ async fn a_sampling_plan_creates_tasks() {
         ),
         (Some("monthly"), Some(picked), Some(1))
     );
+    w.stop().await;
+}
+
+/// Issue 11, defect 9: guessing tokens is answered 429 after
+/// `MAX_FAILED_SIGN_INS` wrong ones from one address, with Retry-After;
+/// requests without a token are not sign-ins and are never limited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_sign_ins_are_limited_per_address() {
+    use callqa::http::server::MAX_FAILED_SIGN_INS;
+    let w = world().await;
+    let anon = Client::new(&w.addr, None);
+    for _ in 0..(MAX_FAILED_SIGN_INS + 5) {
+        assert_eq!(
+            anon.get("/api/me").await.status,
+            401,
+            "no token: not limited"
+        );
+    }
+    let guess = Client::new(&w.addr, Some("cq_0123456789abcdef0123456789abcdef"));
+    let mut statuses = Vec::new();
+    for _ in 0..(MAX_FAILED_SIGN_INS + 3) {
+        statuses.push(guess.get("/api/me").await.status);
+    }
+    let refused = statuses.iter().filter(|s| **s == 401).count();
+    let limited = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(
+        (refused, limited),
+        (MAX_FAILED_SIGN_INS as usize, 3),
+        "{statuses:?}"
+    );
+    let r = guess.get("/api/me").await;
+    assert_eq!(r.status, 429);
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
     w.stop().await;
 }

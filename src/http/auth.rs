@@ -153,28 +153,32 @@ impl MediaKey {
         Ok(MediaKey(k))
     }
 
-    fn mac(&self, job_id: &str, expires: i64) -> Hmac<Sha256> {
+    fn mac(&self, job_id: &str, user: &str, expires: i64) -> Hmac<Sha256> {
         // The key is 32 bytes: HMAC takes any length, so this cannot fail.
         let mut m = <Hmac<Sha256> as KeyInit>::new_from_slice(&self.0)
             .unwrap_or_else(|_| unreachable!("HMAC accepts keys of any length"));
         m.update(job_id.as_bytes());
         m.update(b"\n");
+        m.update(user.as_bytes());
+        m.update(b"\n");
         m.update(expires.to_string().as_bytes());
         m
     }
 
-    /// The signature for a job's recording until `expires` (Unix seconds).
-    pub fn sign(&self, job_id: &str, expires: i64) -> String {
-        hex(&self.mac(job_id, expires).finalize().into_bytes())
+    /// The signature for a job's recording, for `user`, until `expires`
+    /// (Unix seconds). The user is signed in so that the server can check,
+    /// each time the link is used, that they are still allowed.
+    pub fn sign(&self, job_id: &str, user: &str, expires: i64) -> String {
+        hex(&self.mac(job_id, user, expires).finalize().into_bytes())
     }
 
     /// Checks a signature (in constant time) and the expiry.
-    pub fn verify(&self, job_id: &str, expires: i64, sig: &str, now: i64) -> bool {
+    pub fn verify(&self, job_id: &str, user: &str, expires: i64, sig: &str, now: i64) -> bool {
         if expires < now {
             return false;
         }
         match unhex(sig) {
-            Some(bytes) => self.mac(job_id, expires).verify_slice(&bytes).is_ok(),
+            Some(bytes) => self.mac(job_id, user, expires).verify_slice(&bytes).is_ok(),
             None => false,
         }
     }
@@ -204,14 +208,15 @@ mod tests {
     #[test]
     fn media_links_expire_and_bind_the_job() {
         let k = MediaKey::random().unwrap();
-        let sig = k.sign("job-1", 1000);
-        assert!(k.verify("job-1", 1000, &sig, 999));
-        assert!(k.verify("job-1", 1000, &sig, 1000));
-        assert!(!k.verify("job-1", 1000, &sig, 1001), "expired");
-        assert!(!k.verify("job-2", 1000, &sig, 999), "other job");
-        assert!(!k.verify("job-1", 2000, &sig, 999), "other expiry");
-        assert!(!k.verify("job-1", 1000, "zz", 999));
+        let sig = k.sign("job-1", "qa", 1000);
+        assert!(k.verify("job-1", "qa", 1000, &sig, 999));
+        assert!(k.verify("job-1", "qa", 1000, &sig, 1000));
+        assert!(!k.verify("job-1", "qa", 1000, &sig, 1001), "expired");
+        assert!(!k.verify("job-2", "qa", 1000, &sig, 999), "other job");
+        assert!(!k.verify("job-1", "qa2", 1000, &sig, 999), "other user");
+        assert!(!k.verify("job-1", "qa", 2000, &sig, 999), "other expiry");
+        assert!(!k.verify("job-1", "qa", 1000, "zz", 999));
         let other = MediaKey::random().unwrap();
-        assert!(!other.verify("job-1", 1000, &sig, 999), "other key");
+        assert!(!other.verify("job-1", "qa", 1000, &sig, 999), "other key");
     }
 }

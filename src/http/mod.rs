@@ -5,6 +5,7 @@
 //!
 //! - [`api`]: routes, input checks and handlers;
 //! - [`auth`]: bearer tokens, roles, signed media links;
+//! - [`guard`]: failed sign-ins limited per address, idle connections closed;
 //! - [`import`]: late metadata from the CRM (`POST /api/metadata`);
 //! - [`media`]: recordings with range requests;
 //! - [`review`]: the page (HTML, JS, CSS in `assets/`);
@@ -13,6 +14,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod guard;
 pub mod import;
 pub mod media;
 pub mod ops;

@@ -4,8 +4,10 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use super::api::{router, AppState, ServeOptions};
+use super::guard::{self, Guarded, PeerAddr, SignIns};
 use crate::error::{Classify, Disposition};
 use crate::report::SchemeError;
 use crate::rules::PackError;
@@ -37,6 +39,14 @@ impl Classify for HttpError {
     }
 }
 
+/// Failed sign-ins (a bearer token that is refused) one client address may
+/// make per window before it is answered 429 until the window ends.
+pub const MAX_FAILED_SIGN_INS: u32 = 20;
+pub const SIGN_IN_WINDOW: Duration = Duration::from_secs(60);
+/// A connection that sends nothing for this long while the server waits
+/// for a request is closed.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// A server running in the background.
 pub struct Running {
     pub addr: SocketAddr,
@@ -59,12 +69,19 @@ pub async fn start(
             source,
         })?;
     let addr = listener.local_addr().map_err(HttpError::Serve)?;
-    let app = router(state);
+    let app = router(state).layer(axum::middleware::from_fn_with_state(
+        SignIns::new(MAX_FAILED_SIGN_INS, SIGN_IN_WINDOW),
+        guard::sign_ins,
+    ));
+    let listener = Guarded::new(listener, IDLE_TIMEOUT);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(HttpError::Serve)
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<PeerAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(HttpError::Serve)
     });
     Ok(Running { addr, task })
 }

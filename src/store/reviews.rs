@@ -226,6 +226,17 @@ impl Store {
         row.as_ref().map(user_from).transpose()
     }
 
+    /// An active (not disabled) user by name.
+    pub async fn active_user(&self, name: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(self.sql(
+            "SELECT name, role, agent_id, created_at, CASE WHEN disabled THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS disabled FROM users WHERE name = $1 AND disabled = FALSE",
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
     pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT name, role, agent_id, created_at, CASE WHEN disabled THEN CAST(1 AS BIGINT) ELSE CAST(0 AS BIGINT) END AS disabled FROM users ORDER BY name",

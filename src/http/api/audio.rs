@@ -41,11 +41,12 @@ pub(super) async fn media_link(
         )));
     }
     let expires = chrono::Utc::now().timestamp() + st.0.media_ttl_s;
-    let sig = st.0.media_key.sign(&r.job_id, expires);
+    let sig = st.0.media_key.sign(&r.job_id, &user.name, expires);
     Ok(Json(MediaLinkDto {
         url: format!(
-            "/api/results/{}/audio?exp={expires}&sig={sig}",
-            encode_segment(&r.job_id)
+            "/api/results/{}/audio?exp={expires}&u={}&sig={sig}",
+            encode_segment(&r.job_id),
+            encode_segment(&user.name)
         ),
         expires_at: expires,
     }))
@@ -55,6 +56,8 @@ pub(super) async fn media_link(
 #[serde(deny_unknown_fields)]
 pub(super) struct MediaQuery {
     pub(super) exp: Option<i64>,
+    /// The user the link was made for.
+    pub(super) u: Option<String>,
     pub(super) sig: Option<String>,
 }
 
@@ -67,30 +70,38 @@ pub(super) async fn audio(
     let Path(job) = job?;
     let Query(q) = q?;
     let job = job_id(&job)?;
-    let r = match (q.exp, q.sig) {
-        (Some(exp), Some(sig)) => {
+    let r = match (q.exp, q.u, q.sig) {
+        (Some(exp), Some(name), Some(sig)) => {
+            let invalid = || ApiError::Forbidden("the media link is invalid or has expired".into());
             if sig.len() != 64
                 || !st
                     .0
                     .media_key
-                    .verify(job, exp, &sig, chrono::Utc::now().timestamp())
+                    .verify(job, &name, exp, &sig, chrono::Utc::now().timestamp())
             {
-                return Err(ApiError::Forbidden(
-                    "the media link is invalid or has expired".into(),
-                ));
+                return Err(invalid());
             }
-            st.store()
-                .get_result(job)
+            // Checked at every use, not only when the link was made: a
+            // user disabled since (or whose access changed) loses it now.
+            let user = st
+                .store()
+                .active_user(&name)
                 .await?
-                .ok_or_else(|| ApiError::NotFound(format!("no result {job:?}")))?
+                .map(User::from)
+                .ok_or_else(invalid)?;
+            match st.store().get_result(job).await? {
+                Some(r) if user.may_read(&r.agent_id) => r,
+                Some(_) => return Err(invalid()),
+                None => return Err(ApiError::NotFound(format!("no result {job:?}"))),
+            }
         }
-        (None, None) => {
+        (None, None, None) => {
             let user = auth::authenticate(&st, &headers).await?;
             readable_result(&st, &user, job).await?
         }
         _ => {
             return Err(ApiError::BadRequest(
-                "a media link needs both exp and sig".into(),
+                "a media link needs exp, u and sig".into(),
             ))
         }
     };
