@@ -468,3 +468,72 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
     b.quit().await;
     w.stop().await;
 }
+
+/// Issue 10: the review page never shows personal data in clear. The
+/// sample chats in which a card number and e-mail addresses are read out
+/// go through the real pipeline; the reviewer opens each in Chromium; the
+/// whole DOM (text, attributes, scripts' output) holds none of the raw
+/// values, while the masked forms and the PII flag are there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_never_shows_personal_data_in_clear() {
+    let w = world().await;
+    let p = pipeline(&w.store);
+    let raw = [
+        "6222 0212 3456 7894",
+        "6222021234567894",
+        "4111 1111 1111 1111",
+        "4111111111111111",
+        "jane.doe@example.com",
+        "jane.d@example.org",
+    ];
+    for (file, job) in [
+        ("samples/chats/zh-04-pii-card.json", "chat-zh-04"),
+        ("samples/chats/en-04-pii.json", "chat-en-04"),
+    ] {
+        let json = std::fs::read_to_string(file).unwrap();
+        assert!(
+            raw.iter().any(|r| json.contains(r)),
+            "{file} holds the data"
+        );
+        let r = run_chat(&p, json).await;
+        assert_eq!(r.job_id, job);
+        assert!(
+            r.flags.iter().any(|f| f.id == FlagId::PiiExposure),
+            "{job}: the agent's disclosure is flagged"
+        );
+    }
+    let token = user(&w.store, "qa", Role::Reviewer, None).await;
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/", w.addr)).await;
+    b.type_into("#token", &token).await;
+    b.click("#login-btn").await;
+    for (job, masked) in [("chat-zh-04", "7894"), ("chat-en-04", "@example.com")] {
+        let item = format!("#queue li[data-job=\"{job}\"]");
+        b.wait_for(
+            "the chat in the queue",
+            "return !!document.querySelector(arguments[0])",
+            json!([item]),
+        )
+        .await;
+        b.click(&item).await;
+        b.wait_for(
+            "its transcript and flags",
+            "return document.querySelectorAll('.turn').length > 3 && !!document.querySelector('.flag') && document.getElementById('detail').textContent.includes(arguments[0])",
+            json!([job]),
+        )
+        .await;
+        let html = b
+            .js("return document.documentElement.outerHTML", json!([]))
+            .await;
+        let html = html.as_str().unwrap();
+        for r in raw {
+            assert!(!html.contains(r), "{job}: {r} in the page");
+        }
+        let text = b.js("return document.body.innerText", json!([])).await;
+        let text = text.as_str().unwrap();
+        assert!(text.contains(masked), "{job}: the masked form is shown");
+        assert!(text.contains("****"), "{job}: the mask is shown");
+    }
+    b.quit().await;
+    w.stop().await;
+}
