@@ -5,6 +5,7 @@
 //! middle of a batch.
 
 pub mod approx;
+pub mod edit;
 mod fields;
 pub mod matcher;
 
@@ -388,8 +389,37 @@ impl RulePack {
         format!("{}@{}", self.id, self.version)
     }
 
-    /// Loads `rules.toml` and `scorecard.toml` from a pack directory.
+    /// Loads `rules.toml` and `scorecard.toml` from a pack directory. Both
+    /// are read through one open handle on the folder, so an edit swapping
+    /// the folder meanwhile ([`edit`]) cannot give the rules of one edit
+    /// with the scorecard of another; if the folder was swapped and its
+    /// old copy removed under the read, it is read again.
     pub fn load(dir: &Path) -> Result<Self, PackError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let Some((handle, via)) = pinned(dir) else {
+                return Self::load_once(dir);
+            };
+            let loaded = Self::load_once(&via)
+                .map(|p| RulePack {
+                    dir: dir.to_path_buf(),
+                    ..p
+                })
+                .map_err(|e| PackError {
+                    file: match e.file.strip_prefix(&via) {
+                        Ok(rest) => dir.join(rest),
+                        Err(_) => e.file.clone(),
+                    },
+                    ..e
+                });
+            if loaded.is_ok() || tries >= 10 || !swapped(dir, &handle) {
+                return loaded;
+            }
+        }
+    }
+
+    fn load_once(dir: &Path) -> Result<Self, PackError> {
         let src = SourceFile::read(&dir.join("rules.toml"))?;
         let file: PackFile = src.parse()?;
         let language: Language = file
@@ -500,6 +530,25 @@ impl RulePack {
             vocabulary,
         })
     }
+}
+
+/// A pack folder held open, and a path that reaches it through the handle
+/// (`/proc/self/fd/N`) whatever is renamed meanwhile; `None` where there is
+/// no such path (then the folder is read by its name).
+fn pinned(dir: &Path) -> Option<(fs::File, PathBuf)> {
+    use std::os::unix::io::AsRawFd;
+    let handle = fs::File::open(dir).ok()?;
+    let via = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+    via.is_dir().then_some((handle, via))
+}
+
+/// Whether `dir` now names another folder than the one held open, or the
+/// one held open was removed (its inode number may since name another).
+fn swapped(dir: &Path, handle: &fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: fs::Metadata| (m.dev(), m.ino());
+    let held = handle.metadata().ok();
+    held.as_ref().is_none_or(|m| m.nlink() == 0) || fs::metadata(dir).ok().map(id) != held.map(id)
 }
 
 /// Checks `[asr] vocabulary`: entries trimmed, not empty, one line each,
