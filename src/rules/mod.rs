@@ -5,6 +5,7 @@
 //! middle of a batch.
 
 pub mod approx;
+mod compile;
 pub mod edit;
 mod fields;
 pub mod matcher;
@@ -19,8 +20,8 @@ use toml::Spanned;
 
 use crate::domain::{FlagId, Language, RuleId, Severity, Speaker};
 use crate::score::Scorecard;
-use approx::{ApproxOptions, ApproxPhrase};
-use matcher::{alternation, MatchOptions, PhraseMatcher};
+use approx::ApproxOptions;
+use matcher::{MatchOptions, PhraseMatcher};
 
 /// A load-time error with the file and line at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -495,7 +496,7 @@ impl RulePack {
             if !r.enabled {
                 continue;
             }
-            rules.push(compile_rule(&src, r, &matching, approximate_default)?);
+            rules.push(compile::rule(&src, r, &matching, approximate_default)?);
         }
         let mut intents = Vec::new();
         for i in file.intents {
@@ -594,220 +595,6 @@ fn vocabulary(src: &SourceFile, entries: &[Spanned<String>]) -> Result<Vec<Strin
         out.push(v.to_owned());
     }
     Ok(out)
-}
-
-fn compile_rule(
-    src: &SourceFile,
-    r: RuleFile,
-    matching: &MatchOptions,
-    approximate_default: bool,
-) -> Result<Rule, PackError> {
-    let language = matching.language;
-    let id_span = r.id.span();
-    let flag: FlagId = r
-        .flag
-        .get_ref()
-        .parse()
-        .map_err(|e: String| src.err_at(r.flag.span(), e))?;
-    let severity: Severity = r
-        .severity
-        .get_ref()
-        .parse()
-        .map_err(|e: String| src.err_at(r.severity.span(), e))?;
-    let rid = r.id.get_ref().clone();
-    if rid.is_empty()
-        || !rid
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-    {
-        return Err(src.err_at(
-            id_span,
-            format!("rule id {rid:?} must be letters, digits, '_', '-' or '.'"),
-        ));
-    }
-    let meta = RuleMeta {
-        id: RuleId::new(rid.clone()),
-        flag,
-        severity,
-        message: r.message.clone(),
-        coaching: r.coaching.clone(),
-    };
-    let need = |cond: bool, what: &str| -> Result<(), PackError> {
-        if cond {
-            Ok(())
-        } else {
-            Err(src.err_at(
-                id_span.clone(),
-                format!("rule {rid:?} ({}) needs {what}", r.kind.get_ref()),
-            ))
-        }
-    };
-    let matcher = |negation_default: bool| -> Result<PhraseMatcher, PackError> {
-        let patterns: Vec<String> = r.patterns.iter().map(|p| p.get_ref().clone()).collect();
-        let find = alternation(&r.phrases, &patterns, language).map_err(|(i, e)| {
-            match r.patterns.get(i) {
-                Some(p) => src.err_at(p.span(), format!("invalid pattern in rule {rid:?}: {e}")),
-                None => src.err_at(id_span.clone(), format!("rule {rid:?}: {e}")),
-            }
-        })?;
-        let find = find.ok_or_else(|| {
-            src.err_at(
-                id_span.clone(),
-                format!(
-                    "rule {rid:?} ({}) needs phrases or patterns",
-                    r.kind.get_ref()
-                ),
-            )
-        })?;
-        let exclude = alternation(&r.exclude, &[], language)
-            .map_err(|(_, e)| src.err_at(id_span.clone(), format!("rule {rid:?} exclude: {e}")))?;
-        let matcher = PhraseMatcher::new(find, exclude, r.negation.unwrap_or(negation_default));
-        let approx = match &matching.approximate {
-            Some(o) if r.approximate.unwrap_or(approximate_default) => o,
-            _ => return Ok(matcher),
-        };
-        let prepare = |phrases: &[String]| -> Vec<ApproxPhrase> {
-            phrases
-                .iter()
-                .filter_map(|p| {
-                    ApproxPhrase::new(p, language, &matching.negations, approx.min_length)
-                })
-                .collect()
-        };
-        Ok(matcher.approximate(prepare(&r.phrases), prepare(&r.exclude)))
-    };
-    let phrase_kind = matches!(
-        r.kind.get_ref().as_str(),
-        "required_phrase" | "forbidden_phrase" | "customer_trigger"
-    );
-    if r.approximate.is_some() && !phrase_kind {
-        return Err(src.err_at(
-            id_span.clone(),
-            format!(
-                "rule {rid:?} ({}): only phrase rules (required_phrase, forbidden_phrase, customer_trigger) match approximately",
-                r.kind.get_ref()
-            ),
-        ));
-    }
-    let window = Window {
-        first_turns: r.first_turns,
-        first_seconds: r.first_seconds,
-        last_turns: r.last_turns,
-        last_seconds: r.last_seconds,
-    };
-    let limits = || -> Result<ChannelLimits, PackError> {
-        need(
-            !r.max_seconds.is_empty(),
-            "max_seconds (e.g. { chat = 30 })",
-        )?;
-        for (ch, v) in &r.max_seconds {
-            if !(v.is_finite() && *v > 0.0) {
-                return Err(src.err_at(
-                    id_span.clone(),
-                    format!("rule {rid:?}: max_seconds.{ch} must be positive"),
-                ));
-            }
-        }
-        Ok(ChannelLimits(r.max_seconds.clone()))
-    };
-    let positive = |v: Option<f64>, what: &str| -> Result<f64, PackError> {
-        match v {
-            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
-            _ => Err(src.err_at(
-                id_span.clone(),
-                format!("rule {rid:?} needs a positive {what}"),
-            )),
-        }
-    };
-    fields::check(src, &r)?;
-    let kind = match r.kind.get_ref().as_str() {
-        "required_phrase" => RuleKind::RequiredPhrase {
-            speaker: r.speaker.unwrap_or(Speaker::Agent),
-            matcher: matcher(false)?,
-            window,
-        },
-        "forbidden_phrase" => RuleKind::ForbiddenPhrase {
-            speaker: r.speaker.unwrap_or(Speaker::Agent),
-            matcher: matcher(true)?,
-        },
-        "customer_trigger" => RuleKind::CustomerTrigger {
-            speaker: r.speaker.unwrap_or(Speaker::Customer),
-            matcher: matcher(true)?,
-        },
-        "pii" => {
-            need(!r.detect.is_empty(), "detect = [\"bank_card\", \"cn_mobile\", \"cn_id\", \"email\"]")?;
-            let mut detect = Vec::new();
-            for d in &r.detect {
-                let k = PiiKind::ALL
-                    .into_iter()
-                    .find(|k| k.as_str() == d.get_ref())
-                    .ok_or_else(|| src.err_at(d.span(), format!("unknown personal-data kind {:?} (bank_card, cn_mobile, cn_id, email)", d.get_ref())))?;
-                detect.push(k);
-            }
-            let mut context = HashMap::new();
-            for (k, words) in &r.context {
-                let kind = PiiKind::ALL
-                    .into_iter()
-                    .find(|x| x.as_str() == k)
-                    .ok_or_else(|| src.err_at(id_span.clone(), format!("rule {rid:?}: unknown context kind {k:?}")))?;
-                context.insert(
-                    kind,
-                    words.iter().map(|w| crate::text::normalise(w, language).text).collect(),
-                );
-            }
-            RuleKind::Pii {
-                speaker: r.speaker.unwrap_or(Speaker::Agent),
-                detect,
-                context,
-            }
-        }
-        "first_response" => RuleKind::FirstResponse { limits: limits()? },
-        "response_time" => RuleKind::ResponseTime { limits: limits()? },
-        "long_silence" => RuleKind::LongSilence {
-            min_seconds: positive(r.min_seconds, "min_seconds")?,
-        },
-        "interruption" => RuleKind::Interruption {
-            min_seconds: positive(r.min_seconds, "min_seconds")?,
-        },
-        "no_speech" => RuleKind::NoSpeech,
-        "semantic" => {
-            need(!r.examples.is_empty(), "examples")?;
-            let threshold = r.threshold.unwrap_or(0.6);
-            need((0.0..=1.0).contains(&threshold), "a threshold between 0 and 1")?;
-            RuleKind::Semantic {
-                speaker: r.speaker.unwrap_or(Speaker::Agent),
-                required: r.required.unwrap_or(true),
-                examples: r.examples.clone(),
-                threshold,
-                window,
-                when_customer: r.when_customer.clone(),
-            }
-        }
-        "customer_anger" => {
-            let threshold = r.threshold.unwrap_or(0.8);
-            need((0.0..=1.0).contains(&threshold), "a threshold between 0 and 1")?;
-            need(
-                r.examples.is_empty() || !r.counter_examples.is_empty(),
-                "counter_examples (calm turns) when it has examples",
-            )?;
-            RuleKind::CustomerAnger {
-                threshold,
-                min_turns: r.min_turns.unwrap_or(1).max(1),
-                examples: r.examples.clone(),
-                counter_examples: r.counter_examples.clone(),
-                margin: r.margin.unwrap_or(0.1),
-            }
-        }
-        other => {
-            return Err(src.err_at(
-                r.kind.span(),
-                format!(
-                    "unknown rule kind {other:?} (required_phrase, forbidden_phrase, customer_trigger, pii, first_response, response_time, long_silence, interruption, no_speech, semantic, customer_anger)"
-                ),
-            ))
-        }
-    };
-    Ok(Rule { meta, kind })
 }
 
 /// Whether a path's last component starts with a dot.
