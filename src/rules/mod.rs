@@ -429,59 +429,7 @@ impl RulePack {
             .get_ref()
             .parse()
             .map_err(|e: String| src.err_at(file.pack.language.span(), e))?;
-        let default_negations: &[&str] = match language {
-            Language::Zh => &["不", "没", "别", "无法", "未"],
-            Language::En => &["not", "no", "never", "n't", "cannot"],
-        };
-        let negations: Vec<String> = if file.matching.negations.is_empty() {
-            default_negations.iter().map(|s| s.to_string()).collect()
-        } else {
-            file.matching.negations.clone()
-        };
-        let matching = MatchOptions {
-            language,
-            negations: negations
-                .iter()
-                .map(|n| crate::text::normalise(n, language).text)
-                .filter(|n| !n.is_empty())
-                .collect(),
-            negation_window: file.matching.negation_window.unwrap_or(match language {
-                Language::Zh => 4,
-                Language::En => 3,
-            }),
-            skip_quoted: file.matching.skip_quoted.unwrap_or(true),
-            approximate: None,
-        };
-        let threshold = match &file.matching.approximate_threshold {
-            Some(t) if !(*t.get_ref() > 0.0 && *t.get_ref() <= 1.0) => {
-                return Err(src.err_at(
-                    t.span(),
-                    format!(
-                        "approximate_threshold {} must be above 0 and at most 1",
-                        t.get_ref()
-                    ),
-                ))
-            }
-            Some(t) => *t.get_ref(),
-            None => 0.85,
-        };
-        let min_length = match &file.matching.approximate_min_length {
-            Some(m) if *m.get_ref() < 2 => {
-                return Err(src.err_at(m.span(), "approximate_min_length must be at least 2"))
-            }
-            Some(m) => *m.get_ref(),
-            None => match language {
-                Language::Zh => 3,
-                Language::En => 2,
-            },
-        };
-        let matching = MatchOptions {
-            approximate: Some(ApproxOptions {
-                threshold,
-                min_length,
-            }),
-            ..matching
-        };
+        let matching = matching_options(&src, &file.matching, language)?;
         let approximate_default = file.matching.approximate.unwrap_or(true);
         let vocabulary = vocabulary(&src, &file.asr.vocabulary)?;
         let mut rules = Vec::new();
@@ -550,6 +498,64 @@ fn swapped(dir: &Path, handle: &fs::File) -> bool {
     let id = |m: fs::Metadata| (m.dev(), m.ino());
     let held = handle.metadata().ok();
     held.as_ref().is_none_or(|m| m.nlink() == 0) || fs::metadata(dir).ok().map(id) != held.map(id)
+}
+
+/// `[matching]` with the language's defaults: negation words and window,
+/// quoted speech, approximate matching on call transcripts.
+fn matching_options(
+    src: &SourceFile,
+    m: &MatchingFile,
+    language: Language,
+) -> Result<MatchOptions, PackError> {
+    let default_negations: &[&str] = match language {
+        Language::Zh => &["不", "没", "别", "无法", "未"],
+        Language::En => &["not", "no", "never", "n't", "cannot"],
+    };
+    let negations: Vec<String> = if m.negations.is_empty() {
+        default_negations.iter().map(|s| s.to_string()).collect()
+    } else {
+        m.negations.clone()
+    };
+    let threshold = match &m.approximate_threshold {
+        Some(t) if !(*t.get_ref() > 0.0 && *t.get_ref() <= 1.0) => {
+            return Err(src.err_at(
+                t.span(),
+                format!(
+                    "approximate_threshold {} must be above 0 and at most 1",
+                    t.get_ref()
+                ),
+            ))
+        }
+        Some(t) => *t.get_ref(),
+        None => 0.85,
+    };
+    let min_length = match &m.approximate_min_length {
+        Some(l) if *l.get_ref() < 2 => {
+            return Err(src.err_at(l.span(), "approximate_min_length must be at least 2"))
+        }
+        Some(l) => *l.get_ref(),
+        None => match language {
+            Language::Zh => 3,
+            Language::En => 2,
+        },
+    };
+    Ok(MatchOptions {
+        language,
+        negations: negations
+            .iter()
+            .map(|n| crate::text::normalise(n, language).text)
+            .filter(|n| !n.is_empty())
+            .collect(),
+        negation_window: m.negation_window.unwrap_or(match language {
+            Language::Zh => 4,
+            Language::En => 3,
+        }),
+        skip_quoted: m.skip_quoted.unwrap_or(true),
+        approximate: Some(ApproxOptions {
+            threshold,
+            min_length,
+        }),
+    })
 }
 
 /// Checks `[asr] vocabulary`: entries trimmed, not empty, one line each,
