@@ -309,3 +309,122 @@ fn hidden_staging_folders_are_not_packs() {
         live_en.label()
     );
 }
+
+/// The English pack's two files with the greeting rule renamed, so either
+/// file of this pair with the other file of the shipped pair does not load
+/// (the scorecard would count a rule that is not there).
+fn renamed_pair(tag: &str) -> (String, String) {
+    let rules = fs::read_to_string(shipped("en").join("rules.toml"))
+        .unwrap()
+        .replacen("id = \"greeting\"", &format!("id = \"greeting_{tag}\""), 1)
+        .replacen(
+            "version = \"1.1.0\"",
+            &format!("version = \"1.1.0-{tag}\""),
+            1,
+        );
+    let card = fs::read_to_string(shipped("en").join("scorecard.toml"))
+        .unwrap()
+        .replacen(
+            "rules = [\"greeting\"]",
+            &format!("rules = [\"greeting_{tag}\"]"),
+            1,
+        )
+        .replacen(
+            "version = \"1.1.0\"",
+            &format!("version = \"1.1.0-{tag}\""),
+            1,
+        );
+    (rules, card)
+}
+
+fn copy_shipped(to: &Path) {
+    for lang in ["zh", "en"] {
+        fs::create_dir_all(to.join(lang)).unwrap();
+        for f in ["rules.toml", "scorecard.toml"] {
+            fs::copy(shipped(lang).join(f), to.join(lang).join(f)).unwrap();
+        }
+    }
+}
+
+/// Issue 14, defect 2: an edit replaces both files in one atomic swap,
+/// keeps backups, leaves no staging folder, cleans up one left by a crash,
+/// and a bad edit changes nothing.
+#[test]
+fn pack_edits_swap_both_files_at_once_and_clean_up() {
+    use callqa::rules::edit;
+    let dir = tempfile::tempdir().unwrap();
+    copy_shipped(dir.path());
+    let en = dir.path().join("en");
+    fs::write(en.join("NOTES.md"), "kept").unwrap();
+    // A crash mid-edit long ago left this behind.
+    let stale = dir.path().join(".staging-crashed");
+    fs::create_dir(&stale).unwrap();
+    fs::write(stale.join("rules.toml"), "half").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::open(&stale).unwrap().set_modified(old).unwrap();
+
+    let (rules, card) = renamed_pair("b");
+    let pack = edit::replace(&en, &rules, &card, |_| Ok(())).unwrap();
+    assert_eq!(pack.label(), "callqa-default-en@1.1.0-b");
+    assert_eq!(pack.dir, en);
+    assert_eq!(fs::read_to_string(en.join("rules.toml")).unwrap(), rules);
+    assert_eq!(fs::read_to_string(en.join("scorecard.toml")).unwrap(), card);
+    assert_eq!(
+        fs::read_to_string(en.join("rules.toml.bak")).unwrap(),
+        fs::read_to_string(shipped("en").join("rules.toml")).unwrap()
+    );
+    assert_eq!(fs::read_to_string(en.join("NOTES.md")).unwrap(), "kept");
+    let hidden = || -> Vec<String> {
+        fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect()
+    };
+    // The old pack is kept until the next edit; no staging folder is left.
+    assert_eq!(hidden(), [".previous-en"]);
+    assert_eq!(
+        fs::read_to_string(dir.path().join(".previous-en/scorecard.toml")).unwrap(),
+        fs::read_to_string(shipped("en").join("scorecard.toml")).unwrap()
+    );
+
+    // Refused by the caller, or not a pack: the live files stay.
+    let (rules_c, card_c) = renamed_pair("c");
+    let e = edit::replace(&en, &rules_c, &card_c, |_| Err("no".into())).unwrap_err();
+    assert_eq!(e.to_string(), "no");
+    let e = edit::replace(&en, &rules_c, "[scorecard]\nid = 1", |_| Ok(())).unwrap_err();
+    assert!(e.to_string().contains("scorecard.toml"), "{e}");
+    assert_eq!(fs::read_to_string(en.join("rules.toml")).unwrap(), rules);
+    assert_eq!(hidden(), [".previous-en"]);
+}
+
+/// Issue 14, defect 2: packs loaded while edits swap them in and out are
+/// always whole: never the rules of one edit with the scorecard of another.
+#[test]
+fn packs_loaded_during_edits_are_never_half_edited() {
+    use callqa::rules::edit;
+    let dir = tempfile::tempdir().unwrap();
+    copy_shipped(dir.path());
+    let en = dir.path().join("en");
+    let pairs = [renamed_pair("b"), renamed_pair("c")];
+    let done = std::sync::atomic::AtomicBool::new(false);
+    let loads = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let mut loads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let set = PackSet::load(dir.path()).unwrap_or_else(|e| panic!("load {loads}: {e}"));
+                let p = set.get(callqa::domain::Language::En).unwrap();
+                assert_eq!(p.label(), p.scorecard.label());
+                loads += 1;
+            }
+            loads
+        });
+        for i in 0..80 {
+            let (rules, card) = &pairs[i % 2];
+            edit::replace(&en, rules, card, |_| Ok(())).unwrap();
+        }
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        reader.join().unwrap()
+    });
+    assert!(loads > 10, "only {loads} loads ran beside the edits");
+}

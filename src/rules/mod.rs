@@ -5,6 +5,8 @@
 //! middle of a batch.
 
 pub mod approx;
+mod compile;
+pub mod edit;
 mod fields;
 pub mod matcher;
 
@@ -18,8 +20,8 @@ use toml::Spanned;
 
 use crate::domain::{FlagId, Language, RuleId, Severity, Speaker};
 use crate::score::Scorecard;
-use approx::{ApproxOptions, ApproxPhrase};
-use matcher::{alternation, MatchOptions, PhraseMatcher};
+use approx::ApproxOptions;
+use matcher::{MatchOptions, PhraseMatcher};
 
 /// A load-time error with the file and line at fault.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -388,8 +390,37 @@ impl RulePack {
         format!("{}@{}", self.id, self.version)
     }
 
-    /// Loads `rules.toml` and `scorecard.toml` from a pack directory.
+    /// Loads `rules.toml` and `scorecard.toml` from a pack directory. Both
+    /// are read through one open handle on the folder, so an edit swapping
+    /// the folder meanwhile ([`edit`]) cannot give the rules of one edit
+    /// with the scorecard of another; if the folder was swapped and its
+    /// old copy removed under the read, it is read again.
     pub fn load(dir: &Path) -> Result<Self, PackError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let Some((handle, via)) = pinned(dir) else {
+                return Self::load_once(dir);
+            };
+            let loaded = Self::load_once(&via)
+                .map(|p| RulePack {
+                    dir: dir.to_path_buf(),
+                    ..p
+                })
+                .map_err(|e| PackError {
+                    file: match e.file.strip_prefix(&via) {
+                        Ok(rest) => dir.join(rest),
+                        Err(_) => e.file.clone(),
+                    },
+                    ..e
+                });
+            if loaded.is_ok() || tries >= 10 || !swapped(dir, &handle) {
+                return loaded;
+            }
+        }
+    }
+
+    fn load_once(dir: &Path) -> Result<Self, PackError> {
         let src = SourceFile::read(&dir.join("rules.toml"))?;
         let file: PackFile = src.parse()?;
         let language: Language = file
@@ -398,59 +429,7 @@ impl RulePack {
             .get_ref()
             .parse()
             .map_err(|e: String| src.err_at(file.pack.language.span(), e))?;
-        let default_negations: &[&str] = match language {
-            Language::Zh => &["不", "没", "别", "无法", "未"],
-            Language::En => &["not", "no", "never", "n't", "cannot"],
-        };
-        let negations: Vec<String> = if file.matching.negations.is_empty() {
-            default_negations.iter().map(|s| s.to_string()).collect()
-        } else {
-            file.matching.negations.clone()
-        };
-        let matching = MatchOptions {
-            language,
-            negations: negations
-                .iter()
-                .map(|n| crate::text::normalise(n, language).text)
-                .filter(|n| !n.is_empty())
-                .collect(),
-            negation_window: file.matching.negation_window.unwrap_or(match language {
-                Language::Zh => 4,
-                Language::En => 3,
-            }),
-            skip_quoted: file.matching.skip_quoted.unwrap_or(true),
-            approximate: None,
-        };
-        let threshold = match &file.matching.approximate_threshold {
-            Some(t) if !(*t.get_ref() > 0.0 && *t.get_ref() <= 1.0) => {
-                return Err(src.err_at(
-                    t.span(),
-                    format!(
-                        "approximate_threshold {} must be above 0 and at most 1",
-                        t.get_ref()
-                    ),
-                ))
-            }
-            Some(t) => *t.get_ref(),
-            None => 0.85,
-        };
-        let min_length = match &file.matching.approximate_min_length {
-            Some(m) if *m.get_ref() < 2 => {
-                return Err(src.err_at(m.span(), "approximate_min_length must be at least 2"))
-            }
-            Some(m) => *m.get_ref(),
-            None => match language {
-                Language::Zh => 3,
-                Language::En => 2,
-            },
-        };
-        let matching = MatchOptions {
-            approximate: Some(ApproxOptions {
-                threshold,
-                min_length,
-            }),
-            ..matching
-        };
+        let matching = matching_options(&src, &file.matching, language)?;
         let approximate_default = file.matching.approximate.unwrap_or(true);
         let vocabulary = vocabulary(&src, &file.asr.vocabulary)?;
         let mut rules = Vec::new();
@@ -465,7 +444,7 @@ impl RulePack {
             if !r.enabled {
                 continue;
             }
-            rules.push(compile_rule(&src, r, &matching, approximate_default)?);
+            rules.push(compile::rule(&src, r, &matching, approximate_default)?);
         }
         let mut intents = Vec::new();
         for i in file.intents {
@@ -500,6 +479,83 @@ impl RulePack {
             vocabulary,
         })
     }
+}
+
+/// A pack folder held open, and a path that reaches it through the handle
+/// (`/proc/self/fd/N`) whatever is renamed meanwhile; `None` where there is
+/// no such path (then the folder is read by its name).
+fn pinned(dir: &Path) -> Option<(fs::File, PathBuf)> {
+    use std::os::unix::io::AsRawFd;
+    let handle = fs::File::open(dir).ok()?;
+    let via = PathBuf::from(format!("/proc/self/fd/{}", handle.as_raw_fd()));
+    via.is_dir().then_some((handle, via))
+}
+
+/// Whether `dir` now names another folder than the one held open, or the
+/// one held open was removed (its inode number may since name another).
+fn swapped(dir: &Path, handle: &fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let id = |m: fs::Metadata| (m.dev(), m.ino());
+    let held = handle.metadata().ok();
+    held.as_ref().is_none_or(|m| m.nlink() == 0) || fs::metadata(dir).ok().map(id) != held.map(id)
+}
+
+/// `[matching]` with the language's defaults: negation words and window,
+/// quoted speech, approximate matching on call transcripts.
+fn matching_options(
+    src: &SourceFile,
+    m: &MatchingFile,
+    language: Language,
+) -> Result<MatchOptions, PackError> {
+    let default_negations: &[&str] = match language {
+        Language::Zh => &["不", "没", "别", "无法", "未"],
+        Language::En => &["not", "no", "never", "n't", "cannot"],
+    };
+    let negations: Vec<String> = if m.negations.is_empty() {
+        default_negations.iter().map(|s| s.to_string()).collect()
+    } else {
+        m.negations.clone()
+    };
+    let threshold = match &m.approximate_threshold {
+        Some(t) if !(*t.get_ref() > 0.0 && *t.get_ref() <= 1.0) => {
+            return Err(src.err_at(
+                t.span(),
+                format!(
+                    "approximate_threshold {} must be above 0 and at most 1",
+                    t.get_ref()
+                ),
+            ))
+        }
+        Some(t) => *t.get_ref(),
+        None => 0.85,
+    };
+    let min_length = match &m.approximate_min_length {
+        Some(l) if *l.get_ref() < 2 => {
+            return Err(src.err_at(l.span(), "approximate_min_length must be at least 2"))
+        }
+        Some(l) => *l.get_ref(),
+        None => match language {
+            Language::Zh => 3,
+            Language::En => 2,
+        },
+    };
+    Ok(MatchOptions {
+        language,
+        negations: negations
+            .iter()
+            .map(|n| crate::text::normalise(n, language).text)
+            .filter(|n| !n.is_empty())
+            .collect(),
+        negation_window: m.negation_window.unwrap_or(match language {
+            Language::Zh => 4,
+            Language::En => 3,
+        }),
+        skip_quoted: m.skip_quoted.unwrap_or(true),
+        approximate: Some(ApproxOptions {
+            threshold,
+            min_length,
+        }),
+    })
 }
 
 /// Checks `[asr] vocabulary`: entries trimmed, not empty, one line each,
@@ -545,220 +601,6 @@ fn vocabulary(src: &SourceFile, entries: &[Spanned<String>]) -> Result<Vec<Strin
         out.push(v.to_owned());
     }
     Ok(out)
-}
-
-fn compile_rule(
-    src: &SourceFile,
-    r: RuleFile,
-    matching: &MatchOptions,
-    approximate_default: bool,
-) -> Result<Rule, PackError> {
-    let language = matching.language;
-    let id_span = r.id.span();
-    let flag: FlagId = r
-        .flag
-        .get_ref()
-        .parse()
-        .map_err(|e: String| src.err_at(r.flag.span(), e))?;
-    let severity: Severity = r
-        .severity
-        .get_ref()
-        .parse()
-        .map_err(|e: String| src.err_at(r.severity.span(), e))?;
-    let rid = r.id.get_ref().clone();
-    if rid.is_empty()
-        || !rid
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
-    {
-        return Err(src.err_at(
-            id_span,
-            format!("rule id {rid:?} must be letters, digits, '_', '-' or '.'"),
-        ));
-    }
-    let meta = RuleMeta {
-        id: RuleId::new(rid.clone()),
-        flag,
-        severity,
-        message: r.message.clone(),
-        coaching: r.coaching.clone(),
-    };
-    let need = |cond: bool, what: &str| -> Result<(), PackError> {
-        if cond {
-            Ok(())
-        } else {
-            Err(src.err_at(
-                id_span.clone(),
-                format!("rule {rid:?} ({}) needs {what}", r.kind.get_ref()),
-            ))
-        }
-    };
-    let matcher = |negation_default: bool| -> Result<PhraseMatcher, PackError> {
-        let patterns: Vec<String> = r.patterns.iter().map(|p| p.get_ref().clone()).collect();
-        let find = alternation(&r.phrases, &patterns, language).map_err(|(i, e)| {
-            match r.patterns.get(i) {
-                Some(p) => src.err_at(p.span(), format!("invalid pattern in rule {rid:?}: {e}")),
-                None => src.err_at(id_span.clone(), format!("rule {rid:?}: {e}")),
-            }
-        })?;
-        let find = find.ok_or_else(|| {
-            src.err_at(
-                id_span.clone(),
-                format!(
-                    "rule {rid:?} ({}) needs phrases or patterns",
-                    r.kind.get_ref()
-                ),
-            )
-        })?;
-        let exclude = alternation(&r.exclude, &[], language)
-            .map_err(|(_, e)| src.err_at(id_span.clone(), format!("rule {rid:?} exclude: {e}")))?;
-        let matcher = PhraseMatcher::new(find, exclude, r.negation.unwrap_or(negation_default));
-        let approx = match &matching.approximate {
-            Some(o) if r.approximate.unwrap_or(approximate_default) => o,
-            _ => return Ok(matcher),
-        };
-        let prepare = |phrases: &[String]| -> Vec<ApproxPhrase> {
-            phrases
-                .iter()
-                .filter_map(|p| {
-                    ApproxPhrase::new(p, language, &matching.negations, approx.min_length)
-                })
-                .collect()
-        };
-        Ok(matcher.approximate(prepare(&r.phrases), prepare(&r.exclude)))
-    };
-    let phrase_kind = matches!(
-        r.kind.get_ref().as_str(),
-        "required_phrase" | "forbidden_phrase" | "customer_trigger"
-    );
-    if r.approximate.is_some() && !phrase_kind {
-        return Err(src.err_at(
-            id_span.clone(),
-            format!(
-                "rule {rid:?} ({}): only phrase rules (required_phrase, forbidden_phrase, customer_trigger) match approximately",
-                r.kind.get_ref()
-            ),
-        ));
-    }
-    let window = Window {
-        first_turns: r.first_turns,
-        first_seconds: r.first_seconds,
-        last_turns: r.last_turns,
-        last_seconds: r.last_seconds,
-    };
-    let limits = || -> Result<ChannelLimits, PackError> {
-        need(
-            !r.max_seconds.is_empty(),
-            "max_seconds (e.g. { chat = 30 })",
-        )?;
-        for (ch, v) in &r.max_seconds {
-            if !(v.is_finite() && *v > 0.0) {
-                return Err(src.err_at(
-                    id_span.clone(),
-                    format!("rule {rid:?}: max_seconds.{ch} must be positive"),
-                ));
-            }
-        }
-        Ok(ChannelLimits(r.max_seconds.clone()))
-    };
-    let positive = |v: Option<f64>, what: &str| -> Result<f64, PackError> {
-        match v {
-            Some(x) if x.is_finite() && x > 0.0 => Ok(x),
-            _ => Err(src.err_at(
-                id_span.clone(),
-                format!("rule {rid:?} needs a positive {what}"),
-            )),
-        }
-    };
-    fields::check(src, &r)?;
-    let kind = match r.kind.get_ref().as_str() {
-        "required_phrase" => RuleKind::RequiredPhrase {
-            speaker: r.speaker.unwrap_or(Speaker::Agent),
-            matcher: matcher(false)?,
-            window,
-        },
-        "forbidden_phrase" => RuleKind::ForbiddenPhrase {
-            speaker: r.speaker.unwrap_or(Speaker::Agent),
-            matcher: matcher(true)?,
-        },
-        "customer_trigger" => RuleKind::CustomerTrigger {
-            speaker: r.speaker.unwrap_or(Speaker::Customer),
-            matcher: matcher(true)?,
-        },
-        "pii" => {
-            need(!r.detect.is_empty(), "detect = [\"bank_card\", \"cn_mobile\", \"cn_id\", \"email\"]")?;
-            let mut detect = Vec::new();
-            for d in &r.detect {
-                let k = PiiKind::ALL
-                    .into_iter()
-                    .find(|k| k.as_str() == d.get_ref())
-                    .ok_or_else(|| src.err_at(d.span(), format!("unknown personal-data kind {:?} (bank_card, cn_mobile, cn_id, email)", d.get_ref())))?;
-                detect.push(k);
-            }
-            let mut context = HashMap::new();
-            for (k, words) in &r.context {
-                let kind = PiiKind::ALL
-                    .into_iter()
-                    .find(|x| x.as_str() == k)
-                    .ok_or_else(|| src.err_at(id_span.clone(), format!("rule {rid:?}: unknown context kind {k:?}")))?;
-                context.insert(
-                    kind,
-                    words.iter().map(|w| crate::text::normalise(w, language).text).collect(),
-                );
-            }
-            RuleKind::Pii {
-                speaker: r.speaker.unwrap_or(Speaker::Agent),
-                detect,
-                context,
-            }
-        }
-        "first_response" => RuleKind::FirstResponse { limits: limits()? },
-        "response_time" => RuleKind::ResponseTime { limits: limits()? },
-        "long_silence" => RuleKind::LongSilence {
-            min_seconds: positive(r.min_seconds, "min_seconds")?,
-        },
-        "interruption" => RuleKind::Interruption {
-            min_seconds: positive(r.min_seconds, "min_seconds")?,
-        },
-        "no_speech" => RuleKind::NoSpeech,
-        "semantic" => {
-            need(!r.examples.is_empty(), "examples")?;
-            let threshold = r.threshold.unwrap_or(0.6);
-            need((0.0..=1.0).contains(&threshold), "a threshold between 0 and 1")?;
-            RuleKind::Semantic {
-                speaker: r.speaker.unwrap_or(Speaker::Agent),
-                required: r.required.unwrap_or(true),
-                examples: r.examples.clone(),
-                threshold,
-                window,
-                when_customer: r.when_customer.clone(),
-            }
-        }
-        "customer_anger" => {
-            let threshold = r.threshold.unwrap_or(0.8);
-            need((0.0..=1.0).contains(&threshold), "a threshold between 0 and 1")?;
-            need(
-                r.examples.is_empty() || !r.counter_examples.is_empty(),
-                "counter_examples (calm turns) when it has examples",
-            )?;
-            RuleKind::CustomerAnger {
-                threshold,
-                min_turns: r.min_turns.unwrap_or(1).max(1),
-                examples: r.examples.clone(),
-                counter_examples: r.counter_examples.clone(),
-                margin: r.margin.unwrap_or(0.1),
-            }
-        }
-        other => {
-            return Err(src.err_at(
-                r.kind.span(),
-                format!(
-                    "unknown rule kind {other:?} (required_phrase, forbidden_phrase, customer_trigger, pii, first_response, response_time, long_silence, interruption, no_speech, semantic, customer_anger)"
-                ),
-            ))
-        }
-    };
-    Ok(Rule { meta, kind })
 }
 
 /// Whether a path's last component starts with a dot.
