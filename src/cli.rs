@@ -17,6 +17,7 @@ use crate::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
 use crate::store::{ResultFilter, Saved, Store};
 use crate::wire::ResultWire;
 
+mod backtest;
 mod purge;
 mod review;
 pub use review::{ReportArgs, ServeArgs, UsersCommand};
@@ -73,6 +74,9 @@ pub enum Command {
     /// Evaluation report over a period: KPIs, composite score, grade and
     /// bonus per agent and team, and coaching.
     Report(ReportArgs),
+    /// Re-run a period's stored contacts through edited rule packs and show,
+    /// per rule, which contacts would gain or lose a flag.
+    Backtest(backtest::BacktestArgs),
     /// Users of the review server (agent, reviewer, supervisor, admin).
     #[command(subcommand)]
     Users(UsersCommand),
@@ -361,6 +365,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::EvalIntent(a) => blocking(move || eval_intent(&cfg, a)).await,
         Command::EvalAsr(a) => blocking(move || eval_asr(&cfg, a)).await,
         Command::Report(r) => review::report(cfg, r).await,
+        Command::Backtest(b) => {
+            let in_use = Config::load(cli.global.config.as_deref())?.rules;
+            backtest::backtest(cfg, in_use, b).await
+        }
         Command::Users(u) => review::users(cfg, u).await,
         Command::Serve(s) => review::serve(cfg, s).await,
         Command::Worker(w) => worker(cfg, w).await,

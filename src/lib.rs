@@ -20,11 +20,12 @@
 //! (normalisation for Chinese and English), [`learn`] (training and
 //! evaluating the sentiment head and intent matching), [`config`], [`cli`],
 //! [`telemetry`], [`desk`] (the review desk's sampling plans and agreement
-//! figures), and [`error`] (every error says retry or reject). The
+//! figures), [`backtest`] (a rule change tried on stored contacts), and [`error`] (every error says retry or reject). The
 //! [`worker`] runs the pipeline behind RabbitMQ ([`queue`]) and serves
 //! metrics and health ([`http::ops`]).
 
 pub mod analyse;
+pub mod backtest;
 pub mod cli;
 pub mod coach;
 pub mod config;
