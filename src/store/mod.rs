@@ -15,10 +15,12 @@ use sqlx::{AnyPool, AssertSqlSafe, Connection as _, Row};
 mod purge;
 mod reviews;
 mod search;
+mod sessions;
 mod tasks;
 
 pub use purge::Purged;
 pub use search::{ContactRow, ContactSearch, ReviewState, SearchPage};
+pub use sessions::SessionRow;
 pub use tasks::{NewTask, TaskFilter, TaskRow};
 
 pub use reviews::{
@@ -154,7 +156,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0003_health.postgres.sql"),
     ),
     // The review desk: transcript search (SQLite FTS5 trigram, PostgreSQL
-    // pg_trgm) and review tasks drawn by sampling plans.
+    // pg_trgm), review tasks drawn by sampling plans, calibration sessions.
     (
         5,
         include_str!("migrations/0005_review_desk.sqlite.sql"),
