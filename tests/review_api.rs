@@ -1091,6 +1091,20 @@ async fn role_by_route_permission_matrix() {
             None,
             "nYYY",
         ),
+        ("GET", "/api/sampling/plans".into(), None, "nYYY"),
+        ("GET", "/api/tasks".into(), None, "nYYY"),
+        (
+            "POST",
+            "/api/sampling/run".into(),
+            Some(json!({"plan": "monthly", "period": "2026-11"})),
+            "nnYY",
+        ),
+        (
+            "POST",
+            "/api/calibration/sessions".into(),
+            Some(json!({"name": "s", "jobs": ["call-1"]})),
+            "nnYY",
+        ),
         ("GET", "/api/packs/en".into(), None, "nnnY"),
         ("GET", "/api/users".into(), None, "nnnY"),
         (
