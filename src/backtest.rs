@@ -78,16 +78,17 @@ pub fn conversation_of(r: &ResultWire) -> (Conversation, Metadata) {
         .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
     conv.started_at = started;
     let m = &r.metadata;
+    // CSAT and fields no rule reads keep their defaults.
     let metadata = Metadata {
         channel: Some(r.channel.clone()),
         customer_id: m.customer_id.clone(),
-        csat: None,
         ticket_id: m.ticket_id.clone(),
         started_at: started,
         resolved: m.resolved,
         queue_wait_s: m.queue_wait_s,
         after_call_work_s: m.after_call_work_s,
         tags: m.tags.clone(),
+        ..Metadata::default()
     };
     (conv, metadata)
 }
