@@ -14,6 +14,7 @@ use crate::intake::{self, Input, IntakeOptions};
 use crate::pipeline::{Engine, EngineOptions, Pipeline};
 use crate::store::{ResultFilter, Store};
 
+mod backtest;
 mod batch;
 mod import;
 mod purge;
@@ -77,6 +78,9 @@ pub enum Command {
     /// fields) for stored results: a CSV or JSON-lines file keyed by job or
     /// ticket id; each change is logged.
     Import(import::ImportArgs),
+    /// Re-run a period's stored contacts through edited rule packs and show,
+    /// per rule, which contacts would gain or lose a flag.
+    Backtest(backtest::BacktestArgs),
     /// Users of the review server (agent, reviewer, supervisor, admin).
     #[command(subcommand)]
     Users(UsersCommand),
@@ -366,6 +370,10 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::EvalAsr(a) => blocking(move || eval_asr(&cfg, a)).await,
         Command::Report(r) => review::report(cfg, r).await,
         Command::Import(i) => import::import(cfg, i).await,
+        Command::Backtest(b) => {
+            let in_use = Config::load(cli.global.config.as_deref())?.rules;
+            backtest::backtest(cfg, in_use, b).await
+        }
         Command::Users(u) => review::users(cfg, u).await,
         Command::Serve(s) => review::serve(cfg, s).await,
         Command::Worker(w) => worker(cfg, w).await,

@@ -24,12 +24,14 @@
 //! (normalisation for Chinese and English), [`learn`] (training and
 //! evaluating the sentiment head, intent matching and speech recognition),
 //! [`config`], [`cli`], [`logging`], [`telemetry`], [`desk`] (the review
-//! desk's sampling plans and agreement figures), and [`error`] (every error
-//! says retry or reject). The [`worker`] runs the pipeline behind RabbitMQ
+//! desk's sampling plans and agreement figures), [`backtest`] (a rule
+//! change tried on stored contacts), and [`error`] (every error says retry
+//! or reject). The [`worker`] runs the pipeline behind RabbitMQ
 //! ([`queue`]) and serves metrics and health ([`http::ops`]); [`report`]
 //! builds evaluation reports and [`http`] serves the review page.
 
 pub mod analyse;
+pub mod backtest;
 pub mod cli;
 pub mod coach;
 pub mod config;

@@ -1099,6 +1099,20 @@ async fn role_by_route_permission_matrix() {
             None,
             "nYYY",
         ),
+        ("GET", "/api/sampling/plans".into(), None, "nYYY"),
+        ("GET", "/api/tasks".into(), None, "nYYY"),
+        (
+            "POST",
+            "/api/sampling/run".into(),
+            Some(json!({"plan": "monthly", "period": "2026-11"})),
+            "nnYY",
+        ),
+        (
+            "POST",
+            "/api/calibration/sessions".into(),
+            Some(json!({"name": "s", "jobs": ["call-1"]})),
+            "nnYY",
+        ),
         ("GET", "/api/packs/en".into(), None, "nnnY"),
         ("GET", "/api/users".into(), None, "nnnY"),
         (
@@ -1353,5 +1367,125 @@ async fn failed_sign_ins_are_limited_per_address() {
     assert_eq!(r.status, 429);
     let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
+    w.stop().await;
+}
+
+/// A calibration session: two reviewers judge the same contacts blind;
+/// once the supervisor closes it, agreement per rule between them (κ) and
+/// with the machine, and the contact to discuss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_calibration_session_is_blind_then_shows_agreement() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let li = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa-li", Role::Reviewer, None).await),
+    );
+    let wang = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa-wang", Role::Reviewer, None).await),
+    );
+    let jobs = ["call-1", "c-a1-2", "c-a2-1"];
+    let body = json!({"name": "November greeting", "jobs": jobs});
+    assert_eq!(
+        li.send("POST", "/api/calibration/sessions", &body)
+            .await
+            .status,
+        403
+    );
+    let bad = json!({"name": "x", "jobs": ["nope"]});
+    assert_eq!(
+        sup.send("POST", "/api/calibration/sessions", &bad)
+            .await
+            .status,
+        404
+    );
+    let r = sup.send("POST", "/api/calibration/sessions", &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let id = r.json()["id"].as_str().unwrap().to_owned();
+    let put = format!("/api/calibration/sessions/{id}/verdicts");
+    for (c, verdicts) in [(&li, [true, true, false]), (&wang, [true, false, false])] {
+        for (job, v) in jobs.iter().zip(verdicts) {
+            let r = c
+                .send(
+                    "PUT",
+                    &put,
+                    &json!({"job_id": job, "rule": "greeting", "violated": v}),
+                )
+                .await;
+            assert_eq!(r.status, 204, "{}", r.text());
+        }
+    }
+    let r = li
+        .send(
+            "PUT",
+            &put,
+            &json!({"job_id": "c-a1-1", "rule": "greeting", "violated": true}),
+        )
+        .await;
+    assert_eq!(r.status, 404, "not in the session");
+    // Blind: li sees her own three verdicts and no figures.
+    let open = li
+        .get(&format!("/api/calibration/sessions/{id}"))
+        .await
+        .json();
+    assert_eq!(open["verdicts"].as_array().unwrap().len(), 3);
+    assert!(open["verdicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|v| v["reviewer"] == "qa-li"));
+    assert_eq!(open["figures"], Value::Null);
+    assert_eq!(
+        li.send(
+            "POST",
+            &format!("/api/calibration/sessions/{id}/close"),
+            &json!({})
+        )
+        .await
+        .status,
+        403
+    );
+    assert_eq!(
+        sup.send(
+            "POST",
+            &format!("/api/calibration/sessions/{id}/close"),
+            &json!({})
+        )
+        .await
+        .status,
+        204
+    );
+    let r = wang
+        .send(
+            "PUT",
+            &put,
+            &json!({"job_id": "call-1", "rule": "greeting", "violated": false}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "closed");
+    let done = wang
+        .get(&format!("/api/calibration/sessions/{id}"))
+        .await
+        .json();
+    assert_eq!(done["verdicts"].as_array().unwrap().len(), 6);
+    let g = &done["figures"][0];
+    assert_eq!(g["rule"], "greeting");
+    // Reviewers agree on 2 of 3: p1 = 2/3, p2 = 1/3, pe = 4/9, κ = 0.4.
+    assert_eq!(
+        g["between_reviewers"],
+        json!({"items": 3, "agreed": 2, "percent": 0.6667, "kappa": 0.4})
+    );
+    // The machine flagged call-1 and c-a1-2: li agrees 3 of 3, wang 2 of 3.
+    assert_eq!(g["with_machine"]["items"], 6);
+    assert_eq!(g["with_machine"]["agreed"], 5);
+    assert_eq!(
+        g["disagreements"],
+        json!([{"job_id": "c-a1-2", "machine": true, "verdicts": [["qa-li", true], ["qa-wang", false]]}])
+    );
     w.stop().await;
 }

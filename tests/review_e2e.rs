@@ -449,6 +449,82 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
     let v = v.iter().find(|v| v.idx == greet).unwrap();
     assert_eq!(v.reviewer, "boss", "the ruling stands");
 
+    // A calibration session: qa-li judges on the page, qa-wang over the
+    // API; once closed, the page shows agreement and what to discuss.
+    let r = sup
+        .send(
+            "POST",
+            "/api/calibration/sessions",
+            &json!({"name": "Greeting check", "jobs": ["call-1", "c-a1-2"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let sid = r.json()["id"].as_str().unwrap().to_owned();
+    b.click("#tab-calibration").await;
+    b.type_into("#ses-id", &sid).await;
+    b.click("#ses-load").await;
+    b.wait_for(
+        "the open session",
+        "return !document.getElementById('ses-entry').hidden && document.querySelectorAll('#ses-job option').length === 2",
+        json!([]),
+    )
+    .await;
+    b.type_into("#ses-rule", "greeting").await;
+    for (job, verdict) in [("call-1", "#ses-yes"), ("c-a1-2", "#ses-no")] {
+        b.js(
+            "document.getElementById('ses-job').value = arguments[0]",
+            json!([job]),
+        )
+        .await;
+        b.click(verdict).await;
+        b.wait_for(
+            "the verdict listed",
+            "return [...document.querySelectorAll('#ses-table td')].some(td => td.textContent === arguments[0])",
+            json!([job]),
+        )
+        .await;
+    }
+    let wang = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa-wang", Role::Reviewer, None).await),
+    );
+    for job in ["call-1", "c-a1-2"] {
+        let r = wang
+            .send(
+                "PUT",
+                &format!("/api/calibration/sessions/{sid}/verdicts"),
+                &json!({"job_id": job, "rule": "greeting", "violated": true}),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+    let r = sup
+        .send(
+            "POST",
+            &format!("/api/calibration/sessions/{sid}/close"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    b.click("#ses-load").await;
+    let cells = b
+        .wait_for(
+            "the session's figures",
+            "const r = document.querySelector('#ses-table tr[data-rule=\"greeting\"]'); return r && [r.querySelector('.between').textContent, r.querySelector('.withm').textContent, r.querySelector('.disagree').textContent];",
+            json!([]),
+        )
+        .await;
+    // Reviewers agree on 1 of 2 (κ 0); with the machine (which flagged
+    // both) 3 of 4, κ 0 again; c-a1-2 is the one to discuss.
+    assert_eq!(cells[0], "50.0% (1/2) · κ 0.00");
+    assert_eq!(cells[1], "75.0% (3/4) · κ 0.00");
+    assert!(cells[2].as_str().unwrap().starts_with("c-a1-2"), "{cells}");
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review-calibration.png"),
+        b.screenshot().await,
+    )
+    .unwrap();
+
     // In Chinese: flag names, severities, speakers and dispute states.
     b.js(
         "const l = document.getElementById('lang'); l.value = 'zh'; l.dispatchEvent(new Event('change'));",

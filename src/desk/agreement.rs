@@ -59,9 +59,137 @@ pub fn per_rule<K: Ord + Clone>(
         .collect()
 }
 
+/// One reviewer's verdict in a calibration session: did `rule` fire on
+/// `job`?
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    pub job_id: String,
+    pub rule: String,
+    pub reviewer: String,
+    pub violated: bool,
+}
+
+/// A session's figures for one rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RuleFigures {
+    pub rule: String,
+    /// Every pair of reviewers who judged the same contact, pooled.
+    pub between_reviewers: Agreement,
+    /// Each reviewer's verdict against the machine (a flag of the rule on
+    /// the contact, or not).
+    pub with_machine: Agreement,
+    /// Contacts where the verdicts (the machine's included) differ.
+    pub disagreements: Vec<Disagreement>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Disagreement {
+    pub job_id: String,
+    pub machine: bool,
+    /// `(reviewer, violated)`, by reviewer name.
+    pub verdicts: Vec<(String, bool)>,
+}
+
+/// Per rule: agreement between reviewers and with the machine, and the
+/// contacts to discuss. `flagged` holds `(job id, rule)` where the
+/// machine raised the rule's flag.
+pub fn session(
+    verdicts: &[Verdict],
+    flagged: &std::collections::BTreeSet<(String, String)>,
+) -> Vec<RuleFigures> {
+    let mut by_item: BTreeMap<(&str, &str), BTreeMap<&str, bool>> = BTreeMap::new();
+    for v in verdicts {
+        by_item
+            .entry((v.rule.as_str(), v.job_id.as_str()))
+            .or_default()
+            .insert(v.reviewer.as_str(), v.violated);
+    }
+    // rule → (reviewer pairs, reviewer–machine pairs, disagreements)
+    type Pooled = (Vec<(bool, bool)>, Vec<(bool, bool)>, Vec<Disagreement>);
+    let mut rules: BTreeMap<&str, Pooled> = BTreeMap::new();
+    for ((rule, job), who) in &by_item {
+        let machine = flagged.contains(&(job.to_string(), rule.to_string()));
+        let e = rules.entry(rule).or_default();
+        let list: Vec<(&str, bool)> = who.iter().map(|(r, v)| (*r, *v)).collect();
+        for (i, a) in list.iter().enumerate() {
+            e.1.push((a.1, machine));
+            for b in &list[i + 1..] {
+                e.0.push((a.1, b.1));
+            }
+        }
+        if list.iter().any(|(_, v)| *v != machine) {
+            e.2.push(Disagreement {
+                job_id: job.to_string(),
+                machine,
+                verdicts: list.iter().map(|(r, v)| (r.to_string(), *v)).collect(),
+            });
+        }
+    }
+    rules
+        .into_iter()
+        .map(|(rule, (between, machine, disagreements))| RuleFigures {
+            rule: rule.to_owned(),
+            between_reviewers: agreement(&between),
+            with_machine: agreement(&machine),
+            disagreements,
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_session_pairs_reviewers_and_the_machine_per_rule() {
+        let v = |job: &str, rule: &str, reviewer: &str, violated: bool| Verdict {
+            job_id: job.into(),
+            rule: rule.into(),
+            reviewer: reviewer.into(),
+            violated,
+        };
+        let verdicts = [
+            // greeting: both reviewers agree on j1 (yes) and j2 (no); the
+            // machine flagged j1 and j2.
+            v("j1", "greeting", "li", true),
+            v("j1", "greeting", "wang", true),
+            v("j2", "greeting", "li", false),
+            v("j2", "greeting", "wang", false),
+            // buck_passing: the reviewers split on j1; the machine did
+            // not flag it. Only li judged j3.
+            v("j1", "buck_passing", "li", true),
+            v("j1", "buck_passing", "wang", false),
+            v("j3", "buck_passing", "li", false),
+        ];
+        let flagged: std::collections::BTreeSet<(String, String)> =
+            [("j1", "greeting"), ("j2", "greeting")]
+                .iter()
+                .map(|(j, r)| (j.to_string(), r.to_string()))
+                .collect();
+        let f = session(&verdicts, &flagged);
+        let rule = |id: &str| f.iter().find(|r| r.rule == id).unwrap();
+        let g = rule("greeting");
+        assert_eq!(
+            (g.between_reviewers.items, g.between_reviewers.agreed),
+            (2, 2)
+        );
+        assert_eq!(g.between_reviewers.kappa, Some(1.0));
+        // Four reviewer verdicts against the machine's two yeses: 2 of 4.
+        assert_eq!((g.with_machine.items, g.with_machine.agreed), (4, 2));
+        assert_eq!(g.disagreements.len(), 1);
+        assert_eq!(g.disagreements[0].job_id, "j2");
+        let b = rule("buck_passing");
+        assert_eq!(
+            (b.between_reviewers.items, b.between_reviewers.agreed),
+            (1, 0)
+        );
+        assert_eq!((b.with_machine.items, b.with_machine.agreed), (3, 2));
+        assert_eq!(
+            b.disagreements[0].verdicts,
+            [("li".to_owned(), true), ("wang".to_owned(), false)]
+        );
+        assert_eq!(b.disagreements.len(), 1, "j3: li agrees with the machine");
+    }
 
     /// Pairs from a 2×2 table: both yes, 1 yes 2 no, 1 no 2 yes, both no.
     fn table(yy: usize, yn: usize, ny: usize, nn: usize) -> Vec<(bool, bool)> {

@@ -16,12 +16,14 @@ mod metadata;
 mod purge;
 mod reviews;
 mod search;
+mod sessions;
 mod tasks;
 
 pub use metadata::{merge as merge_metadata, MetadataChange, MetadataLogRow};
 
 pub use purge::Purged;
 pub use search::{ContactRow, ContactSearch, ReviewState, SearchPage};
+pub use sessions::SessionRow;
 pub use tasks::{NewTask, TaskFilter, TaskRow};
 
 pub use reviews::{
@@ -168,7 +170,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("migrations/0004_metadata.postgres.sql"),
     ),
     // The review desk: transcript search (SQLite FTS5 trigram, PostgreSQL
-    // pg_trgm) and review tasks drawn by sampling plans.
+    // pg_trgm), review tasks drawn by sampling plans, calibration sessions.
     (
         5,
         include_str!("migrations/0005_review_desk.sqlite.sql"),

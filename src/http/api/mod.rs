@@ -28,6 +28,8 @@
 //! | GET | /api/agents | agents: themselves |
 //! | GET | /api/reports | agents: their own row |
 //! | GET | /api/calibration | reviewer+ |
+//! | POST | /api/calibration/sessions, .../{id}/close | supervisor+ |
+//! | GET | /api/calibration/sessions/{id}, PUT .../verdicts | reviewer+ (blind while open) |
 //! | GET, PUT | /api/supervisor-scores | reviewer+ / supervisor+ |
 //! | GET, PUT | /api/packs/{lang} | admin |
 //! | GET, POST | /api/users, DELETE /api/users/{name} | admin |
@@ -68,6 +70,7 @@ mod reports;
 mod results;
 mod reviews;
 mod search;
+mod sessions;
 mod supervisor;
 mod tasks;
 mod users;
@@ -314,6 +317,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports", get(reports::report))
         .route("/api/metadata", post(super::import::post_metadata))
         .route("/api/calibration", get(calibration::calibration))
+        .route("/api/calibration/sessions", post(sessions::create))
+        .route("/api/calibration/sessions/{id}", get(sessions::get))
+        .route(
+            "/api/calibration/sessions/{id}/verdicts",
+            axum::routing::put(sessions::put_verdict),
+        )
+        .route(
+            "/api/calibration/sessions/{id}/close",
+            post(sessions::close),
+        )
         .route(
             "/api/supervisor-scores",
             get(supervisor::get_supervisor_scores).put(supervisor::put_supervisor_score),

@@ -35,6 +35,11 @@ const T = {
     tasks: "My tasks", due: "Due", reasonp: "Why sampled", done: "Done", markdone: "Mark done", plan: "Plan",
     overdue: "overdue", notasks: "No tasks.",
     progress: (p) => `${p.plan} ${p.period}: ${p.done} of ${p.total} done` + (p.overdue ? `, ${p.overdue} overdue` : "") + (p.unassigned ? `, ${p.unassigned} unassigned` : ""),
+    session: "Calibration session", sessionid: "Session id", broken: "Broken", notbroken: "Not broken",
+    sesopen: (n, m) => `${n}: open — judge each contact blind; you have given ${m} verdicts.`,
+    sesclosed: (n) => `${n}: closed — agreement per rule, and the contacts to discuss.`,
+    between: "Between reviewers", withm: "With the machine", kappa: "κ", disagree: "To discuss",
+    machine: "machine",
     rs_critical: "critical flag", rs_disputed: "disputed", rs_unscoreable: "not scoreable", rs_random: "random", rs_agent_minimum: "agent minimum",
   },
   zh: {
@@ -62,6 +67,11 @@ const T = {
     tasks: "我的复核任务", due: "截止时间", reasonp: "抽检原因", done: "已完成", markdone: "标记完成", plan: "抽检计划",
     overdue: "已逾期", notasks: "没有任务。",
     progress: (p) => `${p.plan} ${p.period}：共 ${p.total} 条，已完成 ${p.done} 条` + (p.overdue ? `，逾期 ${p.overdue} 条` : "") + (p.unassigned ? `，未分配 ${p.unassigned} 条` : ""),
+    session: "校准会话", sessionid: "会话编号", broken: "违规", notbroken: "不违规",
+    sesopen: (n, m) => `${n}：进行中——请独立盲评；您已提交 ${m} 条判定。`,
+    sesclosed: (n) => `${n}：已结束——各规则的一致性与待讨论的会话。`,
+    between: "复核员之间", withm: "与机器判定", kappa: "κ", disagree: "待讨论",
+    machine: "机器",
     rs_critical: "致命告警", rs_disputed: "申诉", rs_unscoreable: "无法评分", rs_random: "随机抽取", rs_agent_minimum: "坐席保底",
   },
 };
@@ -158,7 +168,7 @@ function rerender() {
   if (state.tab === "disputes") loadDisputes().catch(fail);
   if (state.tab === "tasks") loadTasks().catch(fail);
   if (state.tab === "report") loadReport();
-  if (state.tab === "calibration") loadCalibration();
+  if (state.tab === "calibration") { loadCalibration(); if ($("ses-meta").textContent) loadSession(); }
   if (state.tab === "search" && $("search-total").textContent) runSearch(state.searchOffset).catch(fail);
 }
 
@@ -539,6 +549,48 @@ async function runSearch(offset) {
   $("search-next").disabled = to >= page.total;
 }
 
+// ---- calibration sessions ------------------------------------------------------------
+
+async function loadSession() {
+  const id = $("ses-id").value.trim();
+  if (!id) return;
+  let s;
+  try { s = await api(`/api/calibration/sessions/${encodeURIComponent(id)}`); } catch (e) { toast(e.message); return; }
+  const tb = $("ses-table");
+  tb.replaceChildren();
+  $("ses-entry").hidden = s.closed;
+  if (!s.closed) {
+    $("ses-meta").textContent = t("sesopen")(s.name, s.verdicts.length);
+    const sel = $("ses-job");
+    const keep = sel.value;
+    sel.replaceChildren(...s.jobs.map((j) => el("option", { value: j, text: j })));
+    if (keep) sel.value = keep;
+    tb.append(el("tr", {}, ...["job", "rule", "outcome"].map((k) => el("th", { text: t(k) }))));
+    for (const v of s.verdicts) tb.append(el("tr", {}, el("td", { text: v.job_id }), el("td", { text: v.rule }), el("td", { text: v.violated ? t("broken") : t("notbroken") })));
+    return;
+  }
+  $("ses-meta").textContent = t("sesclosed")(s.name);
+  const ag = (a) => `${pct(a.percent)} (${a.agreed}/${a.items}) · ${t("kappa")} ${a.kappa === null ? "–" : a.kappa.toFixed(2)}`;
+  tb.append(el("tr", {}, ...["rule", "between", "withm", "disagree"].map((k) => el("th", { text: t(k) }))));
+  for (const f of s.figures) {
+    const dis = f.disagreements.map((d) => `${d.job_id}: ${t("machine")} ${d.machine ? "✓" : "✗"}, ` + d.verdicts.map(([r, v]) => `${r} ${v ? "✓" : "✗"}`).join(", "));
+    tb.append(el("tr", { "data-rule": f.rule },
+      el("td", { text: f.rule }), el("td", { class: "n between", text: ag(f.between_reviewers) }),
+      el("td", { class: "n withm", text: ag(f.with_machine) }),
+      el("td", { class: "disagree" }, ...dis.map((x) => el("div", { text: x }))),
+    ));
+  }
+}
+
+async function sessionVerdict(violated) {
+  const id = $("ses-id").value.trim();
+  try {
+    await api(`/api/calibration/sessions/${encodeURIComponent(id)}/verdicts`, { method: "PUT", body: { job_id: $("ses-job").value, rule: $("ses-rule").value.trim(), violated } });
+    toast(t("saved"));
+    await loadSession();
+  } catch (e) { toast(e.message); }
+}
+
 function showTab(name) {
   state.tab = name;
   for (const b of document.querySelectorAll(".tab")) b.classList.toggle("active", b.dataset.tab === name);
@@ -573,6 +625,9 @@ document.addEventListener("DOMContentLoaded", () => {
   $("report-load").addEventListener("click", loadReport);
   $("report-html").addEventListener("click", downloadReport);
   $("cal-load").addEventListener("click", loadCalibration);
+  $("ses-load").addEventListener("click", loadSession);
+  $("ses-yes").addEventListener("click", () => sessionVerdict(true));
+  $("ses-no").addEventListener("click", () => sessionVerdict(false));
   $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(0).catch((err) => toast(err.message)); });
   $("search-prev").addEventListener("click", () => runSearch(Math.max(0, state.searchOffset - PAGE)).catch((e) => toast(e.message)));
   $("search-next").addEventListener("click", () => runSearch(state.searchOffset + PAGE).catch((e) => toast(e.message)));

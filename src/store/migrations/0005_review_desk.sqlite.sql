@@ -35,3 +35,27 @@ CREATE TABLE IF NOT EXISTS review_tasks (
     PRIMARY KEY (plan_id, period, job_id)
 );
 CREATE INDEX IF NOT EXISTS review_tasks_reviewer ON review_tasks (reviewer, done_at);
+-- Calibration sessions: several reviewers judge the same contacts blind,
+-- rule by rule; figures and disagreements are shown once it is closed.
+CREATE TABLE IF NOT EXISTS calibration_sessions (
+    id          TEXT PRIMARY KEY,
+    name        TEXT NOT NULL,
+    created_by  TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    closed_at   TEXT
+);
+CREATE TABLE IF NOT EXISTS calibration_items (
+    session_id  TEXT NOT NULL REFERENCES calibration_sessions (id) ON DELETE CASCADE,
+    job_id      TEXT NOT NULL REFERENCES results (job_id) ON DELETE CASCADE,
+    PRIMARY KEY (session_id, job_id)
+);
+CREATE TABLE IF NOT EXISTS calibration_verdicts (
+    session_id  TEXT NOT NULL,
+    job_id      TEXT NOT NULL,
+    rule        TEXT NOT NULL,
+    reviewer    TEXT NOT NULL,
+    violated    BIGINT NOT NULL,
+    at          TEXT NOT NULL,
+    PRIMARY KEY (session_id, job_id, rule, reviewer),
+    FOREIGN KEY (session_id, job_id) REFERENCES calibration_items (session_id, job_id) ON DELETE CASCADE
+);
