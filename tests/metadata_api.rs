@@ -15,8 +15,14 @@ async fn supervisors_send_late_metadata_and_the_report_follows() {
     let p = pipeline(&w.store);
     run_chat(&p, chat_job("m-1", "A1", "T1", 3, true, "k1", None)).await;
     run_chat(&p, chat_job("m-2", "A1", "T1", 4, true, "k2", Some(2.0))).await;
-    let rev = Client::new(&w.addr, Some(&user(&w.store, "qa", Role::Reviewer, None).await));
-    let sup = Client::new(&w.addr, Some(&user(&w.store, "boss", Role::Supervisor, None).await));
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
 
     let body = json!({"rows": [
         {"job_id": "m-1", "csat": 5, "first_contact_resolved": true},
@@ -34,7 +40,10 @@ async fn supervisors_send_late_metadata_and_the_report_follows() {
     let r = sup.send("POST", "/api/metadata", &body).await;
     assert_eq!(r.status, 200, "{}", r.text());
     let s = r.json();
-    assert_eq!((s["rows"].as_u64(), s["updated"].as_u64()), (Some(3), Some(2)));
+    assert_eq!(
+        (s["rows"].as_u64(), s["updated"].as_u64()),
+        (Some(3), Some(2))
+    );
     assert_eq!(s["not_found"], json!([[3, {"job": "m-404"}]]));
 
     let rep = rev.get("/api/reports?period=2026-11").await.json();
@@ -44,6 +53,9 @@ async fn supervisors_send_late_metadata_and_the_report_follows() {
     assert_eq!(stored.metadata.custom["tier"], "gold");
     let log = w.store.metadata_log(Some("m-1")).await.unwrap();
     assert_eq!(log.len(), 1);
-    assert_eq!((log[0].actor.as_str(), log[0].source.as_str()), ("boss", "api:row:1"));
+    assert_eq!(
+        (log[0].actor.as_str(), log[0].source.as_str()),
+        ("boss", "api:row:1")
+    );
     w.stop().await;
 }

@@ -323,7 +323,10 @@ fn a_paraphrased_offer_of_further_help_satisfies_the_semantic_closing_item() {
         .collect();
     assert_eq!(
         ids,
-        [("closing", "closing_missing"), ("further_help", "script_missing")],
+        [
+            ("closing", "closing_missing"),
+            ("further_help", "script_missing")
+        ],
         "{ids:?}"
     );
     let zh = analyse(

@@ -302,7 +302,10 @@ mod tests {
         };
         let w = weaknesses(&cs, &k, &k, Language::Zh, &opts, &text);
         assert_eq!(w.len(), 1);
-        assert_eq!(w[0].summary, "服务禁语 (不礼貌用语)：1 通中有 1 通；班组平均 1 通中 1 通");
+        assert_eq!(
+            w[0].summary,
+            "服务禁语 (不礼貌用语)：1 通中有 1 通；班组平均 1 通中 1 通"
+        );
         assert_eq!(w[0].suggestion, "使用礼貌用语");
         assert_eq!(w[0].examples[0].job_id, "r1");
     }

@@ -362,9 +362,9 @@ pub fn page(r: &Report, lang: Language) -> String {
         );
     }
     if r.overall.contacts == 0 {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<p id=\"empty\">{}</p></body></html>\n",
+            "<p id=\"empty\">{}</p></body></html>",
             esc(w.empty_period)
         );
         return s;

@@ -602,17 +602,18 @@ impl Scheme {
             }
             out
         };
-        let small_pools =
-            match g.small_pools.get_ref().as_str() {
-                "thresholds" => SmallPools::Thresholds,
-                "merge" => SmallPools::Merge,
-                other => return Err(src.err(
+        let small_pools = match g.small_pools.get_ref().as_str() {
+            "thresholds" => SmallPools::Thresholds,
+            "merge" => SmallPools::Merge,
+            other => {
+                return Err(src.err(
                     Some(g.small_pools.span()),
                     format!(
                         "[grading] small_pools {other:?} (expected \"thresholds\" or \"merge\")"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let fatal = {
             let f = &file.fatal;
             let mut flags = Vec::new();
