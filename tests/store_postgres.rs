@@ -188,7 +188,7 @@ fn late_metadata_updates_and_audit_work_on_postgres() {
         for r in &rs {
             s.save_result(r).await.unwrap();
         }
-        assert_eq!(s.jobs_by_ticket("T-1").await.unwrap(), [job.clone()]);
+        assert_eq!(s.jobs_by_ticket("T-1").await.unwrap(), vec![job.clone()]);
         let csat = callqa::wire::job::MetadataWire {
             csat: Some(5.0),
             ..Default::default()
