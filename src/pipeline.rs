@@ -504,6 +504,10 @@ impl Engine {
         let redaction = stage(Stage::Redact, || {
             Ok::<_, Never>(self.redactor.result(&mut result))
         })?;
+        // Custom CRM fields are free text: masked like the rest.
+        for v in result.metadata.custom.values_mut() {
+            *v = self.redact_text(v);
+        }
         if let Job::Call(call) = job {
             if let Some(copy) = self.redact_audio(call, &redaction)? {
                 result.recording = Some(copy);
@@ -727,9 +731,13 @@ impl Pipeline {
         job_id: &str,
         metadata: &crate::wire::job::MetadataWire,
     ) -> Result<(), JobError> {
+        let mut metadata = metadata.clone();
+        for v in metadata.custom.values_mut() {
+            *v = self.engine.redact_text(v);
+        }
         let change = stage_store(
             self.store
-                .update_metadata(job_id, metadata, "job", &format!("resend:{source}"))
+                .update_metadata(job_id, &metadata, "job", &format!("resend:{source}"))
                 .await,
         )?;
         if let Some(c) = change.filter(|c| !c.changes.is_empty()) {
