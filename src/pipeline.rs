@@ -557,6 +557,10 @@ impl Engine {
         result: &mut QaResult,
     ) -> Result<(), JobError> {
         let redaction = self.redactor.result(result);
+        // Custom CRM fields are free text: masked like the rest.
+        for v in result.metadata.custom.values_mut() {
+            *v = self.redact_text(v);
+        }
         if let Some(path) = recording {
             if let Some(copy) = self.redact_audio(id, path, &redaction)? {
                 result.recording = Some(copy);
@@ -866,9 +870,13 @@ impl Pipeline {
         job_id: &str,
         metadata: &crate::wire::job::MetadataWire,
     ) -> Result<(), JobError> {
+        let mut metadata = metadata.clone();
+        for v in metadata.custom.values_mut() {
+            *v = self.engine.redact_text(v);
+        }
         let change = self
             .store
-            .update_metadata(job_id, metadata, "job", &format!("resend:{source}"))
+            .update_metadata(job_id, &metadata, "job", &format!("resend:{source}"))
             .await
             .map_err(|e| e.at(Stage::Store))?;
         if let Some(c) = change.filter(|c| !c.changes.is_empty()) {

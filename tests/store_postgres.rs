@@ -172,3 +172,47 @@ fn listing_and_failure_records_work_on_postgres() {
         assert_eq!(s.get_result(&job).await.unwrap().as_ref(), Some(&rs[1]));
     });
 }
+
+/// Late metadata on PostgreSQL (the row is locked `FOR UPDATE` there):
+/// two concurrent imports of different fields both land, each logged,
+/// and results are found by ticket id.
+#[test]
+fn late_metadata_updates_and_audit_work_on_postgres() {
+    let db = Db::new("metadata");
+    let mut rs = results(&unique("m"), 2);
+    rs[0].metadata.ticket_id = Some("T-1".into());
+    let url = db.url();
+    let job = rs[0].job_id.clone();
+    block_on(async move {
+        let s = Store::connect(&url).await.unwrap();
+        for r in &rs {
+            s.save_result(r).await.unwrap();
+        }
+        assert_eq!(s.jobs_by_ticket("T-1").await.unwrap(), vec![job.clone()]);
+        let csat = callqa::wire::job::MetadataWire {
+            csat: Some(5.0),
+            ..Default::default()
+        };
+        let resolved = callqa::wire::job::MetadataWire {
+            resolved: Some(true),
+            ..Default::default()
+        };
+        let (a, b) = tokio::join!(
+            s.update_metadata(&job, &csat, "crm", "import:a.csv:2"),
+            s.update_metadata(&job, &resolved, "crm", "import:b.csv:2"),
+        );
+        assert!(!a.unwrap().unwrap().changes.is_empty());
+        assert!(!b.unwrap().unwrap().changes.is_empty());
+        let r = s.get_result(&job).await.unwrap().unwrap();
+        assert_eq!(
+            (r.metadata.csat, r.metadata.resolved),
+            (Some(5.0), Some(true))
+        );
+        assert_eq!(s.metadata_log(Some(&job)).await.unwrap().len(), 2);
+        assert!(s
+            .update_metadata("no-such-job", &csat, "crm", "x")
+            .await
+            .unwrap()
+            .is_none());
+    });
+}

@@ -362,7 +362,17 @@ mod tests {
     fn assign_table() {
         use Basis::*;
         use SmallPools::{Merge, Thresholds as Thr};
-        let cases: &[(&str, usize, usize, SmallPools, &str, &str, &[Basis])] = &[
+        // (name, min_contacts, min_pool, small pools, people, grades, bases)
+        type Case<'a> = (
+            &'a str,
+            usize,
+            usize,
+            SmallPools,
+            &'a str,
+            &'a str,
+            &'a [Basis],
+        );
+        let cases: &[Case] = &[
             (
                 "a team of 3 is below min_pool 5: thresholds, not A/B/C by force",
                 2,

@@ -362,9 +362,9 @@ pub fn page(r: &Report, lang: Language) -> String {
         );
     }
     if r.overall.contacts == 0 {
-        let _ = write!(
+        let _ = writeln!(
             s,
-            "<p id=\"empty\">{}</p></body></html>\n",
+            "<p id=\"empty\">{}</p></body></html>",
             esc(w.empty_period)
         );
         return s;
@@ -467,6 +467,30 @@ pub fn page(r: &Report, lang: Language) -> String {
                 .unwrap_or_default(),
             a.language.as_str()
         );
+        if !a.weeks.is_empty() {
+            let _ = write!(
+                s,
+                "<li><b>{}</b><table class=\"weeks\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+                esc(aw.weeks),
+                esc(aw.week),
+                esc(aw.contacts),
+                esc(aw.qa_score),
+                esc(aw.pass_rate),
+                esc(aw.top_violation)
+            );
+            for wk in &a.weeks {
+                let _ = write!(
+                    s,
+                    "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+                    esc(&wk.week),
+                    wk.contacts,
+                    num(wk.avg_score, 1),
+                    pct(wk.pass_rate),
+                    esc(wk.top_violation.as_deref().unwrap_or("–"))
+                );
+            }
+            s.push_str("</table></li>");
+        }
         if a.coaching.is_empty() {
             let _ = write!(s, "<li>{}</li>", esc(aw.no_weaknesses));
         }

@@ -22,6 +22,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::error::{Classify, Disposition};
+use crate::redact::{PrivacyOptions, Redactor};
 use crate::store::{MetadataChange, Store, StoreError};
 use crate::wire::job::MetadataWire;
 
@@ -173,6 +174,14 @@ pub fn row_of(fields: &Map<String, Value>) -> Result<(Key, MetadataWire), String
         return Err("csat_scale without csat".into());
     }
     crate::intake::validate_metadata(&m).map_err(|e| e.to_string())?;
+    // Custom fields are free text: personal data in them is masked like
+    // everything else that is stored.
+    if !m.custom.is_empty() {
+        let redactor = Redactor::new(PrivacyOptions::text_only(), None);
+        for v in m.custom.values_mut() {
+            *v = redactor.text(v, crate::domain::Language::Zh);
+        }
+    }
     let key = match (job, ticket) {
         (Some(j), _) => Key::Job(j),
         (None, Some(t)) => Key::Ticket(t),
@@ -418,5 +427,16 @@ mod tests {
         assert_eq!(rows[0].patch.resolved, Some(true));
         assert_eq!(rows[0].patch.custom["tier"], "gold");
         assert_eq!(rows[0].patch.custom["order_value"], "120");
+        // Personal data in a custom field is masked before it is stored.
+        let rows = parse(
+            "late.jsonl",
+            "{\"job_id\": \"j1\", \"note\": \"call back on 13800138000\"}\n",
+        )
+        .unwrap();
+        assert!(
+            !rows[0].patch.custom["note"].contains("13800138000"),
+            "{:?}",
+            rows[0].patch.custom
+        );
     }
 }

@@ -51,6 +51,9 @@ pub struct Words {
     pub reason: &'static str,
     pub empty_period: &'static str,
     pub placed_by_processing: &'static str,
+    pub weeks: &'static str,
+    pub week: &'static str,
+    pub top_violation: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -98,6 +101,9 @@ pub const EN: Words = Words {
     reason: "Reason",
     empty_period: "No contacts in this period.",
     placed_by_processing: "results without a start time are placed by the time they were processed",
+    weeks: "Weekly trend",
+    week: "Week",
+    top_violation: "Top violation",
 };
 
 pub const ZH: Words = Words {
@@ -145,6 +151,9 @@ pub const ZH: Words = Words {
     reason: "原因",
     empty_period: "本周期内没有会话记录。",
     placed_by_processing: "条结果没有开始时间，按处理时间计入",
+    weeks: "每周趋势",
+    week: "周",
+    top_violation: "主要违规",
 };
 
 pub fn words(lang: Language) -> &'static Words {

@@ -355,6 +355,56 @@ pub struct AgentReport {
     /// Fatal items (一票否决) in the period.
     pub fatal: Vec<FatalNote>,
     pub coaching: Vec<Weakness>,
+    /// The agent's weeks (ISO, local time) in the period.
+    pub weeks: Vec<WeekPoint>,
+}
+
+/// One agent's week: how their QA went, for the trend over the period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekPoint {
+    /// ISO week, e.g. `2026-W45`.
+    pub week: String,
+    pub contacts: usize,
+    #[serde(serialize_with = "opt_round::<2, _>")]
+    pub avg_score: Option<f64>,
+    #[serde(serialize_with = "opt_round::<4, _>")]
+    pub pass_rate: Option<f64>,
+    pub violations: usize,
+    /// The most frequent violation of the week, by name.
+    pub top_violation: Option<String>,
+}
+
+/// Weekly points of one agent's contacts (ISO weeks of their local start).
+fn weeks_of(cs: &[&Contact], lang: Language) -> Vec<WeekPoint> {
+    use chrono::Datelike;
+    let mut by: BTreeMap<String, Vec<&Contact>> = BTreeMap::new();
+    for c in cs {
+        if let Some(t) = c.started {
+            let w = t.iso_week();
+            by.entry(format!("{}-W{:02}", w.year(), w.week()))
+                .or_default()
+                .push(c);
+        }
+    }
+    by.into_iter()
+        .map(|(week, cs)| {
+            let k = Kpis::of(cs.iter().copied());
+            let top = k
+                .violations_by_flag
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))
+                .and_then(|(id, _)| id.parse::<FlagId>().ok())
+                .map(|f| labels::flag_label(f, lang).to_owned());
+            WeekPoint {
+                week,
+                contacts: k.contacts,
+                avg_score: k.avg_score,
+                pass_rate: k.pass_rate,
+                violations: k.violations,
+                top_violation: top,
+            }
+        })
+        .collect()
 }
 
 /// A fatal item of an agent's contact, named for people.
@@ -694,6 +744,7 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
                 grade_note: None,
                 fatal,
                 coaching,
+                weeks: weeks_of(cs, language),
             }
         })
         .collect();
@@ -1197,6 +1248,19 @@ pub(crate) mod tests {
         let a = row(&r, "A");
         assert_eq!(a.kpis.contacts, 2, "x1 (December) is not in the period");
         assert_eq!(a.kpis.avg_score, Some(85.0));
+        // A's trend: week 45 (2 Nov) and week 48 (28 Nov).
+        let weeks: Vec<(&str, Option<f64>, Option<f64>)> = a
+            .weeks
+            .iter()
+            .map(|w| (w.week.as_str(), w.avg_score, w.pass_rate))
+            .collect();
+        assert_eq!(
+            weeks,
+            [
+                ("2026-W45", Some(90.0), Some(1.0)),
+                ("2026-W48", Some(80.0), Some(1.0))
+            ]
+        );
         assert_eq!(
             a.kpis.fcr_rate,
             Some(0.5),
@@ -1355,6 +1419,28 @@ pub(crate) mod tests {
                 }]
             );
         }
+        // Q's weeks: 2–4 November 2026 are all in ISO week 45; the silent
+        // call is counted, not averaged.
+        let r = build(
+            &inputs,
+            &Options {
+                scheme: &qa,
+                period: &period,
+                team: None,
+                agent: None,
+                lang: Some(Language::En),
+                packs: None,
+            },
+        );
+        let q = r.agents.iter().find(|a| a.agent_id == "Q").unwrap();
+        assert_eq!(q.weeks.len(), 1);
+        assert_eq!(q.weeks[0].week, "2026-W45");
+        assert_eq!((q.weeks[0].contacts, q.weeks[0].avg_score), (3, Some(65.0)));
+        let p = r.agents.iter().find(|a| a.agent_id == "P").unwrap();
+        assert_eq!(
+            p.weeks[0].top_violation.as_deref(),
+            Some("Personal data exposed")
+        );
         // QA-only: P's QA items are 0 for the period, so the composite is 0.
         let r = build(
             &inputs,

@@ -214,6 +214,14 @@ pub fn table(r: &Report, lang: Language) -> String {
     for a in &r.agents {
         let aw = words(a.language);
         let _ = writeln!(out, "{}:", agent_label(a));
+        if a.weeks.len() > 1 {
+            let weeks: Vec<String> = a
+                .weeks
+                .iter()
+                .map(|wk| format!("{} {} {}", wk.week, num(wk.avg_score, 1), pct(wk.pass_rate)))
+                .collect();
+            let _ = writeln!(out, "  {}: {}", aw.weeks, weeks.join(" · "));
+        }
         if a.coaching.is_empty() {
             let _ = writeln!(out, "  {}", aw.no_weaknesses);
         }
