@@ -124,16 +124,21 @@ pub struct Padded {
     pub len: usize,
 }
 
+/// Most tokens kept per text for e5 (plus `<s>` and `</s>`): 12 layers
+/// cost 10× USE per token, and a customer turn's sentiment shows well
+/// before its 127th token.
+pub const E5_MAX_TOKENS: usize = 126;
+
 /// e5's `<pad>` id (XLM-R vocabulary: `<s>` 0, `<pad>` 1, `</s>` 2).
 const E5_PAD: i64 = 1;
 const E5_EOS: u32 = 2;
 
 /// Pads per-text ids (each already wrapped as `<s> … </s>`) to the longest,
-/// cutting over-long texts to `MAX_TOKENS + 2` while keeping their `</s>`.
+/// cutting over-long texts to `E5_MAX_TOKENS + 2` while keeping their `</s>`.
 pub fn pad(texts: &[Vec<u32>]) -> Padded {
     let cut = |ids: &Vec<u32>| -> Vec<u32> {
-        if ids.len() > MAX_TOKENS + 2 {
-            let mut c = ids[..MAX_TOKENS + 1].to_vec();
+        if ids.len() > E5_MAX_TOKENS + 2 {
+            let mut c = ids[..E5_MAX_TOKENS + 1].to_vec();
             c.push(E5_EOS);
             c
         } else {
@@ -347,8 +352,28 @@ impl Encoder {
     }
 
     /// Embeds many texts in chunks, on up to `threads` sessions at once
-    /// (training and evaluation; a job uses `embed`).
+    /// (training and evaluation; a job uses `embed`). Chunks hold texts of
+    /// similar length, so a padded batch wastes little; the result is in
+    /// the order of `texts`.
     pub fn embed_many(
+        &self,
+        texts: &[&str],
+        chunk: usize,
+        threads: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| (texts[i].len(), i));
+        let sorted: Vec<&str> = order.iter().map(|&i| texts[i]).collect();
+        let embedded = self.embed_chunks(&sorted, chunk, threads, progress)?;
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for (v, &i) in embedded.into_iter().zip(&order) {
+            out[i] = v;
+        }
+        Ok(out)
+    }
+
+    fn embed_chunks(
         &self,
         texts: &[&str],
         chunk: usize,
@@ -485,8 +510,8 @@ mod tests {
             .chain(std::iter::once(2))
             .collect();
         let p = pad(&[long]);
-        assert_eq!(p.len, MAX_TOKENS + 2);
-        assert_eq!(p.input_ids[MAX_TOKENS + 1], 2, "keeps </s>");
+        assert_eq!(p.len, E5_MAX_TOKENS + 2);
+        assert_eq!(p.input_ids[E5_MAX_TOKENS + 1], 2, "keeps </s>");
     }
 
     #[test]
