@@ -56,7 +56,10 @@ fn bench(c: &mut Criterion) {
         .unwrap_or_else(|e| panic!("the benchmark needs the text models (scripts/setup.sh): {e}"));
     let en = conversation(Language::En, TURNS);
     let zh = conversation(Language::Zh, TURNS);
-    for (name, enc) in [("USE", models.encoder()), ("e5", models.sentiment_encoder())] {
+    for (name, enc) in [
+        ("USE", models.encoder()),
+        ("e5", models.sentiment_encoder()),
+    ] {
         let tokens: Vec<usize> = EN
             .iter()
             .chain(ZH)
@@ -83,7 +86,12 @@ fn bench(c: &mut Criterion) {
     });
     g.throughput(Throughput::Elements(customer.len() as u64));
     g.bench_function("e5_encoder_10_customer_utterances_1_worker", |b| {
-        b.iter(|| models.sentiment_encoder().embed(&customer).expect("inference"))
+        b.iter(|| {
+            models
+                .sentiment_encoder()
+                .embed(&customer)
+                .expect("inference")
+        })
     });
     // One element = one 20-turn conversation: elem/s is conversations/s.
     g.throughput(Throughput::Elements(1));

@@ -1165,7 +1165,10 @@ fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
         );
     }
     println!("\nsummary (accuracy and macro F1; for files without neutral labels, negative vs positive):");
-    println!("{:<40} {:>6} {:>9} {:>8}", "file", "texts", "accuracy", "macro F1");
+    println!(
+        "{:<40} {:>6} {:>9} {:>8}",
+        "file", "texts", "accuracy", "macro F1"
+    );
     for (name, c) in &r.per_source {
         let c = r
             .binary
@@ -1190,8 +1193,9 @@ fn eval_dialogue(cfg: &Config, a: EvalDialogueArgs) -> Result<i32> {
         .map(|n| n.get())
         .unwrap_or(1)
         .min(4);
-    let models = crate::embed::TextModels::load(&crate::embed::ModelPaths::new(&cfg.models), workers)
-        .context("loading the text models")?;
+    let models =
+        crate::embed::TextModels::load(&crate::embed::ModelPaths::new(&cfg.models), workers)
+            .context("loading the text models")?;
     let packs = crate::rules::PackSet::load(&cfg.rules)?;
     let pack = packs
         .get(lang)

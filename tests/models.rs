@@ -250,10 +250,7 @@ fn not_angry_but_cancel_is_churn_without_anger() {
     );
     let s = m.signals(&c).unwrap();
     let (stance, whole) = (s.stance[0].unwrap(), s.sentiment[0].unwrap());
-    assert!(
-        stance.negative < whole.negative,
-        "{stance:?} vs {whole:?}"
-    );
+    assert!(stance.negative < whole.negative, "{stance:?} vs {whole:?}");
     let calm_zh = analyse(
         "zh",
         &[
@@ -408,7 +405,10 @@ fn intents_and_contact_reason() {
         a.notes[1].intent.as_ref().map(|i| i.intent.as_str()),
         Some("unknown")
     );
-    assert!(a.notes[0].sentiment.is_none(), "agent turns get no sentiment");
+    assert!(
+        a.notes[0].sentiment.is_none(),
+        "agent turns get no sentiment"
+    );
     assert!(a.notes[1..].iter().all(|n| n.sentiment.is_some()));
     let z = analyse(
         "zh",
@@ -566,11 +566,19 @@ fn the_sentiment_encoder_is_e5_and_translations_are_its_nearest() {
         assert!(pair > 0.8, "{} / {}: {pair}", texts[i], texts[i + 1]);
         for j in (1..6).step_by(2).filter(|&j| j != i + 1) {
             let other = callqa::embed::cosine(&e[i], &e[j]);
-            assert!(pair > other + 0.02, "{}: {pair} vs {} {other}", texts[i], texts[j]);
+            assert!(
+                pair > other + 0.02,
+                "{}: {pair} vs {} {other}",
+                texts[i],
+                texts[j]
+            );
         }
     }
     // A known sentiment through the shipped head on e5.
-    let s = m.sentiment_head().predict(&e5.embed(&["质量太差了，用了两天就坏了，非常失望。"]).unwrap()[0]);
+    let s = m.sentiment_head().predict(
+        &e5.embed(&["质量太差了，用了两天就坏了，非常失望。"])
+            .unwrap()[0],
+    );
     assert_eq!(s.label, Polarity::Negative, "{s:?}");
 }
 
@@ -580,9 +588,15 @@ fn agent_greetings_and_politeness_never_show_a_sentiment() {
         (
             "en",
             vec![
-                (A, "Thank you for calling, my name is Anna, how can I help you today?"),
+                (
+                    A,
+                    "Thank you for calling, my name is Anna, how can I help you today?",
+                ),
                 (C, "My parcel is late again."),
-                (A, "You're welcome, is there anything else I can help you with?"),
+                (
+                    A,
+                    "You're welcome, is there anything else I can help you with?",
+                ),
             ],
         ),
         (
@@ -609,7 +623,10 @@ fn the_intent_head_leaves_off_topic_turns_unknown() {
         &[
             (A, "Hello, how can I help?"),
             (C, "Did you watch the football match last night?"),
-            (C, "I was charged twice for the same order, please refund one of them."),
+            (
+                C,
+                "I was charged twice for the same order, please refund one of them.",
+            ),
         ],
     );
     let i1 = a.notes[1].intent.as_ref().unwrap();
@@ -669,7 +686,10 @@ fn predicted_csat_is_present_and_in_range_on_the_samples_and_ranks_them() {
     let low = analyse(
         "zh",
         &[
-            (C, "你们到底怎么回事？！等了半个月还没发货，太气人了，垃圾服务！"),
+            (
+                C,
+                "你们到底怎么回事？！等了半个月还没发货，太气人了，垃圾服务！",
+            ),
             (A, "非常抱歉，我马上为您查询。"),
             (C, "每次都这么说，我要投诉你们！"),
         ],

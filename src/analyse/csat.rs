@@ -178,10 +178,7 @@ mod tests {
     #[test]
     fn the_shipped_model_parses_and_maps_into_range() {
         let m = shipped().expect("csat-stc3.json parses");
-        assert_eq!(
-            m.features.len(),
-            HAND_FEATURES.len() + 2 * m.embedding_dim
-        );
+        assert_eq!(m.features.len(), HAND_FEATURES.len() + 2 * m.embedding_dim);
         assert_eq!(m.weights.len(), m.features.len());
         assert_eq!(to_csat(-9.0), 1.0);
         assert_eq!(to_csat(9.0), 5.0);

@@ -154,20 +154,21 @@ impl IntentIndex {
         let k = match (self.method, &self.head) {
             (Method::Nearest, _) => nearest,
             (Method::Logistic, Some(h)) => h.predict(x),
-            (Method::Centroid, _) | (Method::Logistic, None) => self
-                .centroids
-                .iter()
-                .enumerate()
-                .filter(|(_, c)| !c.is_empty())
-                .map(|(k, c)| (k, cosine(c, x)))
-                .fold((nearest, f32::NEG_INFINITY), |b, (k, c)| {
-                    if c > b.1 {
-                        (k, c)
-                    } else {
-                        b
-                    }
-                })
-                .0,
+            (Method::Centroid, _) | (Method::Logistic, None) => {
+                self.centroids
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, c)| !c.is_empty())
+                    .map(|(k, c)| (k, cosine(c, x)))
+                    .fold((nearest, f32::NEG_INFINITY), |b, (k, c)| {
+                        if c > b.1 {
+                            (k, c)
+                        } else {
+                            b
+                        }
+                    })
+                    .0
+            }
         };
         Some((k, s))
     }

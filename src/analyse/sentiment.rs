@@ -135,7 +135,13 @@ impl Analyser for SentimentAnalyser {
         for rule in &self.anger {
             let angry: Vec<(usize, f32)> = customer
                 .iter()
-                .filter_map(|&i| sig.stance.get(i).copied().flatten().map(|x| (i, x.negative)))
+                .filter_map(|&i| {
+                    sig.stance
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .map(|x| (i, x.negative))
+                })
                 .filter(|&(i, p)| {
                     p >= rule.threshold
                         && rule.anger_margin(sig, i).is_none_or(|m| m >= rule.margin)

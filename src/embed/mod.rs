@@ -289,8 +289,7 @@ impl TextModels {
             .copied()
             .chain(customer.iter().filter_map(|&i| stance_of[i]))
             .collect();
-        let sent_emb: std::collections::HashMap<usize, Vec<f32>> = match &self.sentiment_encoder
-        {
+        let sent_emb: std::collections::HashMap<usize, Vec<f32>> = match &self.sentiment_encoder {
             Some(e5) => {
                 let t: Vec<&str> = wanted.iter().map(|&k| texts[k]).collect();
                 wanted.iter().copied().zip(e5.embed(&t)?).collect()

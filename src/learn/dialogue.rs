@@ -19,9 +19,7 @@ use super::corpus::split_hash;
 use super::LearnError;
 use crate::analyse::csat::{self, CsatModel, HAND_FEATURES};
 use crate::analyse::{self, Analyser, Subject};
-use crate::domain::{
-    Attribution, Conversation, JobId, Language, Medium, Metadata, Speaker,
-};
+use crate::domain::{Attribution, Conversation, JobId, Language, Medium, Metadata, Speaker};
 use crate::embed::TextModels;
 use crate::rules::RulePack;
 
@@ -419,7 +417,10 @@ pub fn cross_validate(
             rows.len()
         )));
     }
-    let fold: Vec<usize> = rows.iter().map(|(o, _)| fold_of(seed, &o.id, folds)).collect();
+    let fold: Vec<usize> = rows
+        .iter()
+        .map(|(o, _)| fold_of(seed, &o.id, folds))
+        .collect();
     let mut pred = vec![0.0; rows.len()];
     let mut alphas = Vec::new();
     let fail = || LearnError::Data("the ridge system is singular".into());

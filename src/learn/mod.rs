@@ -212,7 +212,10 @@ pub fn embed_texts(
 ) -> Result<Vec<Vec<f32>>, EmbedError> {
     let cached =
         embedding_cache_dir().map(|d| d.join(format!("{}.f32", cache_key(&enc.sha256, texts))));
-    if let Some(v) = cached.as_deref().and_then(|p| read_cached(p, texts.len(), enc.encoder.dim())) {
+    if let Some(v) = cached
+        .as_deref()
+        .and_then(|p| read_cached(p, texts.len(), enc.encoder.dim()))
+    {
         eprintln!("callqa: {} {what}: embeddings from the cache", texts.len());
         return Ok(v);
     }
@@ -343,7 +346,10 @@ pub fn eval_sentiment(
         .map(|_| Confusion::new(names.clone()))
         .collect();
     let two = vec!["negative".to_owned(), "positive".to_owned()];
-    let mut bin: Vec<Confusion> = sources.iter().map(|_| Confusion::new(two.clone())).collect();
+    let mut bin: Vec<Confusion> = sources
+        .iter()
+        .map(|_| Confusion::new(two.clone()))
+        .collect();
     for ((e, y), v) in data.test.iter().zip(&x) {
         let p = head.model.predict_proba(v);
         let pred = crate::embed::head::argmax(&p);
