@@ -256,7 +256,9 @@ mod tests {
         v.iter().map(|x| x / n).collect()
     }
 
-    fn groups() -> (Vec<(String, Vec<String>)>, Vec<Vec<f32>>) {
+    type Groups = Vec<(String, Vec<String>)>;
+
+    fn groups() -> (Groups, Vec<Vec<f32>>) {
         let g = vec![
             ("a".to_owned(), vec!["a1".to_owned(), "a2".to_owned()]),
             ("b".to_owned(), vec!["b1".to_owned(), "b2".to_owned()]),
