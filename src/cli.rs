@@ -68,6 +68,9 @@ pub enum Command {
     EvalSentiment(EvalSentimentArgs),
     /// Print intent-matching accuracy on a labelled data set (few-shot, and our pack's taxonomy).
     EvalIntent(EvalIntentArgs),
+    /// Print how customer sentiment and predicted satisfaction rank rated dialogues
+    /// (Spearman with the human score; JSONL as ../shared/eval-data/dialog).
+    EvalDialogue(EvalDialogueArgs),
     /// Print speech recognition error rates (CER for Chinese, WER for English) and real-time
     /// factors on recordings with reference transcripts (scripts/fetch-speech-eval.sh).
     EvalAsr(EvalAsrArgs),
@@ -182,6 +185,9 @@ pub struct TrainSentimentArgs {
     /// default corpora it over-predicts neutral).
     #[arg(long)]
     pub balanced: bool,
+    /// The encoder the head reads: e5 (multilingual-e5-small, shipped) or use.
+    #[arg(long, default_value = "e5")]
+    pub encoder: crate::embed::Flavour,
 }
 
 #[derive(Debug, Args)]
@@ -217,19 +223,45 @@ pub struct EvalAsrArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct EvalIntentArgs {
-    /// Labelled utterances (CSV text,label or JSONL), split by hash into
-    /// taxonomy and test parts. Default: models/intent/chatterbot-{en,zh}.csv
-    /// (scripts/fetch-models.sh).
+pub struct EvalDialogueArgs {
+    /// Rated dialogues, JSONL: {"id", "turns": [{"speaker", "text"}], "quality_mean": {"S", ...}}.
+    #[arg(long = "data", required = true)]
+    pub data: Vec<PathBuf>,
+    /// Language of the dialogues (selects the rule pack).
+    #[arg(long, default_value = "zh")]
+    pub lang: String,
+    /// Folds of the cross-validation of the satisfaction model.
+    #[arg(long, default_value_t = 5)]
+    pub folds: usize,
+    /// Write the satisfaction model fitted on all the dialogues here.
     #[arg(long)]
-    pub data: Option<PathBuf>,
+    pub fit_out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalIntentArgs {
+    /// Labelled utterances (CSV text,label or JSONL), repeatable; split by
+    /// hash into taxonomy and test parts unless --train is given.
+    /// Default: models/intent/chatterbot-{en,zh}.csv (scripts/fetch-models.sh).
+    #[arg(long = "data")]
+    pub data: Vec<PathBuf>,
+    /// Where the taxonomy's examples come from (then every --data utterance
+    /// is a test utterance).
+    #[arg(long)]
+    pub train: Option<PathBuf>,
+    /// How a label is chosen, comma-separated: nearest, centroid, logistic.
+    #[arg(long, value_delimiter = ',', default_value = "logistic")]
+    pub method: Vec<crate::analyse::intent::Method>,
+    /// The encoder: use (as the pipeline's intents) or e5.
+    #[arg(long, default_value = "use")]
+    pub encoder: crate::embed::Flavour,
     /// Language of --data (selects the pack for --map); without --data,
     /// which default set(s) to run: en, zh or all.
     #[arg(long, default_value = "all")]
     pub lang: String,
-    /// Examples per class taken from the taxonomy part.
-    #[arg(long, default_value_t = 5)]
-    pub shots: usize,
+    /// Examples per class taken from the taxonomy part, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "5")]
+    pub shots: Vec<usize>,
     /// Share of distinct utterances held out for testing.
     #[arg(long, default_value_t = 0.5)]
     pub test_fraction: f64,
@@ -367,6 +399,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::TrainSentiment(a) => blocking(move || train_sentiment(&cfg, a)).await,
         Command::EvalSentiment(a) => blocking(move || eval_sentiment(&cfg, a)).await,
         Command::EvalIntent(a) => blocking(move || eval_intent(&cfg, a)).await,
+        Command::EvalDialogue(a) => blocking(move || eval_dialogue(&cfg, a)).await,
         Command::EvalAsr(a) => blocking(move || eval_asr(&cfg, a)).await,
         Command::Report(r) => review::report(cfg, r).await,
         Command::Import(i) => import::import(cfg, i).await,
@@ -703,17 +736,49 @@ fn sources(cfg: &Config, data: &[String]) -> Vec<crate::learn::corpus::Source> {
     }
 }
 
-fn load_encoder(cfg: &Config) -> Result<crate::embed::LoadedEncoder> {
+fn load_encoder(
+    cfg: &Config,
+    flavour: crate::embed::Flavour,
+) -> Result<crate::embed::LoadedEncoder> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .min(4);
-    crate::embed::LoadedEncoder::load(&crate::embed::ModelPaths::new(&cfg.models), workers)
-        .context("loading the sentence encoder")
+    crate::embed::LoadedEncoder::load(
+        &crate::embed::ModelPaths::new(&cfg.models),
+        flavour,
+        workers,
+    )
+    .with_context(|| format!("loading the sentence encoder ({})", flavour.name()))
+}
+
+/// The encoder a sentiment head file was trained on, by its checksum.
+fn encoder_of_head(cfg: &Config, head: &std::path::Path) -> Result<crate::embed::Flavour> {
+    use crate::embed::Flavour;
+    #[derive(serde::Deserialize)]
+    struct H {
+        encoder_sha256: String,
+    }
+    let h: H = serde_json::from_str(
+        &std::fs::read_to_string(head).with_context(|| format!("reading {}", head.display()))?,
+    )
+    .with_context(|| format!("reading {}", head.display()))?;
+    let paths = crate::embed::ModelPaths::new(&cfg.models);
+    for f in [Flavour::E5, Flavour::Use] {
+        let (model, _) = paths.of(f);
+        if crate::embed::sha256_file(&model).ok().as_deref() == Some(h.encoder_sha256.as_str()) {
+            return Ok(f);
+        }
+    }
+    bail!(
+        "{} was trained on an encoder that is not in {} (retrain with `callqa train-sentiment`)",
+        head.display(),
+        cfg.models.display()
+    )
 }
 
 fn train_sentiment(cfg: &Config, a: TrainSentimentArgs) -> Result<i32> {
-    let enc = load_encoder(cfg)?;
+    let enc = load_encoder(cfg, a.encoder)?;
     let src = sources(cfg, &a.split.data);
     let split = crate::learn::SplitOptions {
         seed: a.split.seed,
@@ -882,10 +947,10 @@ fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
 }
 
 fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
-    let enc = load_encoder(cfg)?;
     let path = a
         .head
         .unwrap_or_else(|| crate::learn::default_head_path(&cfg.models));
+    let enc = load_encoder(cfg, encoder_of_head(cfg, &path)?)?;
     let head = crate::embed::SentimentHead::load(&path, &enc.sha256)?;
     let src = sources(cfg, &a.split.data);
     let split = crate::learn::SplitOptions {
@@ -913,81 +978,243 @@ fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
     for (name, c) in &r.per_source {
         println!("{name}: {c}");
     }
-    for (name, acc, n) in &r.binary {
+    for (name, b) in &r.binary {
         println!(
-            "{name} has no neutral label; choosing negative vs positive only: accuracy {:.1}% ({n} examples)",
-            acc * 100.0
+            "{name} has no neutral label; choosing negative vs positive only: accuracy {:.1}% ({} examples), macro F1 {:.3}",
+            b.accuracy() * 100.0,
+            b.total(),
+            b.macro_f1()
+        );
+    }
+    println!("\nsummary (accuracy and macro F1; for files without neutral labels, negative vs positive):");
+    println!(
+        "{:<40} {:>6} {:>9} {:>8}",
+        "file", "texts", "accuracy", "macro F1"
+    );
+    for (name, c) in &r.per_source {
+        let c = r
+            .binary
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, b)| b)
+            .unwrap_or(c);
+        println!(
+            "{name:<40} {:>6} {:>8.1}% {:>8.3}",
+            c.total(),
+            c.accuracy() * 100.0,
+            c.macro_f1()
         );
     }
     Ok(0)
 }
 
+fn eval_dialogue(cfg: &Config, a: EvalDialogueArgs) -> Result<i32> {
+    use crate::learn::dialogue;
+    let lang: crate::domain::Language = a.lang.parse().map_err(anyhow::Error::msg)?;
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4);
+    let models =
+        crate::embed::TextModels::load(&crate::embed::ModelPaths::new(&cfg.models), workers)
+            .context("loading the text models")?;
+    let packs = crate::rules::PackSet::load(&cfg.rules)?;
+    let pack = packs
+        .get(lang)
+        .with_context(|| format!("no rule pack for language {lang}"))?;
+    let dim = models.sentiment_encoder().dim();
+    let load_before = load_average();
+    for path in &a.data {
+        let dialogues = dialogue::read(path)?;
+        let t0 = std::time::Instant::now();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let total = dialogues.len();
+        let obs = dialogue::observe(&models, pack, lang, &dialogues, &|n| {
+            let d = done.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+            if d % 500 == 0 || d == total {
+                eprintln!("callqa: {d}/{total} dialogues");
+            }
+        })?;
+        let secs = t0.elapsed().as_secs_f64();
+        let s: Vec<f64> = obs.iter().map(|o| o.satisfaction).collect();
+        let paired = |f: &dyn Fn(&dialogue::Observed) -> Option<f64>| {
+            let (x, y): (Vec<f64>, Vec<f64>) = obs
+                .iter()
+                .filter_map(|o| f(o).map(|v| (v, o.satisfaction)))
+                .unzip();
+            (dialogue::spearman(&x, &y), x.len())
+        };
+        println!(
+            "== {} ({lang}): {} dialogues, {} turns, through the models and the {} pack in {secs:.0} s",
+            path.display(),
+            total,
+            dialogues.iter().map(|d| d.turns.len()).sum::<usize>(),
+            pack.label()
+        );
+        println!("Spearman with the human satisfaction score (S), no fitting:");
+        let (r, n) = paired(&|o| o.mean_valence);
+        println!("  mean customer sentiment (valence)        {r:+.3}  ({n} dialogues)");
+        let (r, n) = paired(&|o| Some(o.qa_score));
+        println!("  QA score                                 {r:+.3}  ({n})");
+        let (r, n) = paired(&|o| o.predicted_csat);
+        println!(
+            "  predicted_csat, shipped model            {r:+.3}  ({n}; fitted on STC-3 dev: in-sample there, held-out elsewhere)"
+        );
+        println!(
+            "predicted satisfaction model, {}-fold cross-validation (penalty chosen by inner CV):",
+            a.folds
+        );
+        let hand = dialogue::cross_validate(&obs, a.folds, 42, 0)?;
+        println!(
+            "  hand features ({:>2})                      {:+.3}  ({} dialogues; penalties {:?})",
+            crate::analyse::csat::HAND_FEATURES.len(),
+            hand.spearman,
+            hand.n,
+            hand.alphas
+        );
+        let full = dialogue::cross_validate(&obs, a.folds, 42, dim)?;
+        println!(
+            "  + sentiment-encoder embeddings ({:>4})    {:+.3}  ({} dialogues; penalties {:?})",
+            full.model.features.len(),
+            full.spearman,
+            full.n,
+            full.alphas
+        );
+        let _ = &s;
+        if let Some(out) = &a.fit_out {
+            let (best, kind) = if full.spearman >= hand.spearman {
+                (full, "hand features + embeddings")
+            } else {
+                (hand, "hand features")
+            };
+            let mut m = best.model;
+            m.trained_on = format!(
+                "{} ({} dialogues; {kind}; {}-fold CV Spearman {:.3})",
+                path.file_name()
+                    .map(|f| f.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                best.n,
+                best.folds,
+                best.spearman
+            );
+            std::fs::write(out, serde_json::to_string(&m)? + "\n")
+                .with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {} ({kind}, penalty {})", out.display(), m.alpha);
+        }
+    }
+    println!(
+        "load average: {load_before} before, {} after",
+        load_average()
+    );
+    Ok(0)
+}
+
 fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
     use crate::learn::{corpus, intent};
-    let runs: Vec<(String, PathBuf, Option<PathBuf>)> = match &a.data {
-        Some(d) => vec![(a.lang.clone(), d.clone(), a.map.clone())],
-        None => ["en", "zh"]
+    let runs: Vec<(String, Vec<PathBuf>, Option<PathBuf>)> = if a.data.is_empty() {
+        ["en", "zh"]
             .into_iter()
             .filter(|l| a.lang == "all" || a.lang == *l)
             .map(|l| {
                 let map = PathBuf::from("docs/eval").join(format!("chatterbot-{l}.map"));
                 (
                     l.to_owned(),
-                    cfg.models
+                    vec![cfg
+                        .models
                         .join("intent")
-                        .join(format!("chatterbot-{l}.csv")),
+                        .join(format!("chatterbot-{l}.csv"))],
                     a.map.clone().or_else(|| map.is_file().then_some(map)),
                 )
             })
-            .collect(),
+            .collect()
+    } else {
+        vec![(a.lang.clone(), a.data.clone(), a.map.clone())]
     };
-    let enc = load_encoder(cfg)?;
+    let read = |paths: &[PathBuf]| -> Result<Vec<corpus::Example>> {
+        let mut all = Vec::new();
+        for p in paths {
+            all.extend(
+                corpus::read(
+                    &corpus::Source {
+                        path: p.clone(),
+                        label: None,
+                    },
+                    0,
+                )
+                .with_context(|| {
+                    format!(
+                        "reading {} (scripts/fetch-models.sh fetches the default intent set)",
+                        p.display()
+                    )
+                })?,
+            );
+        }
+        Ok(all)
+    };
+    let enc = load_encoder(cfg, a.encoder)?;
     let packs = crate::rules::PackSet::load(&cfg.rules)?;
-    for (lang, path, map) in runs {
-        let all = corpus::read(
-            &corpus::Source {
-                path: path.clone(),
-                label: None,
-            },
-            0,
-        )
-        .with_context(|| {
-            "reading the intent data set (scripts/fetch-models.sh fetches the default one)"
-        })?;
-        let (all, conflicts) = corpus::dedupe(all);
-        let (test, train): (Vec<_>, Vec<_>) = all
-            .into_iter()
-            .partition(|e| corpus::is_test(a.seed, a.test_fraction, &e.text));
-        let opts = intent::FewShotOptions {
-            shots: a.shots,
-            seed: a.seed,
-            threshold: a.threshold,
-            out_of_scope: a.out_of_scope.clone(),
+    let mut summary = Vec::new();
+    for (lang, paths, map) in runs {
+        let name = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let (all, conflicts) = corpus::dedupe(read(&paths)?);
+        let (train, test): (Vec<_>, Vec<_>) = match &a.train {
+            Some(t) => (corpus::dedupe(read(std::slice::from_ref(t))?).0, all),
+            None => {
+                let (test, train) = all
+                    .into_iter()
+                    .partition(|e| corpus::is_test(a.seed, a.test_fraction, &e.text));
+                (train, test)
+            }
         };
-        let r = intent::few_shot(&enc, &train, &test, &opts)?;
         println!(
-            "== {} ({lang}): {} distinct utterances ({conflicts} dropped for conflicting labels), {:.0}% held out",
-            path.display(),
-            train.len() + test.len(),
-            a.test_fraction * 100.0
+            "== {name} ({lang}, encoder {}): {} test utterances ({conflicts} dropped for conflicting labels), taxonomy from {}",
+            a.encoder.name(),
+            test.len(),
+            a.train
+                .as_ref()
+                .map(|t| t.display().to_string())
+                .unwrap_or_else(|| format!("the other {:.0}%", (1.0 - a.test_fraction) * 100.0))
         );
-        println!(
-            "few-shot: {} examples per class from the other part as the taxonomy, nearest example (as analyse::intent)",
-            a.shots
-        );
-        println!("{}", r.closed);
-        println!(
-            "with threshold {:.2}: in-scope accuracy {:.1}%{}",
-            a.threshold,
-            r.in_scope_accuracy * 100.0,
-            r.out_of_scope_recall
-                .map(|x| format!(
-                    ", out-of-scope marked unknown {:.1}% ({} examples)",
-                    x * 100.0,
-                    r.out_of_scope_n
-                ))
-                .unwrap_or_default()
-        );
+        for &shots in &a.shots {
+            for &method in &a.method {
+                let opts = intent::FewShotOptions {
+                    shots,
+                    seed: a.seed,
+                    threshold: a.threshold,
+                    out_of_scope: a.out_of_scope.clone(),
+                    method,
+                };
+                let r = intent::few_shot(&enc, &train, &test, &opts)?;
+                println!(
+                    "few-shot: {shots} examples per class as the taxonomy, label by {method} (as analyse::intent with method {method})"
+                );
+                println!("{}", r.closed);
+                let oos = r
+                    .out_of_scope_recall
+                    .map(|x| format!("{:.1}% of {}", x * 100.0, r.out_of_scope_n));
+                println!(
+                    "with threshold {:.2}: in-scope accuracy {:.1}%{}",
+                    a.threshold,
+                    r.in_scope_accuracy * 100.0,
+                    oos.as_ref()
+                        .map(|o| format!(", out-of-scope marked unknown {o}"))
+                        .unwrap_or_default()
+                );
+                summary.push(format!(
+                    "{name:<48} {shots:>5} {method:<9} {:>8.1}% {:>8.3} {:>9.1}% {:>9}",
+                    r.closed.accuracy() * 100.0,
+                    r.closed.macro_f1(),
+                    r.in_scope_accuracy * 100.0,
+                    r.out_of_scope_recall
+                        .map(|x| format!("{:.1}%", x * 100.0))
+                        .unwrap_or_else(|| "-".into())
+                ));
+            }
+        }
         if let Some(map) = map {
             let mapping = intent::read_mapping(&map)?;
             let l: crate::domain::Language = lang.parse().map_err(anyhow::Error::msg)?;
@@ -1003,6 +1230,17 @@ fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
                 p.confusion
             );
         }
+    }
+    println!(
+        "\nsummary (closed: in-scope utterances, no threshold; gated: right label and above threshold {:.2}):",
+        a.threshold
+    );
+    println!(
+        "{:<48} {:>5} {:<9} {:>9} {:>8} {:>10} {:>9}",
+        "data", "shots", "method", "accuracy", "macro F1", "gated acc", "oos→unk"
+    );
+    for l in summary {
+        println!("{l}");
     }
     Ok(0)
 }

@@ -2,7 +2,10 @@
 //! trained sentiment head from `models/`): sentiment spot checks in Chinese
 //! and English, customer anger, negation-aware anger ("I'm not angry, but
 //! please cancel" is churn without anger), semantic rules matching
-//! paraphrases, intents and contact reasons, and the engine end to end.
+//! paraphrases, intents and contact reasons, the sentiment encoder
+//! (multilingual-e5-small) on fixed sentences, agent turns without
+//! sentiment, the intent head's unknown threshold, predicted satisfaction,
+//! and the engine end to end.
 //!
 //! These tests fail (never skip) when a model is missing: run
 //! scripts/setup.sh (scripts/fetch-models.sh, then the sentiment head).
@@ -103,7 +106,7 @@ fn sentiment_spot_checks_in_chinese_and_english() {
         ),
     ];
     let texts: Vec<&str> = cases.iter().map(|c| c.0).collect();
-    let emb = m.embed(&texts).unwrap();
+    let emb = m.sentiment_encoder().embed(&texts).unwrap();
     let mut wrong = Vec::new();
     for ((text, want), e) in cases.iter().zip(&emb) {
         let s = m.sentiment_head().predict(e);
@@ -246,12 +249,8 @@ fn not_angry_but_cancel_is_churn_without_anger() {
         &[(C, "I'm not angry, but please cancel my subscription.")],
     );
     let s = m.signals(&c).unwrap();
-    assert!(
-        s.stance[0].negative < s.sentiment[0].negative,
-        "{:?} vs {:?}",
-        s.stance[0],
-        s.sentiment[0]
-    );
+    let (stance, whole) = (s.stance[0].unwrap(), s.sentiment[0].unwrap());
+    assert!(stance.negative < whole.negative, "{stance:?} vs {whole:?}");
     let calm_zh = analyse(
         "zh",
         &[
@@ -423,7 +422,11 @@ fn intents_and_contact_reason() {
         a.notes[1].intent.as_ref().map(|i| i.intent.as_str()),
         Some("unknown")
     );
-    assert!(a.notes.iter().all(|n| n.sentiment.is_some()));
+    assert!(
+        a.notes[0].sentiment.is_none(),
+        "agent turns get no sentiment"
+    );
+    assert!(a.notes[1..].iter().all(|n| n.sentiment.is_some()));
     let z = analyse(
         "zh",
         &[
@@ -459,10 +462,13 @@ fn the_engine_runs_the_models_and_records_their_versions() {
     let job = callqa::intake::parse_job(job, &Default::default()).expect("job parses");
     let r = engine.process(&job).expect("job is processed");
     let names: Vec<&str> = r.versions.models.iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(names, ["encoder", "sentiment"]);
+    assert_eq!(names, ["encoder", "sentiment_encoder", "sentiment"]);
     assert!(r.versions.models[0]
         .1
         .starts_with("use-multilingual-v3-int8@"));
+    assert!(r.versions.models[1]
+        .1
+        .starts_with("multilingual-e5-small-int8@"));
     assert_eq!(r.analysis.notes.len(), 4);
     assert_eq!(
         r.analysis
@@ -485,7 +491,11 @@ fn the_engine_runs_the_models_and_records_their_versions() {
     let wire = callqa::wire::ResultWire::from(&r);
     let json = serde_json::to_value(&wire).unwrap();
     assert_eq!(json["turns"][2]["sentiment"]["label"], "positive");
+    assert!(json["turns"][1]["sentiment"].is_null(), "agent turn");
     assert_eq!(json["metrics"]["customer_sentiment_trend"], "improving");
+    // A refunded double charge, thanked for: satisfied, on the 1–5 scale.
+    let csat = json["metrics"]["predicted_csat"].as_f64().unwrap();
+    assert!((3.0..=5.0).contains(&csat), "predicted_csat {csat}");
     assert!(json["versions"]["models"]["sentiment"].is_string());
 }
 
@@ -522,6 +532,8 @@ fn a_missing_model_fails_loading_with_the_file_and_the_fix() {
         "libonnxruntime.so",
         "encoder/model.onnx",
         "encoder/tokenizer.json",
+        "e5/model.onnx",
+        "e5/tokenizer.json",
     ] {
         let to = partial.path().join(f);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -539,4 +551,177 @@ fn a_missing_model_fails_loading_with_the_file_and_the_fix() {
         err.contains("head.json") && err.contains("train-sentiment"),
         "{err}"
     );
+}
+
+#[test]
+fn the_sentiment_encoder_is_e5_and_translations_are_its_nearest() {
+    let m = models();
+    let e5 = m.sentiment_encoder();
+    assert_eq!(e5.flavour(), callqa::embed::Flavour::E5);
+    // "query: " prefix, XLM-R ids: <s> = 0 … </s> = 2.
+    let ids = e5.tokenize("我要退款").unwrap();
+    assert_eq!((ids[0], *ids.last().unwrap()), (0, 2), "{ids:?}");
+    let texts = [
+        "I want a refund",
+        "我要退款",
+        "The weather is nice today",
+        "今天天气很好",
+        "I would like to cancel my subscription",
+        "我想取消我的订阅",
+    ];
+    let e = e5.embed(&texts).unwrap();
+    for v in &e {
+        assert_eq!(v.len(), 384);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "norm {norm}");
+    }
+    // Each English sentence is closest to its own translation, by a margin
+    // (e5's cosines are all high: 0.87–0.89 for translations here, up to
+    // 0.85 for unrelated pairs).
+    for i in (0..6).step_by(2) {
+        let pair = callqa::embed::cosine(&e[i], &e[i + 1]);
+        assert!(pair > 0.8, "{} / {}: {pair}", texts[i], texts[i + 1]);
+        for j in (1..6).step_by(2).filter(|&j| j != i + 1) {
+            let other = callqa::embed::cosine(&e[i], &e[j]);
+            assert!(
+                pair > other + 0.02,
+                "{}: {pair} vs {} {other}",
+                texts[i],
+                texts[j]
+            );
+        }
+    }
+    // A known sentiment through the shipped head on e5.
+    let s = m.sentiment_head().predict(
+        &e5.embed(&["质量太差了，用了两天就坏了，非常失望。"])
+            .unwrap()[0],
+    );
+    assert_eq!(s.label, Polarity::Negative, "{s:?}");
+}
+
+#[test]
+fn agent_greetings_and_politeness_never_show_a_sentiment() {
+    for (lang, turns) in [
+        (
+            "en",
+            vec![
+                (
+                    A,
+                    "Thank you for calling, my name is Anna, how can I help you today?",
+                ),
+                (C, "My parcel is late again."),
+                (
+                    A,
+                    "You're welcome, is there anything else I can help you with?",
+                ),
+            ],
+        ),
+        (
+            "zh",
+            vec![
+                (A, "您好，很高兴为您服务，请问有什么可以帮您？"),
+                (C, "我的快递又晚了。"),
+                (A, "不客气，请问还有其他可以帮您的吗？"),
+            ],
+        ),
+    ] {
+        let a = analyse(lang, &turns);
+        assert!(a.notes[0].sentiment.is_none() && a.notes[2].sentiment.is_none());
+        assert!(a.notes[1].sentiment.is_some(), "customer turns keep theirs");
+    }
+}
+
+#[test]
+fn the_intent_head_leaves_off_topic_turns_unknown() {
+    // The pack's threshold applies to the nearest example, whatever
+    // chooses the label: chit-chat stays unknown, a contact reason does not.
+    let a = analyse(
+        "en",
+        &[
+            (A, "Hello, how can I help?"),
+            (C, "Did you watch the football match last night?"),
+            (
+                C,
+                "I was charged twice for the same order, please refund one of them.",
+            ),
+        ],
+    );
+    let i1 = a.notes[1].intent.as_ref().unwrap();
+    let i2 = a.notes[2].intent.as_ref().unwrap();
+    let threshold = pack("en").intent_threshold;
+    assert_eq!(i1.intent, "unknown", "{i1:?}");
+    assert!(i1.score < threshold, "{i1:?}");
+    assert!(i2.intent == "billing" || i2.intent == "refund", "{i2:?}");
+    assert!(i2.score >= threshold, "{i2:?}");
+    let z = analyse(
+        "zh",
+        &[
+            (A, "您好，请问有什么可以帮您？"),
+            (C, "今天天气真不错，你吃饭了吗"),
+        ],
+    );
+    let iz = z.notes[1].intent.as_ref().unwrap();
+    assert_eq!(iz.intent, "unknown", "{iz:?}");
+}
+
+#[test]
+fn predicted_csat_is_present_and_in_range_on_the_samples_and_ranks_them() {
+    let m = models();
+    let dir = root().join("samples").join("chats");
+    let mut seen = 0;
+    let engine = Engine::load(&EngineOptions {
+        rules_dir: root().join("rules"),
+        models_dir: root().join("models"),
+        rules_only: false,
+        workers: 1,
+        asr: Default::default(),
+    })
+    .expect("engine loads with models");
+    let _ = &m;
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .expect("samples/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    entries.sort();
+    for path in entries {
+        let bytes = std::fs::read(&path).unwrap();
+        let Ok(job) = callqa::intake::parse_job(&bytes, &Default::default()) else {
+            continue;
+        };
+        if matches!(job, callqa::domain::Job::Call(_)) {
+            continue;
+        }
+        let r = engine.process(&job).expect("sample is processed");
+        let c = r.analysis.metrics.predicted_csat;
+        let c = c.unwrap_or_else(|| panic!("{}: no predicted_csat", path.display()));
+        assert!((1.0..=5.0).contains(&c), "{}: {c}", path.display());
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} chat samples");
+    // A furious customer scores lower than a thankful one.
+    let low = analyse(
+        "zh",
+        &[
+            (
+                C,
+                "你们到底怎么回事？！等了半个月还没发货，太气人了，垃圾服务！",
+            ),
+            (A, "非常抱歉，我马上为您查询。"),
+            (C, "每次都这么说，我要投诉你们！"),
+        ],
+    );
+    let high = analyse(
+        "zh",
+        &[
+            (C, "你好，想问一下我的订单什么时候能到？"),
+            (A, "预计明天下午送达。"),
+            (C, "好的，太感谢了，服务真好！"),
+        ],
+    );
+    let (l, h) = (
+        low.metrics.predicted_csat.unwrap(),
+        high.metrics.predicted_csat.unwrap(),
+    );
+    assert!(l < h, "angry {l} vs thankful {h}");
 }

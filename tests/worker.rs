@@ -434,8 +434,10 @@ fn the_worker_runs_the_text_models_when_not_rules_only() {
             "{id}: model versions recorded"
         );
         assert!(
-            r.turns.iter().all(|t| t.sentiment.is_some()),
-            "{id}: every turn has a sentiment"
+            r.turns
+                .iter()
+                .all(|t| t.sentiment.is_some() == (t.speaker == callqa::domain::Speaker::Customer)),
+            "{id}: every customer turn, and no agent turn, has a sentiment"
         );
         assert!(r.diagnostics.is_empty(), "{id}: {:?}", r.diagnostics);
     }

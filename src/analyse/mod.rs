@@ -9,6 +9,7 @@
 //! rules also embed their example phrases once, when they are built.
 
 mod acoustics;
+pub mod csat;
 pub mod intent;
 mod metrics;
 mod phrase;
@@ -33,16 +34,19 @@ pub struct TextSignals {
     /// (`embed::stance::clauses`), else empty. Semantic rules and intents
     /// match the best of the turn and its clauses.
     pub clauses: Vec<Vec<Vec<f32>>>,
-    /// One per turn.
-    pub sentiment: Vec<Sentiment>,
+    /// One per turn; `None` for agent (and other non-customer) turns.
+    pub sentiment: Vec<Option<Sentiment>>,
     /// One per turn: the sentiment of the clause that carries the
     /// speaker's stance (after a final "but"/"但是"; see
-    /// `embed::stance`), or of the whole turn when there is no such clause.
-    /// Customer anger is judged on this.
-    pub stance: Vec<Sentiment>,
+    /// `embed::stance`), or of the whole turn when there is no such clause;
+    /// customer turns only. Customer anger is judged on this.
+    pub stance: Vec<Option<Sentiment>>,
     /// One per turn: the embedding of that stance clause, when the turn has
     /// one (customer turns only).
     pub stance_embeddings: Vec<Option<Vec<f32>>>,
+    /// One per turn: the sentiment encoder's embedding of a customer turn
+    /// (e5 as shipped), which predicted satisfaction also reads.
+    pub sentiment_embeddings: Vec<Option<Vec<f32>>>,
 }
 
 impl TextSignals {
@@ -107,6 +111,10 @@ pub fn run(analysers: &[Box<dyn Analyser>], subject: &Subject<'_>) -> Analysis {
     }
     for a in analysers {
         a.analyse(subject, &mut out);
+    }
+    // Read off everything the analysers found, so it comes last.
+    if let Some(sig) = subject.signals {
+        out.metrics.predicted_csat = csat::predict(subject.conv, sig, &out);
     }
     // Flags in conversation order, so evidence reads like the transcript.
     out.flags.sort_by(|a, b| {

@@ -1,5 +1,6 @@
-//! Sentiment: each turn's negative / neutral / positive probabilities into
-//! the notes, the customer's mood at the start and end of the contact and
+//! Sentiment: each customer turn's negative / neutral / positive
+//! probabilities into the notes (agent turns have none: see
+//! `TextModels::signals`), the customer's mood at the start and end of the contact and
 //! its direction (worsening / improving), and `customer_anger` rules that
 //! fire when enough customer turns are strongly negative.
 //!
@@ -115,12 +116,13 @@ impl Analyser for SentimentAnalyser {
         let Some(sig) = s.signals else { return };
         let conv = s.conv;
         for (note, sent) in out.notes.iter_mut().zip(&sig.sentiment) {
-            note.sentiment = Some(*sent);
+            note.sentiment = *sent;
         }
         let customer: Vec<usize> = conv.turns_of(Speaker::Customer).map(|(i, _)| i).collect();
         let valences: Vec<f64> = customer
             .iter()
-            .filter_map(|&i| sig.sentiment.get(i).map(|x| x.valence() as f64))
+            .filter_map(|&i| sig.sentiment.get(i).copied().flatten())
+            .map(|x| x.valence() as f64)
             .collect();
         if let Some((start, end, trend)) = trajectory(&valences) {
             out.metrics.customer_sentiment_start = Some(start);
@@ -133,7 +135,13 @@ impl Analyser for SentimentAnalyser {
         for rule in &self.anger {
             let angry: Vec<(usize, f32)> = customer
                 .iter()
-                .filter_map(|&i| sig.stance.get(i).map(|x| (i, x.negative)))
+                .filter_map(|&i| {
+                    sig.stance
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .map(|x| (i, x.negative))
+                })
                 .filter(|&(i, p)| {
                     p >= rule.threshold
                         && rule.anger_margin(sig, i).is_none_or(|m| m >= rule.margin)

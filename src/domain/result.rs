@@ -39,6 +39,10 @@ pub struct Metrics {
     pub customer_sentiment_end: Option<f64>,
     /// Whether the customer's mood got better or worse over the contact.
     pub customer_sentiment_trend: Option<Trend>,
+    /// Predicted customer satisfaction, 1 (very dissatisfied) … 5 (very
+    /// satisfied), from the text models (`analyse::csat`); `None` without
+    /// them or without a customer turn.
+    pub predicted_csat: Option<f64>,
 }
 
 /// Direction of the customer's sentiment from the start of a contact to

@@ -1,8 +1,14 @@
-//! The multilingual sentence encoder (Universal Sentence Encoder
-//! multilingual v3, int8) on ONNX Runtime: tokenise with the `tokenizers`
-//! crate, pack a batch as the graph wants it (all ids concatenated plus
-//! `row_splits`), run one session, return one L2-normalised 512-d vector
-//! per text.
+//! The multilingual sentence encoders on ONNX Runtime: tokenise with the
+//! `tokenizers` crate, shape a batch as the graph wants it, run one
+//! session, return one L2-normalised vector per text. Two flavours:
+//!
+//! - [`Flavour::Use`]: Universal Sentence Encoder multilingual v3 (int8,
+//!   512-d, 3 layers), fast; its batch is ragged (all ids concatenated plus
+//!   `row_splits`). Used for clauses, semantic rules and intents.
+//! - [`Flavour::E5`]: multilingual-e5-small (int8, 384-d, 12 layers), about
+//!   a tenth of the speed and markedly better at sentiment; a padded batch
+//!   (`input_ids`, `attention_mask`), every text prefixed `query: `. Used
+//!   for the sentiment of customer turns.
 //!
 //! `Session::run` takes `&mut self`, so sessions live in a small pool: a
 //! caller takes one, runs a whole batch (every utterance of a
@@ -21,8 +27,54 @@ use tokenizers::Tokenizer;
 
 use super::{check_file, EmbedError};
 
-/// Dimension of the encoder's output.
+/// Dimension of the USE encoder's output.
 pub const DIM: usize = 512;
+/// Dimension of multilingual-e5-small's output.
+pub const E5_DIM: usize = 384;
+
+/// Which encoder a model file is: decides tokenising, batching and output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavour {
+    Use,
+    E5,
+}
+
+impl std::str::FromStr for Flavour {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "use" => Ok(Flavour::Use),
+            "e5" => Ok(Flavour::E5),
+            _ => Err(format!("unknown encoder {s:?} (use, e5)")),
+        }
+    }
+}
+
+impl Flavour {
+    pub fn dim(self) -> usize {
+        match self {
+            Flavour::Use => DIM,
+            Flavour::E5 => E5_DIM,
+        }
+    }
+
+    /// The name recorded in results' `versions.models`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flavour::Use => "use-multilingual-v3-int8",
+            Flavour::E5 => "multilingual-e5-small-int8",
+        }
+    }
+
+    /// What the model was trained to see before a text (e5: `query: ` for
+    /// symmetric tasks such as classification).
+    fn prefix(self) -> &'static str {
+        match self {
+            Flavour::Use => "",
+            Flavour::E5 => "query: ",
+        }
+    }
+}
 
 /// Most tokens kept per text (plus `<s>` and `</s>`): longer texts are cut,
 /// which bounds the cost of a pasted document in a chat.
@@ -64,7 +116,53 @@ fn environment(runtime: &Path) -> Result<Environment, EmbedError> {
     Ok(env)
 }
 
-/// A batch as the graph takes it.
+/// A padded batch as a BERT-style graph takes it (`[batch, len]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Padded {
+    pub input_ids: Vec<i64>,
+    pub attention_mask: Vec<i64>,
+    pub len: usize,
+}
+
+/// Most tokens kept per text for e5 (plus `<s>` and `</s>`): 12 layers
+/// cost 10× USE per token, and a customer turn's sentiment shows well
+/// before its 127th token.
+pub const E5_MAX_TOKENS: usize = 126;
+
+/// e5's `<pad>` id (XLM-R vocabulary: `<s>` 0, `<pad>` 1, `</s>` 2).
+const E5_PAD: i64 = 1;
+const E5_EOS: u32 = 2;
+
+/// Pads per-text ids (each already wrapped as `<s> … </s>`) to the longest,
+/// cutting over-long texts to `E5_MAX_TOKENS + 2` while keeping their `</s>`.
+pub fn pad(texts: &[Vec<u32>]) -> Padded {
+    let cut = |ids: &Vec<u32>| -> Vec<u32> {
+        if ids.len() > E5_MAX_TOKENS + 2 {
+            let mut c = ids[..E5_MAX_TOKENS + 1].to_vec();
+            c.push(E5_EOS);
+            c
+        } else {
+            ids.clone()
+        }
+    };
+    let rows: Vec<Vec<u32>> = texts.iter().map(cut).collect();
+    let len = rows.iter().map(Vec::len).max().unwrap_or(0).max(1);
+    let mut input_ids = vec![E5_PAD; rows.len() * len];
+    let mut attention_mask = vec![0i64; rows.len() * len];
+    for (r, ids) in rows.iter().enumerate() {
+        for (c, &id) in ids.iter().enumerate() {
+            input_ids[r * len + c] = i64::from(id);
+            attention_mask[r * len + c] = 1;
+        }
+    }
+    Padded {
+        input_ids,
+        attention_mask,
+        len,
+    }
+}
+
+/// A batch as the USE graph takes it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Packed {
     /// Every text's ids, concatenated.
@@ -105,6 +203,7 @@ struct Pool {
 }
 
 pub struct Encoder {
+    flavour: Flavour,
     env: Environment,
     model: PathBuf,
     tokenizer: Tokenizer,
@@ -118,6 +217,7 @@ impl Encoder {
     /// model fails here, not on the first job). `max_sessions` bounds the
     /// pool: one per worker thread.
     pub fn load(
+        flavour: Flavour,
         runtime: &Path,
         model: &Path,
         tokenizer: &Path,
@@ -137,6 +237,7 @@ impl Encoder {
             message: e.to_string(),
         })?;
         let enc = Encoder {
+            flavour,
             env,
             model: model.to_path_buf(),
             tokenizer: tok,
@@ -209,10 +310,25 @@ impl Encoder {
         self.returned.notify_one();
     }
 
-    /// Token ids of one text, wrapped as `1 … 2`.
+    pub fn flavour(&self) -> Flavour {
+        self.flavour
+    }
+
+    /// Length of the vectors this encoder returns.
+    pub fn dim(&self) -> usize {
+        self.flavour.dim()
+    }
+
+    /// Token ids of one text (with the flavour's prefix), wrapped as
+    /// `<s> … </s>`.
     pub fn tokenize(&self, text: &str) -> Result<Vec<u32>, EmbedError> {
-        self.tokenizer
-            .encode(text, true)
+        let prefix = self.flavour.prefix();
+        let encoded = if prefix.is_empty() {
+            self.tokenizer.encode(text, true)
+        } else {
+            self.tokenizer.encode(format!("{prefix}{text}"), true)
+        };
+        encoded
             .map(|e| e.get_ids().to_vec())
             .map_err(|e| EmbedError::Runtime(format!("tokenizer: {e}")))
     }
@@ -226,16 +342,38 @@ impl Encoder {
             .iter()
             .map(|t| self.tokenize(t))
             .collect::<Result<Vec<_>, _>>()?;
-        let packed = pack(&ids);
         let mut session = self.take()?;
-        let out = run(&mut session, packed, texts.len());
+        let out = match self.flavour {
+            Flavour::Use => run(&mut session, pack(&ids), texts.len()),
+            Flavour::E5 => run_padded(&mut session, pad(&ids), texts.len()),
+        };
         self.give_back(session);
         out
     }
 
     /// Embeds many texts in chunks, on up to `threads` sessions at once
-    /// (training and evaluation; a job uses `embed`).
+    /// (training and evaluation; a job uses `embed`). Chunks hold texts of
+    /// similar length, so a padded batch wastes little; the result is in
+    /// the order of `texts`.
     pub fn embed_many(
+        &self,
+        texts: &[&str],
+        chunk: usize,
+        threads: usize,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| (texts[i].len(), i));
+        let sorted: Vec<&str> = order.iter().map(|&i| texts[i]).collect();
+        let embedded = self.embed_chunks(&sorted, chunk, threads, progress)?;
+        let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
+        for (v, &i) in embedded.into_iter().zip(&order) {
+            out[i] = v;
+        }
+        Ok(out)
+    }
+
+    fn embed_chunks(
         &self,
         texts: &[&str],
         chunk: usize,
@@ -308,6 +446,31 @@ fn run(session: &mut Session, packed: Packed, batch: usize) -> Result<Vec<Vec<f3
     Ok(data.chunks(DIM).map(|c| c.to_vec()).collect())
 }
 
+fn run_padded(
+    session: &mut Session,
+    padded: Padded,
+    batch: usize,
+) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let rt = |e: ort::Error| EmbedError::Runtime(format!("encoder: {e}"));
+    let shape = [batch, padded.len];
+    let ids = Tensor::from_array((shape, padded.input_ids)).map_err(rt)?;
+    let mask = Tensor::from_array((shape, padded.attention_mask)).map_err(rt)?;
+    let outputs = session
+        .run(ort::inputs!["input_ids" => ids, "attention_mask" => mask])
+        .map_err(rt)?;
+    let value = outputs.get("sentence_embedding").ok_or_else(|| {
+        EmbedError::Runtime("encoder has no output named `sentence_embedding`".into())
+    })?;
+    let (shape, data) = value.try_extract_tensor::<f32>().map_err(rt)?;
+    let dims: Vec<i64> = shape.iter().copied().collect();
+    if dims != [batch as i64, E5_DIM as i64] {
+        return Err(EmbedError::Runtime(format!(
+            "encoder returned shape {dims:?}, expected [{batch}, {E5_DIM}]"
+        )));
+    }
+    Ok(data.chunks(E5_DIM).map(|c| c.to_vec()).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,6 +497,21 @@ mod tests {
         assert_eq!(p.input_ids[0], 1);
         // An empty text still gets <s> </s>.
         assert_eq!(&p.input_ids[MAX_TOKENS + 2..], &[1, 2]);
+    }
+
+    #[test]
+    fn pad_fills_with_pad_ids_and_masks_them_out() {
+        let p = pad(&[vec![0, 10, 11, 2], vec![0, 2]]);
+        assert_eq!(p.len, 4);
+        assert_eq!(p.input_ids, vec![0, 10, 11, 2, 0, 2, 1, 1]);
+        assert_eq!(p.attention_mask, vec![1, 1, 1, 1, 1, 1, 0, 0]);
+        let long: Vec<u32> = std::iter::once(0)
+            .chain(100..1100)
+            .chain(std::iter::once(2))
+            .collect();
+        let p = pad(&[long]);
+        assert_eq!(p.len, E5_MAX_TOKENS + 2);
+        assert_eq!(p.input_ids[E5_MAX_TOKENS + 1], 2, "keeps </s>");
     }
 
     #[test]

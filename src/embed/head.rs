@@ -305,17 +305,18 @@ impl SentimentHead {
         if f.labels != want || f.model.classes != 3 {
             return Err(err(format!("labels {:?}, expected {want:?}", f.labels)));
         }
-        if f.model.dim != super::encoder::DIM
+        if ![super::encoder::DIM, super::encoder::E5_DIM].contains(&f.model.dim)
             || f.model.weights.len() != 3 * f.model.dim
             || f.model.bias.len() != 3
         {
-            return Err(err(
-                "weights do not match the encoder's 512 dimensions".into()
-            ));
+            return Err(err(format!(
+                "weights for {} dimensions do not fit an encoder we ship (512 or 384)",
+                f.model.dim
+            )));
         }
         if f.encoder_sha256 != encoder_sha256 {
             return Err(err(format!(
-                "trained on encoder {}…, but models/encoder/model.onnx is {}…; retrain with `callqa train-sentiment` (or scripts/setup.sh)",
+                "trained on encoder {}…, but the sentiment encoder (models/e5/model.onnx) is {}…; retrain with `callqa train-sentiment` (or scripts/setup.sh)",
                 &f.encoder_sha256.get(..12).unwrap_or(&f.encoder_sha256),
                 &encoder_sha256.get(..12).unwrap_or(encoder_sha256)
             )));

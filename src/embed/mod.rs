@@ -3,10 +3,12 @@
 //! `models/libonnxruntime.so`) and `tokenizers`; the rest of callqa sees
 //! plain vectors and `domain::Sentiment`.
 //!
-//! - [`encoder`]: the multilingual sentence encoder (zh + en), batched,
-//!   one session per worker thread.
-//! - [`head`]: logistic-regression heads on its embeddings; the sentiment
-//!   head is trained by `callqa train-sentiment` (see `learn`).
+//! - [`encoder`]: the multilingual sentence encoders (zh + en), batched,
+//!   one session per worker thread: USE (fast; every turn and clause, for
+//!   intents, semantic rules and anger phrases) and multilingual-e5-small
+//!   (12 layers; customer turns only, for sentiment).
+//! - [`head`]: logistic-regression heads on the embeddings; the sentiment
+//!   head (on e5) is trained by `callqa train-sentiment` (see `learn`).
 //! - [`stance`]: the clause that carries a speaker's stance ("I'm not
 //!   angry, **but please cancel**"), scored separately for anger.
 //!
@@ -21,9 +23,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::analyse::TextSignals;
-use crate::domain::{Conversation, Speaker};
+use crate::domain::{Conversation, Sentiment, Speaker};
 use crate::error::{Classify, Disposition};
-pub use encoder::{Encoder, DIM};
+pub use encoder::{Encoder, Flavour, DIM, E5_DIM};
 pub use head::{LogReg, SentimentHead};
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +115,20 @@ impl ModelPaths {
     pub fn tokenizer(&self) -> PathBuf {
         self.dir.join("encoder").join("tokenizer.json")
     }
+    /// multilingual-e5-small, the sentiment encoder.
+    pub fn e5(&self) -> PathBuf {
+        self.dir.join("e5").join("model.onnx")
+    }
+    pub fn e5_tokenizer(&self) -> PathBuf {
+        self.dir.join("e5").join("tokenizer.json")
+    }
+    /// The model file and tokenizer of a flavour.
+    pub fn of(&self, flavour: Flavour) -> (PathBuf, PathBuf) {
+        match flavour {
+            Flavour::Use => (self.encoder(), self.tokenizer()),
+            Flavour::E5 => (self.e5(), self.e5_tokenizer()),
+        }
+    }
     pub fn sentiment_head(&self) -> PathBuf {
         self.dir.join("sentiment").join("head.json")
     }
@@ -125,14 +141,10 @@ pub struct LoadedEncoder {
 }
 
 impl LoadedEncoder {
-    pub fn load(paths: &ModelPaths, workers: usize) -> Result<Self, EmbedError> {
-        let encoder = Encoder::load(
-            &paths.runtime(),
-            &paths.encoder(),
-            &paths.tokenizer(),
-            workers,
-        )?;
-        let sha256 = sha256_file(&paths.encoder())?;
+    pub fn load(paths: &ModelPaths, flavour: Flavour, workers: usize) -> Result<Self, EmbedError> {
+        let (model, tokenizer) = paths.of(flavour);
+        let encoder = Encoder::load(flavour, &paths.runtime(), &model, &tokenizer, workers)?;
+        let sha256 = sha256_file(&model)?;
         Ok(LoadedEncoder { encoder, sha256 })
     }
 }
@@ -141,53 +153,88 @@ impl LoadedEncoder {
 /// workers (`Arc`).
 pub struct TextModels {
     encoder: Encoder,
+    /// The encoder the sentiment head was trained on (e5 as shipped; USE
+    /// for a head trained with `--encoder use`).
+    sentiment_encoder: Option<Encoder>,
     sentiment: SentimentHead,
     versions: Vec<(String, String)>,
 }
 
+fn version(flavour: Flavour, sha256: &str) -> String {
+    format!("{}@{}", flavour.name(), sha256.get(..12).unwrap_or(sha256))
+}
+
 impl TextModels {
-    /// Loads the encoder (with a session pool of `workers`) and the
-    /// sentiment head from a models directory.
+    /// Loads the encoders (each with a session pool of `workers`) and the
+    /// sentiment head from a models directory. The head says which encoder
+    /// it was trained on (by checksum): e5 as shipped, or USE.
     pub fn load(paths: &ModelPaths, workers: usize) -> Result<Self, EmbedError> {
         // Check every file first so the error names the first missing one
         // before anything slow happens.
         check_file(&paths.runtime(), "ONNX Runtime library")?;
         check_file(&paths.encoder(), "sentence encoder")?;
         check_file(&paths.tokenizer(), "encoder tokenizer")?;
+        check_file(&paths.e5(), "sentiment encoder (multilingual-e5-small)")?;
+        check_file(&paths.e5_tokenizer(), "sentiment encoder tokenizer")?;
         check_file(&paths.sentiment_head(), "sentiment head")?;
-        let LoadedEncoder { encoder, sha256 } = LoadedEncoder::load(paths, workers)?;
-        let sentiment = SentimentHead::load(&paths.sentiment_head(), &sha256)?;
+        let base = LoadedEncoder::load(paths, Flavour::Use, workers)?;
         let head_sha = sha256_file(&paths.sentiment_head())?;
-        let versions = vec![
-            (
-                "encoder".to_owned(),
-                format!("use-multilingual-v3-int8@{}", &sha256[..12]),
-            ),
-            (
-                "sentiment".to_owned(),
-                format!("logreg-3class@{}", &head_sha[..12]),
-            ),
-        ];
+        let (sentiment_encoder, sentiment) =
+            match SentimentHead::load(&paths.sentiment_head(), &base.sha256) {
+                Ok(head) => (None, head),
+                Err(_) => {
+                    let e5 = LoadedEncoder::load(paths, Flavour::E5, workers)?;
+                    let head = SentimentHead::load(&paths.sentiment_head(), &e5.sha256)?;
+                    (Some(e5), head)
+                }
+            };
+        let mut versions = vec![("encoder".to_owned(), version(Flavour::Use, &base.sha256))];
+        if let Some(e5) = &sentiment_encoder {
+            versions.push((
+                "sentiment_encoder".to_owned(),
+                version(Flavour::E5, &e5.sha256),
+            ));
+        }
+        versions.push((
+            "sentiment".to_owned(),
+            format!("logreg-3class@{}", &head_sha[..12]),
+        ));
         Ok(TextModels {
-            encoder,
+            encoder: base.encoder,
+            sentiment_encoder: sentiment_encoder.map(|e| e.encoder),
             sentiment,
             versions,
         })
     }
 
-    pub fn from_parts(encoder: LoadedEncoder, sentiment: SentimentHead) -> Self {
-        let versions = vec![(
+    /// From loaded parts: `sentiment_encoder` is the one `sentiment` was
+    /// trained on, when it is not `encoder`.
+    pub fn from_parts(
+        encoder: LoadedEncoder,
+        sentiment_encoder: Option<LoadedEncoder>,
+        sentiment: SentimentHead,
+    ) -> Self {
+        let mut versions = vec![(
             "encoder".to_owned(),
-            format!(
-                "use-multilingual-v3-int8@{}",
-                &encoder.sha256[..12.min(encoder.sha256.len())]
-            ),
+            version(encoder.encoder.flavour(), &encoder.sha256),
         )];
+        if let Some(e) = &sentiment_encoder {
+            versions.push((
+                "sentiment_encoder".to_owned(),
+                version(e.encoder.flavour(), &e.sha256),
+            ));
+        }
         TextModels {
             encoder: encoder.encoder,
+            sentiment_encoder: sentiment_encoder.map(|e| e.encoder),
             sentiment,
             versions,
         }
+    }
+
+    /// The encoder sentiment runs on.
+    pub fn sentiment_encoder(&self) -> &Encoder {
+        self.sentiment_encoder.as_ref().unwrap_or(&self.encoder)
     }
 
     /// Model name → identifier (name and checksum prefix), for results.
@@ -208,9 +255,13 @@ impl TextModels {
         self.encoder.embed(texts)
     }
 
-    /// Embeddings and sentiment for every turn of a conversation, in one
-    /// encoder run: the turns, plus the stance clause of each customer turn
-    /// that has one.
+    /// Embeddings of every turn of a conversation and the sentiment of its
+    /// customer turns: one USE run over the turns, their clauses and the
+    /// stance clause of each customer turn that has one; one run of the
+    /// sentiment encoder over the customer turns and their stance clauses
+    /// (none when the head is on USE). Agent turns get no sentiment: the
+    /// heads learnt from reviews and tweets, where "how can I help you?"
+    /// reads as a complaint, and an agent's mood is not what QA asks about.
     pub fn signals(&self, conv: &Conversation) -> Result<TextSignals, EmbedError> {
         let n = conv.turns.len();
         let mut texts: Vec<&str> = conv.turns.iter().map(|t| t.text.as_str()).collect();
@@ -228,16 +279,34 @@ impl TextModels {
             }
         }
         let emb = self.encoder.embed(&texts)?;
-        let predict = |k: usize| self.sentiment.predict(&emb[k]);
-        let sentiment: Vec<_> = (0..n).map(predict).collect();
+        let customer: Vec<usize> = (0..n)
+            .filter(|&i| conv.turns[i].speaker == Speaker::Customer)
+            .collect();
+        // Which texts the sentiment head reads: customer turns and their
+        // stance clauses, embedded by the sentiment encoder.
+        let wanted: Vec<usize> = customer
+            .iter()
+            .copied()
+            .chain(customer.iter().filter_map(|&i| stance_of[i]))
+            .collect();
+        let sent_emb: std::collections::HashMap<usize, Vec<f32>> = match &self.sentiment_encoder {
+            Some(e5) => {
+                let t: Vec<&str> = wanted.iter().map(|&k| texts[k]).collect();
+                wanted.iter().copied().zip(e5.embed(&t)?).collect()
+            }
+            None => wanted.iter().map(|&k| (k, emb[k].clone())).collect(),
+        };
+        let predict = |k: usize| sent_emb.get(&k).map(|v| self.sentiment.predict(v));
+        let sentiment: Vec<Option<Sentiment>> = (0..n).map(predict).collect();
         let stance = (0..n)
-            .map(|i| stance_of[i].map(predict).unwrap_or(sentiment[i]))
+            .map(|i| stance_of[i].and_then(predict).or(sentiment[i]))
             .collect();
         let clauses = clauses_of.iter().map(|r| emb[r.clone()].to_vec()).collect();
         let stance_embeddings = stance_of
             .iter()
             .map(|k| k.map(|k| emb[k].clone()))
             .collect();
+        let sentiment_embeddings = (0..n).map(|i| sent_emb.get(&i).cloned()).collect();
         let mut embeddings = emb;
         embeddings.truncate(n);
         Ok(TextSignals {
@@ -246,6 +315,7 @@ impl TextModels {
             sentiment,
             stance,
             stance_embeddings,
+            sentiment_embeddings,
         })
     }
 }

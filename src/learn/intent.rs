@@ -3,8 +3,10 @@
 //!
 //! 1. The mechanism, few-shot: `k` examples per class from the data set's
 //!    train split become the taxonomy (as a QA team would write a pack),
-//!    and every test utterance is matched to its nearest example exactly
-//!    as `analyse::intent` does. With an out-of-scope label, utterances of
+//!    and every test utterance is labelled as `analyse::intent` does (by
+//!    the chosen method: nearest example, class centroid or a logistic head
+//!    on the examples; in scope when its nearest example is at least the
+//!    threshold). With an out-of-scope label, utterances of
 //!    that label count as correct when they fall below the threshold
 //!    (`unknown`).
 //! 2. Our own pack taxonomy (`rules/<lang>/rules.toml` `[[intents]]`) on
@@ -17,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::corpus::{self, Example};
 use super::metrics::Confusion;
 use super::{embed_texts, LearnError};
-use crate::analyse::intent::{IntentIndex, UNKNOWN};
+use crate::analyse::intent::{IntentIndex, Method, UNKNOWN};
 use crate::embed::LoadedEncoder;
 use crate::rules::RulePack;
 
@@ -29,6 +31,7 @@ pub struct FewShotOptions {
     pub threshold: f32,
     /// The data set's out-of-scope label, if it has one.
     pub out_of_scope: Option<String>,
+    pub method: Method,
 }
 
 /// Picks `k` examples per label, deterministically (by split hash).
@@ -79,7 +82,7 @@ pub fn few_shot(
         .flat_map(|(_, v)| v.iter().map(String::as_str))
         .collect();
     let ex_emb = embed_texts(enc, &ex_texts, "taxonomy examples")?;
-    let index = IntentIndex::from_embeddings(&groups, ex_emb);
+    let index = IntentIndex::with_method(&groups, ex_emb, opts.method);
     let test_texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
     let x = embed_texts(enc, &test_texts, "test utterances")?;
     let pos: HashMap<&str, usize> = index
@@ -91,7 +94,7 @@ pub fn few_shot(
     let mut closed = Confusion::new(index.labels.clone());
     let (mut in_ok, mut in_n, mut oos_ok, mut oos_n) = (0usize, 0usize, 0usize, 0usize);
     for (e, v) in test.iter().zip(&x) {
-        let Some((k, s)) = index.nearest(v) else {
+        let Some((k, s)) = index.classify(v) else {
             continue;
         };
         if Some(e.label.as_str()) == oos {
@@ -194,7 +197,7 @@ pub fn pack_taxonomy(
     let mut confusion = Confusion::new(labels);
     let mut unknown = 0;
     for ((_, truth), v) in mapped.iter().zip(&x) {
-        let pred = match index.nearest(v) {
+        let pred = match index.classify(v) {
             Some((k, s)) if s >= pack.intent_threshold => k,
             _ => {
                 unknown += 1;

@@ -1,5 +1,5 @@
 //! Training and evaluating the model heads, offline: `callqa
-//! train-sentiment`, `eval-sentiment` and `eval-intent`. Reads labelled
+//! train-sentiment`, `eval-sentiment`, `eval-intent` and `eval-dialogue`. Reads labelled
 //! corpora (`corpus`), embeds them with the same encoder the pipeline uses
 //! (`embed`), fits the logistic-regression head (`embed::head`) and
 //! reports held-out figures (`metrics`). Deterministic: a fixed seed, a
@@ -7,6 +7,7 @@
 
 pub mod asr;
 pub mod corpus;
+pub mod dialogue;
 pub mod intent;
 pub mod metrics;
 
@@ -170,25 +171,20 @@ fn cache_key(encoder_sha: &str, texts: &[&str]) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn read_cached(path: &Path, n: usize) -> Option<Vec<Vec<f32>>> {
+fn read_cached(path: &Path, n: usize, dim: usize) -> Option<Vec<Vec<f32>>> {
     let bytes = std::fs::read(path).ok()?;
-    if bytes.len() != n * crate::embed::DIM * 4 {
+    if bytes.len() != n * dim * 4 {
         return None;
     }
     let floats: Vec<f32> = bytes
         .chunks_exact(4)
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect();
-    Some(
-        floats
-            .chunks(crate::embed::DIM)
-            .map(|c| c.to_vec())
-            .collect(),
-    )
+    Some(floats.chunks(dim).map(|c| c.to_vec()).collect())
 }
 
 fn write_cached(path: &Path, v: &[Vec<f32>]) {
-    let mut bytes = Vec::with_capacity(v.len() * crate::embed::DIM * 4);
+    let mut bytes = Vec::with_capacity(v.iter().map(Vec::len).sum::<usize>() * 4);
     for x in v.iter().flatten() {
         bytes.extend_from_slice(&x.to_le_bytes());
     }
@@ -216,7 +212,10 @@ pub fn embed_texts(
 ) -> Result<Vec<Vec<f32>>, EmbedError> {
     let cached =
         embedding_cache_dir().map(|d| d.join(format!("{}.f32", cache_key(&enc.sha256, texts))));
-    if let Some(v) = cached.as_deref().and_then(|p| read_cached(p, texts.len())) {
+    if let Some(v) = cached
+        .as_deref()
+        .and_then(|p| read_cached(p, texts.len(), enc.encoder.dim()))
+    {
         eprintln!("callqa: {} {what}: embeddings from the cache", texts.len());
         return Ok(v);
     }
@@ -321,9 +320,9 @@ pub struct SentimentEval {
     pub overall: Confusion,
     /// Per source file: name and its confusion matrix.
     pub per_source: Vec<(String, Confusion)>,
-    /// Per source without a neutral label: accuracy when the head chooses
-    /// between negative and positive only.
-    pub binary: Vec<(String, f64, usize)>,
+    /// Per source without a neutral label: the head choosing between
+    /// negative and positive only.
+    pub binary: Vec<(String, Confusion)>,
 }
 
 /// Evaluates `head` on the held-out split of `sources`.
@@ -348,24 +347,27 @@ pub fn eval_sentiment(
         .iter()
         .map(|_| Confusion::new(names.clone()))
         .collect();
-    let mut bin: Vec<(usize, usize)> = vec![(0, 0); sources.len()];
+    let two = vec!["negative".to_owned(), "positive".to_owned()];
+    let mut bin: Vec<Confusion> = sources
+        .iter()
+        .map(|_| Confusion::new(two.clone()))
+        .collect();
     for ((e, y), v) in data.test.iter().zip(&x) {
         let p = head.model.predict_proba(v);
         let pred = crate::embed::head::argmax(&p);
         overall.add(*y, pred);
         per[e.source].add(*y, pred);
         if *y != 1 {
-            let b = if p[0] >= p[2] { 0 } else { 2 };
-            bin[e.source].0 += usize::from(b == *y);
-            bin[e.source].1 += 1;
+            let b = usize::from(p[2] > p[0]);
+            bin[e.source].add(*y / 2, b);
         }
     }
     let per_source: Vec<(String, Confusion)> = sources.iter().map(|s| s.name()).zip(per).collect();
     let binary = per_source
         .iter()
-        .zip(&bin)
-        .filter(|((_, c), _)| c.support(1) == 0)
-        .map(|((n, _), &(ok, all))| (n.clone(), ok as f64 / all.max(1) as f64, all))
+        .zip(bin)
+        .filter(|((_, c), _)| c.support(1) == 0 && c.total() > 0)
+        .map(|((n, _), b)| (n.clone(), b))
         .collect();
     Ok(SentimentEval {
         overall,

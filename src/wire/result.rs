@@ -116,6 +116,9 @@ pub struct MetricsWire {
     pub customer_sentiment_end: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_sentiment_trend: Option<domain::Trend>,
+    /// Predicted satisfaction, 1–5 (docs/models.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicted_csat: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -280,6 +283,7 @@ impl From<&domain::Metrics> for MetricsWire {
             customer_sentiment_start: round3(m.customer_sentiment_start),
             customer_sentiment_end: round3(m.customer_sentiment_end),
             customer_sentiment_trend: m.customer_sentiment_trend,
+            predicted_csat: m.predicted_csat.map(|x| (x * 100.0).round() / 100.0),
         }
     }
 }
