@@ -118,8 +118,8 @@ pub struct DecodeOptions {
     /// Most channels accepted (default 8).
     pub max_channels: usize,
     /// Most bytes of decoded audio held for one recording: held channels ×
-    /// seconds × [`BYTES_PER_CHANNEL_SECOND`] (default 1 GiB: two channels
-    /// of four hours fit). Checked against the header before decoding and
+    /// seconds × [`BYTES_PER_CHANNEL_SECOND`] (default 2 GiB: two channels
+    /// of the four-hour limit, 1.84 GB, fit). Checked against the header before decoding and
     /// again as samples arrive.
     pub max_pcm_bytes: u64,
     /// Which channels to hold (default all).
@@ -131,7 +131,7 @@ impl Default for DecodeOptions {
         DecodeOptions {
             max_duration_s: 4.0 * 3600.0,
             max_channels: 8,
-            max_pcm_bytes: 1 << 30,
+            max_pcm_bytes: 2 << 30,
             keep: Keep::All,
         }
     }

@@ -186,7 +186,7 @@ fn default_limits() {
     let o = DecodeOptions::default();
     assert_eq!(o.max_duration_s, 14_400.0);
     assert_eq!(o.max_channels, 8);
-    assert_eq!(o.max_pcm_bytes, 1 << 30);
+    assert_eq!(o.max_pcm_bytes, 2 << 30);
     assert_eq!(o.keep, Keep::All);
     // Two channels of the longest recording fit the memory bound.
     assert!(2.0 * o.max_duration_s * BYTES_PER_CHANNEL_SECOND <= o.max_pcm_bytes as f64);
