@@ -316,25 +316,30 @@ fn hidden_staging_folders_are_not_packs() {
 fn renamed_pair(tag: &str) -> (String, String) {
     let rules = fs::read_to_string(shipped("en").join("rules.toml"))
         .unwrap()
-        .replacen("id = \"greeting\"", &format!("id = \"greeting_{tag}\""), 1)
-        .replacen(
-            "version = \"1.1.0\"",
-            &format!("version = \"1.1.0-{tag}\""),
-            1,
-        );
+        .replacen("id = \"greeting\"", &format!("id = \"greeting_{tag}\""), 1);
+    let rules = tag_version(&rules, tag);
     let card = fs::read_to_string(shipped("en").join("scorecard.toml"))
         .unwrap()
         .replacen(
             "rules = [\"greeting\"]",
             &format!("rules = [\"greeting_{tag}\"]"),
             1,
-        )
-        .replacen(
-            "version = \"1.1.0\"",
-            &format!("version = \"1.1.0-{tag}\""),
-            1,
         );
-    (rules, card)
+    (rules, tag_version(&card, tag))
+}
+
+/// The shipped English pack's version (rules and scorecard share it).
+fn shipped_version() -> String {
+    let text = fs::read_to_string(shipped("en").join("rules.toml")).unwrap();
+    let v = text.find("\nversion = \"").unwrap() + "\nversion = \"".len();
+    text[v..v + text[v..].find('"').unwrap()].to_owned()
+}
+
+/// `text` with its first `version = "X"` made `X-tag`.
+fn tag_version(text: &str, tag: &str) -> String {
+    let v = text.find("\nversion = \"").expect("a version") + "\nversion = \"".len();
+    let end = v + text[v..].find('"').unwrap();
+    format!("{}-{tag}{}", &text[..end], &text[end..])
 }
 
 fn copy_shipped(to: &Path) {
@@ -365,7 +370,10 @@ fn pack_edits_swap_both_files_at_once_and_clean_up() {
 
     let (rules, card) = renamed_pair("b");
     let pack = edit::replace(&en, &rules, &card, |_| Ok(())).unwrap();
-    assert_eq!(pack.label(), "callqa-default-en@1.1.0-b");
+    assert_eq!(
+        pack.label(),
+        format!("callqa-default-en@{}-b", shipped_version())
+    );
     assert_eq!(pack.dir, en);
     assert_eq!(fs::read_to_string(en.join("rules.toml")).unwrap(), rules);
     assert_eq!(fs::read_to_string(en.join("scorecard.toml")).unwrap(), card);
