@@ -163,6 +163,46 @@ pub fn strip(text: &str, prompt: &Prompt) -> (String, bool) {
     (kept.trim().to_owned(), true)
 }
 
+/// Whether `part` is a stretch of `src` (consecutive units).
+fn inside(part: &[String], src: &[String]) -> bool {
+    !part.is_empty() && part.len() <= src.len() && src.windows(part.len()).any(|w| w == part)
+}
+
+/// An echo split across consecutive recognised texts of one speaker
+/// ("…电话" then "录音，…"): for each pair, the last clause of the first and
+/// the first clause of the second are joined; when each half is itself a
+/// piece of the instruction and together they copy a stretch of it long
+/// enough to be an echo, both halves are removed. Real speech that only
+/// happens to share words with the instruction ("我是客服" | "电话号码…")
+/// stays, since a half with other words is not a piece of it. Returns how
+/// many such joins were removed.
+pub fn strip_joins(texts: &mut [String], prompt: &Prompt) -> usize {
+    let src = units(&prompt.instruction);
+    if src.is_empty() {
+        return 0;
+    }
+    let mut removed = 0;
+    for k in 1..texts.len() {
+        let (tail, head) = match (clauses(&texts[k - 1]).last(), clauses(&texts[k]).first()) {
+            (Some(t), Some(h)) => (t.to_string(), h.to_string()),
+            _ => continue,
+        };
+        let (tu, hu) = (units(&tail), units(&head));
+        let joined: Vec<String> = tu.iter().chain(&hu).cloned().collect();
+        if inside(&tu, &src)
+            && inside(&hu, &src)
+            && joined.len() >= min_copy(&joined)
+            && inside(&joined, &src)
+        {
+            let a = &texts[k - 1];
+            texts[k - 1] = a[..a.len() - tail.len()].trim_end().to_owned();
+            texts[k] = texts[k][head.len()..].trim_start().to_owned();
+            removed += 1;
+        }
+    }
+    removed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +279,33 @@ mod tests {
         for (p, input, want, removed) in cases {
             assert_eq!(strip(input, &p), (want.to_owned(), removed), "{input:?}");
         }
+    }
+
+    #[test]
+    fn echo_split_across_two_texts() {
+        let split = |a: &str, b: &str| {
+            let mut t = vec![a.to_owned(), b.to_owned()];
+            let n = strip_joins(&mut t, &zh());
+            (t, n)
+        };
+        // The CI case: a prompt run cut in two.
+        assert_eq!(
+            split("电话", "录音，不归"),
+            (vec![String::new(), "不归".to_owned()], 1)
+        );
+        assert_eq!(
+            split("好的，客服电", "话录音。"),
+            (vec!["好的，".to_owned(), String::new()], 1)
+        );
+        // Real speech sharing words with the instruction stays.
+        let real = (
+            vec!["我是客服，".to_owned(), "电话号码是多少".to_owned()],
+            0,
+        );
+        assert_eq!(split("我是客服，", "电话号码是多少"), real);
+        // Too short to be an echo.
+        let short = (vec!["中文".to_owned(), "好的".to_owned()], 0);
+        assert_eq!(split("中文", "好的"), short);
     }
 
     #[test]

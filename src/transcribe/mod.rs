@@ -672,6 +672,7 @@ impl Transcriber {
             })
             .collect::<Result<Vec<_>, _>>()?;
         for (i, ((speaker, _), texts)) in signals.iter().zip(decoded).enumerate() {
+            let first = utterances.len();
             for (w, wt) in windows[i].iter().zip(texts) {
                 quality.windows += 1;
                 quality.cut_short += wt.cut_short as usize;
@@ -726,6 +727,25 @@ impl Transcriber {
                                 dropped += 1;
                             }
                         }
+                    }
+                }
+            }
+            // An echo split between two recognised pieces ("…电话" |
+            // "录音，…") passes the check of each piece alone.
+            let mut texts: Vec<String> =
+                utterances[first..].iter().map(|u| u.text.clone()).collect();
+            let joins = echo::strip_joins(&mut texts, &prompt);
+            if joins > 0 {
+                quality.echoes += joins;
+                for (u, t) in utterances[first..].iter_mut().zip(texts) {
+                    u.text = t;
+                }
+                let mut k = first;
+                while k < utterances.len() {
+                    if utterances[k].text.trim().is_empty() {
+                        timeline.unclear.push(utterances.remove(k).span);
+                    } else {
+                        k += 1;
                     }
                 }
             }
