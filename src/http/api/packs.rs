@@ -95,25 +95,30 @@ pub(super) fn replace_pack(
     current: &RulePack,
     b: &PackDto,
 ) -> ApiResult<PackSaved> {
-    let io = |what: &str, e: std::io::Error| ApiError::Internal(format!("{what}: {e}"));
-    let mut suffix = [0u8; 6];
-    getrandom::fill(&mut suffix).map_err(|e| ApiError::Internal(format!("random: {e}")))?;
-    let staging = st.0.rules_dir.join(format!(
-        ".staging-{}",
-        suffix
-            .iter()
-            .map(|x| format!("{x:02x}"))
-            .collect::<String>()
-    ));
-    std::fs::create_dir(&staging).map_err(|e| io("create staging directory", e))?;
-    let cleanup = |r: ApiResult<PackSaved>| {
-        let _ = std::fs::remove_dir_all(&staging);
-        r
-    };
-    let result = (|| {
-        std::fs::write(staging.join("rules.toml"), &b.rules).map_err(|e| io("write", e))?;
-        std::fs::write(staging.join("scorecard.toml"), &b.scorecard).map_err(|e| io("write", e))?;
-        let new = RulePack::load(&staging).map_err(|e| {
+    let old_rules = std::fs::read_to_string(dir.join("rules.toml")).unwrap_or_default();
+    let old_card = std::fs::read_to_string(dir.join("scorecard.toml")).unwrap_or_default();
+    // Staged, checked and swapped in with both files at once (a worker
+    // loading packs meanwhile sees the old pair or the new, never a mix).
+    let new = crate::rules::edit::replace(dir, &b.rules, &b.scorecard, |new| {
+        if new.language != lang {
+            return Err(format!("rules.toml is a {} pack, not {lang}", new.language));
+        }
+        if old_rules != b.rules && new.label() == current.label() {
+            return Err(format!(
+                "rules.toml changed but its [pack] version did not ({}): results record the version that scored them",
+                new.label()
+            ));
+        }
+        if old_card != b.scorecard && new.scorecard.label() == current.scorecard.label() {
+            return Err(format!(
+                "scorecard.toml changed but its [scorecard] version did not ({})",
+                new.scorecard.label()
+            ));
+        }
+        Ok(())
+    })
+    .map_err(|e| match e {
+        crate::rules::edit::EditError::Invalid(e) => {
             let file = e
                 .file
                 .file_name()
@@ -123,45 +128,19 @@ pub(super) fn replace_pack(
                 Some(l) => format!("{file}:{l}: {}", e.message),
                 None => format!("{file}: {}", e.message),
             })
-        })?;
-        if new.language != lang {
-            return Err(ApiError::BadRequest(format!(
-                "rules.toml is a {} pack, not {lang}",
-                new.language
-            )));
         }
-        let old_rules = std::fs::read_to_string(dir.join("rules.toml")).unwrap_or_default();
-        let old_card = std::fs::read_to_string(dir.join("scorecard.toml")).unwrap_or_default();
-        if old_rules != b.rules && new.label() == current.label() {
-            return Err(ApiError::BadRequest(format!(
-                "rules.toml changed but its [pack] version did not ({}): results record the version that scored them",
-                new.label()
-            )));
-        }
-        if old_card != b.scorecard && new.scorecard.label() == current.scorecard.label() {
-            return Err(ApiError::BadRequest(format!(
-                "scorecard.toml changed but its [scorecard] version did not ({})",
-                new.scorecard.label()
-            )));
-        }
-        for f in ["rules.toml", "scorecard.toml"] {
-            let live = dir.join(f);
-            if live.exists() {
-                std::fs::copy(&live, dir.join(format!("{f}.bak"))).map_err(|e| io("back up", e))?;
-            }
-            std::fs::rename(staging.join(f), &live).map_err(|e| io("replace", e))?;
-        }
-        let packs = PackSet::load(&st.0.rules_dir)
-            .map_err(|e| ApiError::Internal(format!("reloading rule packs: {e}")))?;
-        match st.0.packs.write() {
-            Ok(mut p) => *p = Arc::new(packs),
-            Err(poisoned) => *poisoned.into_inner() = Arc::new(packs),
-        }
-        Ok(PackSaved {
-            language: lang,
-            pack: new.label(),
-            scorecard: new.scorecard.label(),
-        })
-    })();
-    cleanup(result)
+        crate::rules::edit::EditError::Refused(why) => ApiError::BadRequest(why),
+        io => ApiError::Internal(io.to_string()),
+    })?;
+    let packs = PackSet::load(&st.0.rules_dir)
+        .map_err(|e| ApiError::Internal(format!("reloading rule packs: {e}")))?;
+    match st.0.packs.write() {
+        Ok(mut p) => *p = Arc::new(packs),
+        Err(poisoned) => *poisoned.into_inner() = Arc::new(packs),
+    }
+    Ok(PackSaved {
+        language: lang,
+        pack: new.label(),
+        scorecard: new.scorecard.label(),
+    })
 }
