@@ -189,8 +189,9 @@ pub fn strip_joins(texts: &mut [String], prompt: &Prompt) -> usize {
         };
         let (tu, hu) = (units(&tail), units(&head));
         let joined: Vec<String> = tu.iter().chain(&hu).cloned().collect();
-        if inside(&tu, &src)
-            && inside(&hu, &src)
+        // A join that is a stretch of the instruction makes each half one.
+        if !tu.is_empty()
+            && !hu.is_empty()
             && joined.len() >= min_copy(&joined)
             && inside(&joined, &src)
         {
