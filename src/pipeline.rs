@@ -394,14 +394,21 @@ impl Engine {
     fn call_conversation(&self, call: &CallJob, t: Transcript) -> (Conversation, Vec<Diagnostic>) {
         let pack = self.packs.get(t.language);
         let speakers = roles::speakers(&t, |text| pack.and_then(|p| p.speaker_cue(text)));
+        let drafts = t.turns(&speakers);
+        let clocks: Vec<Vec<(usize, f64)>> = drafts.iter().map(|d| d.clock.clone()).collect();
         let mut conv = Conversation::from_turns(
             call.header.id.clone(),
             Medium::Call,
             t.language,
             call.header.metadata.channel.clone(),
-            t.turns(&speakers),
+            drafts
+                .into_iter()
+                .map(|d| (d.speaker, d.start, d.end, d.text)),
             t.attribution,
         );
+        for (turn, clock) in conv.turns.iter_mut().zip(clocks) {
+            turn.clock = clock;
+        }
         conv.duration = t.duration;
         conv.started_at = call.header.metadata.started_at;
         conv.timeline = Some(t.timeline);

@@ -494,3 +494,104 @@ async fn hold_music_produces_no_words() {
         r.turns
     );
 }
+
+// The agent reads a card number back in the middle of one long turn; the
+// number is its own script line so its true time is known.
+const CARD_SCRIPT: &str = "\
+customer\t0.5\ten-gb\tHello, I want to check which card you charged for my last order.
+agent\t+0.6\ten-us\tThank you for waiting. I can see the order here, and the card number on file is
+agent\t+0.3\ten-us\tfour one one one, one one one one, one one one one, one one one one.
+agent\t+0.3\ten-us\tIs there anything else I can help you with about this order today?
+customer\t+0.6\ten-gb\tNo, that is all, thank you. Goodbye.
+";
+
+/// Audio redaction with the recognizer's token times: the stretch where the
+/// agent read the card number is silent in the redacted copy (and Whisper
+/// finds no digits there any more), while most of the same turn around it
+/// stays audible (a position estimate would have silenced far more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_number_read_aloud_is_silenced_by_token_times() {
+    use callqa::redact::{AudioPolicy, PrivacyOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("card.wav");
+    let lines = synth(CARD_SCRIPT, &wav, &["--rate", "8000"]);
+    let model = repo().join("models/ggml-base-q8_0.bin");
+    assert!(model.is_file(), "{} is missing: run scripts/fetch-models.sh", model.display());
+    let engine = Engine::load(&EngineOptions {
+        rules_dir: repo().join("rules"),
+        models_dir: repo().join("models"),
+        rules_only: true,
+        workers: 1,
+        asr: Default::default(),
+    })
+    .expect("engine loads")
+    .with_privacy(PrivacyOptions {
+        audio: AudioPolicy::Keep,
+        audio_dir: dir.path().join("redacted"),
+        audio_pad_ms: 250,
+        ..PrivacyOptions::default()
+    });
+    let store = Store::connect(&format!("sqlite://{}", dir.path().join("calls.db").display()))
+        .await
+        .expect("store");
+    let p = Pipeline::new(
+        Arc::new(engine),
+        store,
+        IntakeOptions {
+            recording_roots: vec![dir.path().to_path_buf()],
+        },
+        1,
+    );
+    let r = scored(&p, call_job("call-card-1", "card.wav", "en", None)).await;
+    let text: Vec<&str> = r.turns.iter().map(|t| t.text.as_str()).collect();
+    assert!(
+        !text.iter().any(|t| t.contains("4111") || t.contains("1111 1111")),
+        "the transcript is masked: {text:?}"
+    );
+    assert_eq!(flags_of(&r, "pii_exposure").len(), 1, "{text:?}");
+    let copy = PathBuf::from(r.recording.as_deref().expect("a redacted copy"));
+    assert!(copy.starts_with(dir.path().join("redacted").canonicalize().unwrap()), "{copy:?}");
+    assert!(wav.exists(), "keep: the original stays");
+
+    let audio = callqa::decode::decode_file(&copy, &Default::default()).unwrap();
+    let original = callqa::decode::decode_file(&wav, &Default::default()).unwrap();
+    assert_eq!(audio.channels.len(), 2);
+    assert!((audio.duration - original.duration).abs() < 0.01);
+    let agent = audio.channels[0].samples();
+    let silent = |a: f64, b: f64| -> f64 {
+        // Share of 10 ms frames in a..b that are all zero.
+        let (a, b) = ((a * 16_000.0) as usize, (b * 16_000.0) as usize);
+        let frames: Vec<&[f32]> = agent[a..b.min(agent.len())].chunks(160).collect();
+        frames.iter().filter(|f| f.iter().all(|&x| x == 0.0)).count() as f64
+            / frames.len().max(1) as f64
+    };
+    let (before, number, after) = (&lines[1], &lines[2], &lines[3]);
+    assert_eq!(
+        silent(number.start, number.end),
+        1.0,
+        "the whole number ({:.2}–{:.2} s) is silent",
+        number.start,
+        number.end
+    );
+    let kept_before = 1.0 - silent(before.start, before.end);
+    let kept_after = 1.0 - silent(after.start, after.end);
+    eprintln!(
+        "audible: {:.0} % of the words before the number, {:.0} % after",
+        100.0 * kept_before,
+        100.0 * kept_after
+    );
+    assert!(
+        kept_before >= 0.5 && kept_after >= 0.5,
+        "most of the turn around the number stays audible: {kept_before:.2} before, {kept_after:.2} after"
+    );
+    // What is left is heard again: no digits come back.
+    let p2 = pipeline(dir.path()).await;
+    std::fs::copy(&copy, dir.path().join("again.wav")).unwrap();
+    let again = scored(&p2, call_job("call-card-2", "again.wav", "en", None)).await;
+    let heard: String = again.turns.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+    let digits = words(&heard)
+        .iter()
+        .filter(|w| w.chars().any(|c| c.is_ascii_digit()) || ["one", "four"].contains(&w.as_str()))
+        .count();
+    assert_eq!(digits, 0, "nothing of the number is heard in the copy: {heard}");
+}

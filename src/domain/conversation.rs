@@ -29,6 +29,11 @@ pub struct Turn {
     pub text: String,
     /// Normalised text for matching (see `text::normalise`).
     pub norm: NormText,
+    /// When some of `text`'s characters were spoken: `(character index,
+    /// seconds)`, in order, from the recognizer's token times. Empty for
+    /// chats and wherever the recognizer gave no times; used to place
+    /// redacted personal data in the recording.
+    pub clock: Vec<(usize, f64)>,
 }
 
 impl Turn {
@@ -40,6 +45,7 @@ impl Turn {
             end,
             text,
             norm,
+            clock: Vec::new(),
         }
     }
 }

@@ -86,7 +86,7 @@ const EOS: u32 = 2;
 /// ONNX Runtime allows one environment per process; every encoder shares it.
 static ENVIRONMENT: OnceLock<Mutex<Option<(PathBuf, Environment)>>> = OnceLock::new();
 
-fn environment(runtime: &Path) -> Result<Environment, EmbedError> {
+pub(super) fn environment(runtime: &Path) -> Result<Environment, EmbedError> {
     let cell = ENVIRONMENT.get_or_init(|| Mutex::new(None));
     let mut guard = cell
         .lock()

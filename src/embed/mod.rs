@@ -9,6 +9,8 @@
 //!   (12 layers; customer turns only, for sentiment).
 //! - [`head`]: logistic-regression heads on the embeddings; the sentiment
 //!   head (on e5) is trained by `callqa train-sentiment` (see `learn`).
+//! - [`speaker`]: the speaker encoder (GE2E LSTM, 256-d) that mono calls'
+//!   speaker separation (`crate::diarize`) runs on.
 //! - [`stance`]: the clause that carries a speaker's stance ("I'm not
 //!   angry, **but please cancel**"), scored separately for anger.
 //!
@@ -17,6 +19,7 @@
 
 pub mod encoder;
 pub mod head;
+pub mod speaker;
 pub mod stance;
 
 use std::io::Read;
@@ -27,6 +30,7 @@ use crate::domain::{Conversation, Sentiment, Speaker};
 use crate::error::{Classify, Disposition};
 pub use encoder::{Encoder, Flavour, DIM, E5_DIM};
 pub use head::{LogReg, SentimentHead};
+pub use speaker::{SpeakerEncoder, MEL_BANDS, SPEAKER_DIM};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {

@@ -54,7 +54,8 @@ pub struct PrivacyOptions {
     /// Where redacted copies of recordings are written (`<job id>.wav`).
     pub audio_dir: PathBuf,
     /// Silence added before and after each span of personal data, in
-    /// milliseconds (times are estimated within the turn; see docs/privacy.md).
+    /// milliseconds (spans come from the recognizer's token times; see
+    /// docs/privacy.md).
     pub audio_pad_ms: u64,
     /// `callqa purge` without `--before` deletes data older than this many
     /// days; 0 keeps everything.
@@ -149,6 +150,9 @@ pub struct TurnRedaction {
     pub chars: usize,
     pub spans: Vec<(usize, usize)>,
     pub kinds: Vec<PiiKind>,
+    /// The turn's character times from the recognizer (see
+    /// [`Turn::clock`]); empty: placed by character position.
+    pub clock: Vec<(usize, f64)>,
 }
 
 impl Redaction {
@@ -156,20 +160,30 @@ impl Redaction {
         self.turns.is_empty()
     }
 
-    /// Seconds to silence: each masked character range placed in its
-    /// turn's time span by character position (the transcript keeps times
-    /// per turn, not per word), padded by `pad_s` plus a tenth of the turn
-    /// (the longer the turn, the rougher the estimate), and clamped to the
-    /// turn padded by `pad_s`. Overlapping spans are merged.
+    /// Seconds to silence, padded by `pad_s` and merged where they overlap.
+    /// Each masked character range is placed by the recognizer's token
+    /// times where the turn has them: from the time of the last timed
+    /// character before the range to that of the first one after it (the
+    /// neighbouring words), so the whole of the data's own words lies
+    /// inside however coarse the times. Without times it is placed by
+    /// character position within the turn and widened by a tenth of the
+    /// turn (the longer the turn, the rougher the estimate). Either way it
+    /// is clamped to the turn padded by `pad_s`.
     pub fn time_spans(&self, pad_s: f64) -> Vec<(f64, f64)> {
         let mut out: Vec<(f64, f64)> = Vec::new();
         for t in &self.turns {
             let len = (t.end - t.start).max(0.0);
-            let at = |c: usize| t.start + len * c as f64 / t.chars.max(1) as f64;
-            let pad = pad_s + len * 0.1;
             for &(s, e) in &t.spans {
-                let a = (at(s) - pad).max(t.start - pad_s).max(0.0);
-                let b = (at(e) + pad).min(t.end + pad_s);
+                let (a, b) = match by_clock(&t.clock, s, e) {
+                    Some((a, b)) => (a.unwrap_or(t.start) - pad_s, b.unwrap_or(t.end) + pad_s),
+                    None => {
+                        let at = |c: usize| t.start + len * c as f64 / t.chars.max(1) as f64;
+                        let pad = pad_s + len * 0.1;
+                        (at(s) - pad, at(e) + pad)
+                    }
+                };
+                let a = a.max(t.start - pad_s).max(0.0);
+                let b = b.min(t.end + pad_s);
                 out.push((a, b.max(a)));
             }
         }
@@ -183,6 +197,20 @@ impl Redaction {
         }
         merged
     }
+}
+
+/// Where characters `s..e` were spoken, from a turn's clock: the time of
+/// the last timed character before `s` and of the first one at or after
+/// `e` (`None` where the range starts or ends the timed text: the turn's
+/// edge). `None` when the range has no timed character of its own (the
+/// clock does not cover it).
+fn by_clock(clock: &[(usize, f64)], s: usize, e: usize) -> Option<(Option<f64>, Option<f64>)> {
+    if !clock.iter().any(|&(i, _)| i >= s && i < e) {
+        return None;
+    }
+    let before = clock.iter().rev().find(|&&(i, _)| i < s).map(|&(_, t)| t);
+    let after = clock.iter().find(|&&(i, _)| i >= e).map(|&(_, t)| t);
+    Some((before, after))
 }
 
 impl Redactor {
@@ -283,6 +311,7 @@ impl Redactor {
                     chars: orig_len[i],
                     spans: p.iter().map(|p| p.found.span).collect(),
                     kinds: p.iter().map(|p| p.found.kind).collect(),
+                    clock: t.clock.clone(),
                 });
                 let t = &mut r.turns[i];
                 let text = mask::apply(&t.text, &e);

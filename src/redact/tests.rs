@@ -189,6 +189,7 @@ fn time_spans_are_placed_by_character_and_padded() {
             chars: 100,
             spans: vec![(50, 60)],
             kinds: vec![PiiKind::BankCard],
+            clock: Vec::new(),
         }],
     };
     // 15–16 s by position, padded by 0.5 + a tenth of the 10 s turn.
@@ -201,6 +202,65 @@ fn time_spans_are_placed_by_character_and_padded() {
         }],
     };
     assert_eq!(red.time_spans(0.5), vec![(9.5, 20.5)]);
+}
+
+#[test]
+fn time_spans_follow_the_recognizers_token_times() {
+    // "my card is 4111 1111 1111 1111 thanks" spoken over 10–30 s: the
+    // number (characters 11..30) between 20 s and 26 s, however long the turn.
+    let text = "my card is 4111 1111 1111 1111 thanks";
+    let mut clock: Vec<(usize, f64)> = Vec::new();
+    for (i, c) in text.chars().enumerate() {
+        if !c.is_alphanumeric() {
+            continue;
+        }
+        let t = match i {
+            0..=9 => 10.0 + i as f64 * 0.5,
+            11..=29 => 20.0 + (i - 11) as f64 * 0.3,
+            _ => 27.0 + (i - 31) as f64 * 0.2,
+        };
+        clock.push((i, t));
+    }
+    let turn = TurnRedaction {
+        turn: 0,
+        start: 10.0,
+        end: 30.0,
+        chars: text.chars().count(),
+        spans: vec![(11, 30)],
+        kinds: vec![PiiKind::BankCard],
+        clock,
+    };
+    let red = Redaction {
+        turns: vec![turn.clone()],
+    };
+    // From "is" (14.5 s) to "thanks" (27 s), padded by 0.5 s: the words
+    // around the number bound it, whatever their own times' error.
+    assert_eq!(red.time_spans(0.5), vec![(14.0, 27.5)]);
+    // By position alone it would have been 15.9–25.6 s widened by 2.5 s.
+    let untimed = Redaction {
+        turns: vec![TurnRedaction {
+            clock: Vec::new(),
+            ..turn.clone()
+        }],
+    };
+    let (a, b) = untimed.time_spans(0.5)[0];
+    assert!(a < 14.0 && b > 27.5 - 0.5, "{a} {b}");
+    // The number ends the turn: silenced to the turn's end (padded).
+    let red = Redaction {
+        turns: vec![TurnRedaction {
+            spans: vec![(11, 37)],
+            ..turn.clone()
+        }],
+    };
+    assert_eq!(red.time_spans(0.5), vec![(14.0, 30.5)]);
+    // A clock that misses the range's characters: placed by position.
+    let red = Redaction {
+        turns: vec![TurnRedaction {
+            clock: vec![(0, 10.0), (1, 10.5)],
+            ..turn
+        }],
+    };
+    assert_eq!(red.time_spans(0.5), untimed.time_spans(0.5));
 }
 
 #[test]
@@ -252,6 +312,7 @@ fn a_call_with_personal_data_gets_a_redacted_copy_and_replace_deletes_the_origin
             chars: 20,
             spans: vec![(8, 12)],
             kinds: vec![PiiKind::CnMobile],
+            clock: Vec::new(),
         }],
     };
     let copy = engine

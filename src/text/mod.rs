@@ -60,6 +60,20 @@ pub fn to_simplified(s: &str) -> String {
     }
 }
 
+/// One character in simplified form (itself where the conversion is not
+/// one character).
+pub fn to_simplified_char(c: char) -> char {
+    if c.len_utf8() != 3 {
+        return c;
+    }
+    let s = fast2s::convert(c.encode_utf8(&mut [0u8; 4]));
+    let mut it = s.chars();
+    match (it.next(), it.next()) {
+        (Some(one), None) => one,
+        _ => c,
+    }
+}
+
 /// Normalise text for matching: traditional → simplified, full-width →
 /// half-width, lower case, typographic apostrophes to `'`, every other
 /// punctuation or symbol to a single space, whitespace collapsed, and spaces

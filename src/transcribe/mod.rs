@@ -178,6 +178,10 @@ pub struct Utterance {
     pub speaker: Option<Speaker>,
     pub span: Span,
     pub text: String,
+    /// The recognised characters (before cleaning) with the recording time
+    /// of the token each began in; `text` is placed in time by aligning
+    /// with them ([`align_clock`]).
+    pub timed: Vec<(char, f64)>,
 }
 
 /// A call's transcript before it becomes a conversation.
@@ -230,29 +234,78 @@ impl Quality {
     }
 }
 
+/// A turn made from utterances, before it becomes a domain [`Turn`](crate::domain::Turn).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TurnDraft {
+    pub speaker: Speaker,
+    pub start: f64,
+    pub end: f64,
+    pub text: String,
+    /// `(character index in text, seconds)`: see [`align_clock`].
+    pub clock: Vec<(usize, f64)>,
+}
+
 impl Transcript {
-    /// Turns `(speaker, start, end, text)` from utterances whose speakers
-    /// are known: consecutive utterances of one speaker with a short pause
-    /// between them (and nobody else speaking) become one turn.
-    pub fn turns(&self, speakers: &[Speaker]) -> Vec<(Speaker, f64, f64, String)> {
+    /// Turns from utterances whose speakers are known: consecutive
+    /// utterances of one speaker with a short pause between them (and
+    /// nobody else speaking) become one turn.
+    pub fn turns(&self, speakers: &[Speaker]) -> Vec<TurnDraft> {
         const JOIN_GAP_S: f64 = 1.5;
-        let mut out: Vec<(Speaker, f64, f64, String)> = Vec::new();
+        let mut out: Vec<TurnDraft> = Vec::new();
         for (u, &s) in self.utterances.iter().zip(speakers) {
+            let clock = align_clock(&u.text, &u.timed);
             if let Some(last) = out.last_mut() {
-                if last.0 == s && u.span.start - last.2 <= JOIN_GAP_S {
-                    last.2 = last.2.max(u.span.end);
-                    let cjk = self.language == Language::Zh;
-                    if !cjk {
-                        last.3.push(' ');
+                if last.speaker == s && u.span.start - last.end <= JOIN_GAP_S {
+                    last.end = last.end.max(u.span.end);
+                    if self.language != Language::Zh {
+                        last.text.push(' ');
                     }
-                    last.3.push_str(&u.text);
+                    let offset = last.text.chars().count();
+                    last.text.push_str(&u.text);
+                    last.clock
+                        .extend(clock.into_iter().map(|(i, t)| (i + offset, t)));
                     continue;
                 }
             }
-            out.push((s, u.span.start, u.span.end, u.text.clone()));
+            out.push(TurnDraft {
+                speaker: s,
+                start: u.span.start,
+                end: u.span.end,
+                text: u.text.clone(),
+                clock,
+            });
         }
         out
     }
+}
+
+/// How far ahead (in recognised characters) a character of the final text
+/// is looked for: cleaning removes loops and echoes, rarely more.
+const CLOCK_LOOKAHEAD: usize = 48;
+
+/// Times for the letters and digits of `text` (the utterance after
+/// cleaning, echo removal and tidying) from the recognised characters they
+/// came from: each is matched, in order, with the next equal character
+/// (ignoring case) among the next few recognised ones. Characters that
+/// cannot be matched get no time. Times never decrease.
+pub fn align_clock(text: &str, timed: &[(char, f64)]) -> Vec<(usize, f64)> {
+    let fold = |c: char| c.to_lowercase().next().unwrap_or(c);
+    let mut out = Vec::new();
+    let mut j = 0usize;
+    let mut last = f64::NEG_INFINITY;
+    for (i, c) in text.chars().enumerate() {
+        if !c.is_alphanumeric() {
+            continue;
+        }
+        let c = fold(c);
+        let end = timed.len().min(j + CLOCK_LOOKAHEAD);
+        if let Some(k) = (j..end).find(|&k| fold(timed[k].0) == c) {
+            last = last.max(timed[k].1);
+            out.push((i, last));
+            j = k + 1;
+        }
+    }
+    out
 }
 
 /// A loaded Whisper model.
@@ -404,6 +457,10 @@ struct Part {
     text: String,
     /// First and last word time inside the window.
     words: Option<(f64, f64)>,
+    /// The characters of the recognised text (before tidying) with the
+    /// time, inside the window, of the token each began in; characters of
+    /// untimed tokens (punctuation) are left out.
+    timed: Vec<(char, f64)>,
 }
 
 /// Words more than this far apart inside one speech region are separate
@@ -680,9 +737,14 @@ impl Transcriber {
                 timeline.unclear.extend(wt.unclear.iter().copied());
                 let parts = w.pieces.iter().zip(wt.pieces).flat_map(|(piece, parts)| {
                     let spans = part_spans(piece, &parts);
-                    parts.into_iter().zip(spans).map(|(p, span)| (p.text, span))
+                    let at = |t: f64| piece.orig.start + (t - piece.at).clamp(0.0, piece.orig.len());
+                    parts.into_iter().zip(spans).map(move |(p, span)| {
+                        let timed: Vec<(char, f64)> =
+                            p.timed.into_iter().map(|(c, t)| (c, at(t))).collect();
+                        (p.text, timed, span)
+                    })
                 });
-                for (raw, span) in parts {
+                for (raw, timed, span) in parts {
                     let raw = match language {
                         Language::Zh => crate::text::to_simplified(&raw),
                         Language::En => raw,
@@ -708,10 +770,18 @@ impl Transcriber {
                                 None => &mut timeline.mixed,
                             };
                             spans.push(span);
+                            let timed = match language {
+                                Language::Zh => timed
+                                    .into_iter()
+                                    .map(|(c, t)| (crate::text::to_simplified_char(c), t))
+                                    .collect(),
+                                Language::En => timed,
+                            };
                             utterances.push(Utterance {
                                 speaker: *speaker,
                                 span,
                                 text,
+                                timed,
                             });
                         }
                         clean::Cleaned::Drop(why) => {
@@ -1080,16 +1150,21 @@ fn touched_spans(w: &chunk::Window, toks: &[(usize, Vec<u8>, Option<f64>)]) -> V
 fn split_parts(tokens: Vec<(Vec<u8>, Option<f64>)>) -> Vec<Part> {
     /// A word time span, first to last.
     type Times = Option<(f64, f64)>;
-    let mut parts: Vec<(Vec<u8>, Times)> = vec![(Vec::new(), None)];
+    /// Bytes, word times, and the byte offset where each timed token began.
+    type Draft = (Vec<u8>, Times, Vec<(usize, f64)>);
+    let mut parts: Vec<Draft> = vec![(Vec::new(), None, Vec::new())];
     for (b, t) in tokens {
-        if let (Some(t), Some((_, Some((_, last))))) = (t, parts.last()) {
+        if let (Some(t), Some((_, Some((_, last)), _))) = (t, parts.last()) {
             if t - last > WORDLESS_GAP_S {
-                parts.push((Vec::new(), None));
+                parts.push((Vec::new(), None, Vec::new()));
             }
         }
         let Some(cur) = parts.last_mut() else {
             continue;
         };
+        if let Some(t) = t {
+            cur.2.push((cur.0.len(), t));
+        }
         cur.0.extend_from_slice(&b);
         if let Some(t) = t {
             cur.1 = Some(match cur.1 {
@@ -1100,11 +1175,36 @@ fn split_parts(tokens: Vec<(Vec<u8>, Option<f64>)>) -> Vec<Part> {
     }
     parts
         .into_iter()
-        .map(|(b, words)| Part {
+        .map(|(b, words, starts)| Part {
+            timed: timed_chars(&b, &starts),
             text: tidy(&String::from_utf8_lossy(&b)),
             words,
         })
         .collect()
+}
+
+/// Each character of `bytes` (UTF-8; tokens may split a character) with
+/// the time of the timed token it began in (characters before the first
+/// timed token have none). Invalid UTF-8: no times.
+fn timed_chars(bytes: &[u8], starts: &[(usize, f64)]) -> Vec<(char, f64)> {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Vec::new();
+    };
+    let mut out = Vec::with_capacity(text.len());
+    let mut k = 0usize;
+    let mut current: Option<f64> = None;
+    for (i, c) in text.char_indices() {
+        // The last timed token that began at or before this character's
+        // first byte (punctuation after a word keeps the word's time).
+        while k < starts.len() && starts[k].0 <= i {
+            current = Some(starts[k].1);
+            k += 1;
+        }
+        if let Some(t) = current {
+            out.push((c, t));
+        }
+    }
+    out
 }
 
 /// Recognised text as a reader expects it: no replacement characters, no
@@ -1323,6 +1423,7 @@ mod tests {
             vec![Part {
                 text: "x".into(),
                 words: Some((a, b)),
+                timed: Vec::new(),
             }]
         };
         assert_eq!(part_spans(&piece, &one(0.2, 13.0)), vec![piece.orig]);
@@ -1336,11 +1437,44 @@ mod tests {
     }
 
     #[test]
+    fn token_times_reach_the_characters_of_the_cleaned_text() {
+        // "卡号6222" where a token split the 号 character: 号 is timed by
+        // the token it began in; punctuation keeps the word's time.
+        let mut bytes = "卡".as_bytes().to_vec();
+        let hao = "号".as_bytes();
+        bytes.extend_from_slice(&hao[..2]);
+        let second = bytes.len();
+        bytes.extend_from_slice(&hao[2..]);
+        let third = bytes.len();
+        bytes.extend_from_slice("62，".as_bytes());
+        let timed = timed_chars(&bytes, &[(0, 1.0), (second, 1.2), (third, 1.5)]);
+        assert_eq!(
+            timed,
+            vec![('卡', 1.0), ('号', 1.0), ('6', 1.5), ('2', 1.5), ('，', 1.5)]
+        );
+        // Cleaning collapsed a loop and tidying changed spaces and case:
+        // the kept characters find their own times, in order.
+        let rec: Vec<(char, f64)> = "my card is 4111 my card is 4111"
+            .chars()
+            .enumerate()
+            .map(|(i, c)| (c, i as f64 * 0.1))
+            .collect();
+        let clock = align_clock("My card is 4111.", &rec);
+        let times: Vec<(usize, f64)> = clock.iter().map(|&(i, t)| (i, (t * 10.0).round() / 10.0)).collect();
+        assert_eq!(times[0], (0, 0.0));
+        assert_eq!(*times.last().unwrap(), (14, 1.4));
+        assert_eq!(clock.len(), 11, "every letter and digit is timed: {clock:?}");
+        // A character that was never recognised (inserted by cleaning) gets no time.
+        assert_eq!(align_clock("x", &rec), Vec::new());
+    }
+
+    #[test]
     fn utterances_join_into_turns() {
         let u = |s: Option<Speaker>, a: f64, b: f64, t: &str| Utterance {
             speaker: s,
             span: Span { start: a, end: b },
             text: t.into(),
+            timed: Vec::new(),
         };
         let t = Transcript {
             language: Language::En,
@@ -1359,7 +1493,11 @@ mod tests {
             quality: Quality::default(),
         };
         let speakers: Vec<Speaker> = t.utterances.iter().filter_map(|u| u.speaker).collect();
-        let turns = t.turns(&speakers);
+        let turns: Vec<(Speaker, f64, f64, String)> = t
+            .turns(&speakers)
+            .into_iter()
+            .map(|d| (d.speaker, d.start, d.end, d.text))
+            .collect();
         assert_eq!(
             turns,
             vec![
