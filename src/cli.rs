@@ -74,6 +74,10 @@ pub enum Command {
     /// Print speech recognition error rates (CER for Chinese, WER for English) and real-time
     /// factors on recordings with reference transcripts (scripts/fetch-speech-eval.sh).
     EvalAsr(EvalAsrArgs),
+    /// Print the share of words a mono call puts on the right speaker: two-channel
+    /// recordings (agent left) are mixed down and run through the mono path, and each
+    /// word is checked against the louder channel (scripts/eval-diarize.sh).
+    EvalDiarize(EvalDiarizeArgs),
     /// Evaluation report over a period: KPIs, composite score, grade and
     /// bonus per agent and team, and coaching.
     Report(ReportArgs),
@@ -220,6 +224,19 @@ pub struct EvalAsrArgs {
     /// Print each recording's hypothesis too.
     #[arg(long)]
     pub show_text: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalDiarizeArgs {
+    /// Two-channel recordings, agent on the left channel.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Their language (zh or en).
+    #[arg(long)]
+    pub lang: String,
+    /// Print each recording's turns too.
+    #[arg(long)]
+    pub show_turns: bool,
 }
 
 #[derive(Debug, Args)]
@@ -401,6 +418,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         Command::EvalIntent(a) => blocking(move || eval_intent(&cfg, a)).await,
         Command::EvalDialogue(a) => blocking(move || eval_dialogue(&cfg, a)).await,
         Command::EvalAsr(a) => blocking(move || eval_asr(&cfg, a)).await,
+        Command::EvalDiarize(a) => blocking(move || eval_diarize(&cfg, a)).await,
         Command::Report(r) => review::report(cfg, r).await,
         Command::Import(i) => import::import(cfg, i).await,
         Command::Backtest(b) => {
@@ -830,6 +848,61 @@ fn load_average() -> String {
         .ok()
         .and_then(|s| s.split_whitespace().next().map(str::to_owned))
         .unwrap_or_else(|| "?".into())
+}
+
+fn eval_diarize(cfg: &Config, a: EvalDiarizeArgs) -> Result<i32> {
+    use crate::learn::diarize;
+    let language: crate::domain::Language = a.lang.parse().map_err(anyhow::Error::msg)?;
+    let mut cfg = cfg.clone();
+    // Speech and speakers only: the text models do not change who spoke.
+    cfg.rules_only = true;
+    let engine = load_engine(&cfg)?;
+    let load_before = load_average();
+    println!(
+        "id\tlang\twords\tright\tshare\tseparated\tturns\tturns_match\taudio_s\telapsed_s\tnote"
+    );
+    let (mut words, mut right, mut sep, mut matched) = (0usize, 0usize, 0usize, 0usize);
+    for f in &a.files {
+        let s = diarize::evaluate(&engine, f, language).map_err(anyhow::Error::msg)?;
+        let same = s.turns == s.truth_turns;
+        println!(
+            "{}\t{}\t{}\t{}\t{:.1}%\t{:.1}%\t{}\t{}\t{:.1}\t{:.1}\t{}",
+            s.id,
+            s.language,
+            s.words,
+            s.right,
+            100.0 * s.share(),
+            100.0 * s.separated(),
+            s.turns.len(),
+            if same { "yes" } else { "no" },
+            s.audio_s,
+            s.elapsed_s,
+            s.note
+        );
+        if a.show_turns {
+            println!("#\tturns {}\n#\ttruth {}", s.turns, s.truth_turns);
+        }
+        words += s.words;
+        right += s.right;
+        sep += s.right.max(s.words - s.right);
+        matched += same as usize;
+    }
+    println!(
+        "overall\t{}\t{}\t{}\t{:.1}%\t{:.1}%\tturn sequences matching the channels: {}/{}",
+        language,
+        words,
+        right,
+        100.0 * right as f64 / words.max(1) as f64,
+        100.0 * sep as f64 / words.max(1) as f64,
+        matched,
+        a.files.len()
+    );
+    println!(
+        "# load average {} before, {} after",
+        load_before,
+        load_average()
+    );
+    Ok(0)
 }
 
 fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {

@@ -23,6 +23,7 @@ pub enum Stage {
     Intake,
     Decode,
     Transcribe,
+    Diarize,
     Embed,
     Analyse,
     Score,
@@ -33,10 +34,11 @@ pub enum Stage {
 }
 
 impl Stage {
-    pub const ALL: [Stage; 10] = [
+    pub const ALL: [Stage; 11] = [
         Stage::Intake,
         Stage::Decode,
         Stage::Transcribe,
+        Stage::Diarize,
         Stage::Embed,
         Stage::Analyse,
         Stage::Score,
@@ -51,6 +53,7 @@ impl Stage {
             Stage::Intake => "intake",
             Stage::Decode => "decode",
             Stage::Transcribe => "transcribe",
+            Stage::Diarize => "diarize",
             Stage::Embed => "embed",
             Stage::Analyse => "analyse",
             Stage::Score => "score",

@@ -10,6 +10,7 @@
 //! | intake | [`intake`] | job JSON (file, CLI, queue) or a bare recording → validated [`domain::Job`] |
 //! | decode | [`decode`] | (calls) recording → 16 kHz mono PCM per speaker channel |
 //! | transcribe | [`transcribe`] | (calls) voice activity → Whisper per channel → utterances merged by time |
+//! | diarize | [`diarize`] | (mono calls) voices told apart by a speaker encoder; utterances cut where the voice changes |
 //! | conversation | [`domain::conversation`] | chat messages or transcript → turns with speaker, time, text |
 //! | embed | [`embed`] | sentence embeddings and sentiment per turn (ONNX Runtime), once per conversation |
 //! | analyse | [`analyse`] | rules, personal data, timing, metrics, sentiment, intent, semantic rules → flags with evidence |
@@ -37,6 +38,7 @@ pub mod coach;
 pub mod config;
 pub mod decode;
 pub mod desk;
+pub mod diarize;
 pub mod domain;
 pub mod embed;
 pub mod error;

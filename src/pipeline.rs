@@ -24,11 +24,12 @@ use tracing::Instrument;
 
 use crate::analyse::{self, Analyser, Subject};
 use crate::decode::{self, DecodeOptions};
+use crate::diarize::{self, Voices};
 use crate::domain::{
     CallJob, ChannelMap, Conversation, Diagnostic, Job, JobHeader, JobId, Language, LanguageChoice,
     Medium, QaResult, Recording, Versions,
 };
-use crate::embed::{EmbedError, ModelPaths, TextModels};
+use crate::embed::{EmbedError, ModelPaths, SpeakerEncoder, TextModels};
 use crate::error::{Classify, Disposition, JobError, Stage};
 use crate::intake::{self, BareRecording, Input, IntakeError, IntakeOptions};
 use crate::redact::{AudioPolicy, PrivacyOptions, Redaction, Redactor};
@@ -151,6 +152,8 @@ struct Calls {
     /// Loaded once; a failed load is not kept, so the next call job tries
     /// again (the file may have been fetched meanwhile).
     transcriber: Mutex<Option<Arc<Transcriber>>>,
+    /// The speaker encoder for mono calls, loaded on the first one.
+    speaker: Mutex<Option<Arc<SpeakerEncoder>>>,
 }
 
 impl Calls {
@@ -186,6 +189,22 @@ impl Calls {
         *slot = Some(t.clone());
         Ok(t)
     }
+
+    fn speaker_encoder(&self) -> Result<Arc<SpeakerEncoder>, JobError> {
+        let mut slot = self
+            .speaker
+            .lock()
+            .map_err(|_| JobError::retry(Stage::Diarize, "speaker model lock poisoned"))?;
+        if let Some(s) = slot.as_ref() {
+            return Ok(s.clone());
+        }
+        let paths = ModelPaths::new(&self.models_dir);
+        let s = SpeakerEncoder::load(&paths.runtime(), &paths.speaker())
+            .map(Arc::new)
+            .map_err(|e| e.at(Stage::Diarize))?;
+        *slot = Some(s.clone());
+        Ok(s)
+    }
 }
 
 /// What a reviewer should know about how a conversation was built (speech
@@ -197,6 +216,31 @@ pub struct Provenance {
     pub speech_model: Vec<(String, String)>,
     /// Why the conversation cannot be scored (see [`unscoreable`]).
     pub unscoreable: Option<String>,
+}
+
+/// What a reviewer should know about a mono call's speakers.
+fn roles_note(v: &Voices, roles: &roles::Roles) -> String {
+    let confidence = roles.confidence.unwrap_or(0.5);
+    let how = if v.count == 2 {
+        format!(
+            "two voices told apart by the speaker model (similarity {:.2}) and cut where they change",
+            v.similarity
+        )
+    } else {
+        format!(
+            "one voice heard, or two too alike to tell apart (similarity {:.2}): speakers inferred from what was said and from turn-taking",
+            v.similarity
+        )
+    };
+    let sure = if confidence >= roles::MIN_ROLE_CONFIDENCE {
+        format!("roles named with confidence {confidence:.2}")
+    } else {
+        format!(
+            "roles uncertain (confidence {confidence:.2} < {:.2}): flags about what the agent or the customer said may be on the wrong speaker; listen before acting on them",
+            roles::MIN_ROLE_CONFIDENCE
+        )
+    };
+    format!("mono recording: {how}; {sure}")
 }
 
 /// Share of a call's speech that may be unclear before its transcript is
@@ -268,6 +312,7 @@ impl Engine {
             },
             vocabulary: engine.vocabulary(),
             transcriber: Mutex::new(None),
+            speaker: Mutex::new(None),
         });
         Ok(engine)
     }
@@ -366,7 +411,7 @@ impl Engine {
                 let audio = stage(Stage::Decode, || {
                     decode::decode_file(&call.recording.path, &opts)
                 })?;
-                let transcript = stage(Stage::Transcribe, || {
+                let mut transcript = stage(Stage::Transcribe, || {
                     asr.transcribe(
                         &audio,
                         call.recording.channels,
@@ -374,8 +419,21 @@ impl Engine {
                         &calls.vocabulary,
                     )
                 })?;
+                // Mono calls: whose voice is where.
+                let mixed = crate::transcribe::mixed_signal(&audio, call.recording.channels);
+                let voices = if let (Some(pcm), false) = (mixed, transcript.utterances.is_empty()) {
+                    let encoder = calls.speaker_encoder()?;
+                    let opts = &calls.asr.diarize;
+                    Some(stage(Stage::Diarize, || {
+                        let v = diarize::voices(&pcm, &transcript.timeline.mixed, &encoder, opts)?;
+                        diarize::split(&mut transcript, &v);
+                        Ok::<_, crate::embed::EmbedError>(v)
+                    })?)
+                } else {
+                    None
+                };
                 let unscoreable = unscoreable(&transcript);
-                let (conv, notes) = self.call_conversation(call, transcript);
+                let (conv, notes) = self.call_conversation(call, transcript, voices.as_ref());
                 Ok((
                     conv,
                     Provenance {
@@ -391,10 +449,15 @@ impl Engine {
     /// A transcript as a conversation: speakers from the channels, or on a
     /// mixed recording inferred from what each utterance says (the pack's
     /// agent and customer phrases are the cues).
-    fn call_conversation(&self, call: &CallJob, t: Transcript) -> (Conversation, Vec<Diagnostic>) {
+    fn call_conversation(
+        &self,
+        call: &CallJob,
+        t: Transcript,
+        voices: Option<&Voices>,
+    ) -> (Conversation, Vec<Diagnostic>) {
         let pack = self.packs.get(t.language);
-        let speakers = roles::speakers(&t, |text| pack.and_then(|p| p.speaker_cue(text)));
-        let drafts = t.turns(&speakers);
+        let roles = roles::speakers(&t, |text| pack.and_then(|p| p.speaker_cue(text)));
+        let drafts = t.turns(&roles.speakers);
         let clocks: Vec<Vec<(usize, f64)>> = drafts.iter().map(|d| d.clock.clone()).collect();
         let mut conv = Conversation::from_turns(
             call.header.id.clone(),
@@ -412,6 +475,7 @@ impl Engine {
         conv.duration = t.duration;
         conv.started_at = call.header.metadata.started_at;
         conv.timeline = Some(t.timeline);
+        conv.roles_confidence = roles.confidence;
         let mut notes: Vec<Diagnostic> = t
             .notes
             .into_iter()
@@ -420,6 +484,12 @@ impl Engine {
                 message,
             })
             .collect();
+        if let Some(v) = voices {
+            notes.push(Diagnostic {
+                source: "diarize".into(),
+                message: roles_note(v, &roles),
+            });
+        }
         let q = t.quality;
         if q.unclear_s > 0.0 || q.cut_short > 0 || q.echoes > 0 {
             notes.push(Diagnostic {
@@ -500,6 +570,7 @@ impl Engine {
             Ok::<_, Never>(analyse::run(self.analysers(conv.language), &subject))
         })?;
         analysis.diagnostics.extend(provenance.notes);
+        analyse::mark_uncertain_roles(&mut analysis, &conv, roles::MIN_ROLE_CONFIDENCE);
         if let Some(e) = embed_error {
             tracing::warn!(error = %e, "text models failed; rules only for this job");
             analysis.diagnostics.push(Diagnostic {

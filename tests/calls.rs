@@ -516,7 +516,11 @@ async fn a_card_number_read_aloud_is_silenced_by_token_times() {
     let wav = dir.path().join("card.wav");
     let lines = synth(CARD_SCRIPT, &wav, &["--rate", "8000"]);
     let model = repo().join("models/ggml-base-q8_0.bin");
-    assert!(model.is_file(), "{} is missing: run scripts/fetch-models.sh", model.display());
+    assert!(
+        model.is_file(),
+        "{} is missing: run scripts/fetch-models.sh",
+        model.display()
+    );
     let engine = Engine::load(&EngineOptions {
         rules_dir: repo().join("rules"),
         models_dir: repo().join("models"),
@@ -531,9 +535,12 @@ async fn a_card_number_read_aloud_is_silenced_by_token_times() {
         audio_pad_ms: 250,
         ..PrivacyOptions::default()
     });
-    let store = Store::connect(&format!("sqlite://{}", dir.path().join("calls.db").display()))
-        .await
-        .expect("store");
+    let store = Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("calls.db").display()
+    ))
+    .await
+    .expect("store");
     let p = Pipeline::new(
         Arc::new(engine),
         store,
@@ -545,12 +552,17 @@ async fn a_card_number_read_aloud_is_silenced_by_token_times() {
     let r = scored(&p, call_job("call-card-1", "card.wav", "en", None)).await;
     let text: Vec<&str> = r.turns.iter().map(|t| t.text.as_str()).collect();
     assert!(
-        !text.iter().any(|t| t.contains("4111") || t.contains("1111 1111")),
+        !text
+            .iter()
+            .any(|t| t.contains("4111") || t.contains("1111 1111")),
         "the transcript is masked: {text:?}"
     );
     assert_eq!(flags_of(&r, "pii_exposure").len(), 1, "{text:?}");
     let copy = PathBuf::from(r.recording.as_deref().expect("a redacted copy"));
-    assert!(copy.starts_with(dir.path().join("redacted").canonicalize().unwrap()), "{copy:?}");
+    assert!(
+        copy.starts_with(dir.path().join("redacted").canonicalize().unwrap()),
+        "{copy:?}"
+    );
     assert!(wav.exists(), "keep: the original stays");
 
     let audio = callqa::decode::decode_file(&copy, &Default::default()).unwrap();
@@ -562,7 +574,10 @@ async fn a_card_number_read_aloud_is_silenced_by_token_times() {
         // Share of 10 ms frames in a..b that are all zero.
         let (a, b) = ((a * 16_000.0) as usize, (b * 16_000.0) as usize);
         let frames: Vec<&[f32]> = agent[a..b.min(agent.len())].chunks(160).collect();
-        frames.iter().filter(|f| f.iter().all(|&x| x == 0.0)).count() as f64
+        frames
+            .iter()
+            .filter(|f| f.iter().all(|&x| x == 0.0))
+            .count() as f64
             / frames.len().max(1) as f64
     };
     let (before, number, after) = (&lines[1], &lines[2], &lines[3]);
@@ -588,10 +603,141 @@ async fn a_card_number_read_aloud_is_silenced_by_token_times() {
     let p2 = pipeline(dir.path()).await;
     std::fs::copy(&copy, dir.path().join("again.wav")).unwrap();
     let again = scored(&p2, call_job("call-card-2", "again.wav", "en", None)).await;
-    let heard: String = again.turns.iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+    let heard: String = again
+        .turns
+        .iter()
+        .map(|t| t.text.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
     let digits = words(&heard)
         .iter()
         .filter(|w| w.chars().any(|c| c.is_ascii_digit()) || ["one", "four"].contains(&w.as_str()))
         .count();
-    assert_eq!(digits, 0, "nothing of the number is heard in the copy: {heard}");
+    assert_eq!(
+        digits, 0,
+        "nothing of the number is heard in the copy: {heard}"
+    );
+}
+
+fn diarize_note(r: &ResultWire) -> String {
+    r.diagnostics
+        .iter()
+        .find(|d| d.source == "diarize")
+        .map(|d| d.message.clone())
+        .unwrap_or_else(|| panic!("a diarize note: {:?}", r.diagnostics))
+}
+
+/// Two speakers on one channel, answering each other quickly (one
+/// recognition window holds both): the speaker model tells the voices
+/// apart, the utterances are cut where the voice changes, and the roles are
+/// named from what each voice says, surely.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mono_mix_of_two_voices_is_separated_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "\
+agent\t0.3\ten-us\tThank you for calling Acme support, how can I help you today?
+customer\t+0.3\ten+f3\tHello, I want to cancel my subscription please, it costs too much.
+agent\t+0.3\ten-us\tI am sorry to hear that. I can help you with that right now.
+customer\t+0.3\ten+f3\tGood, the account is in the name of John Smith.
+agent\t+0.3\ten-us\tThank you. Is there anything else I can help you with today?
+";
+    let lines = synth(
+        script,
+        &dir.path().join("mix.wav"),
+        &["--mono", "--rate", "8000"],
+    );
+    let p = pipeline(dir.path()).await;
+    let r = scored(
+        &p,
+        call_job("call-mix-1", "mix.wav", "en", Some(r#""mixed""#)),
+    )
+    .await;
+    assert_eq!(r.attribution, callqa::domain::Attribution::Inferred);
+    let note = diarize_note(&r);
+    assert!(note.contains("two voices told apart"), "{note}");
+    assert!(note.contains("roles named with confidence"), "{note}");
+    let got: Vec<(&str, &str)> = r
+        .turns
+        .iter()
+        .map(|t| (t.speaker.as_str(), t.text.as_str()))
+        .collect();
+    assert_eq!(
+        got.iter().map(|g| g.0).collect::<Vec<_>>(),
+        lines.iter().map(|l| l.speaker.as_str()).collect::<Vec<_>>(),
+        "turns alternate as scripted: {got:?}"
+    );
+    // Each turn starts near its scripted time (the cut follows the voice).
+    for (t, l) in r.turns.iter().zip(&lines) {
+        assert!((t.start - l.start).abs() < 0.8, "{t:?} vs {l:?}");
+    }
+    let churn = flags_of(&r, "churn_risk");
+    assert_eq!(churn.len(), 1, "{:?}", r.flags);
+    assert_eq!(
+        churn[0].evidence[0].speaker,
+        Some(callqa::domain::Speaker::Customer)
+    );
+    assert!(r.flags.iter().all(|f| !f.message.contains("uncertain")));
+}
+
+/// One person speaking on a mono recording: one voice is heard, so the
+/// speakers come from what is said, and the result says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mono_recording_of_one_voice_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "\
+agent\t0.3\ten-us\tThank you for calling Acme support, this is Anna.
+agent\t+0.8\ten-us\tOur opening hours are nine to five, Monday to Friday.
+agent\t+0.8\ten-us\tPlease call again during opening hours. Goodbye.
+";
+    synth(script, &dir.path().join("one.wav"), &["--mono"]);
+    let p = pipeline(dir.path()).await;
+    let r = scored(
+        &p,
+        call_job("call-one-1", "one.wav", "en", Some(r#""mixed""#)),
+    )
+    .await;
+    let note = diarize_note(&r);
+    assert!(note.contains("one voice heard"), "{note}");
+    assert!(!r.turns.is_empty());
+}
+
+/// Two voices, but nothing either says marks them as agent or customer:
+/// the roles are uncertain, and every flag resting on who said something
+/// says so instead of firing blindly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mono_call_with_unnamed_roles_marks_speaker_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "\
+agent\t0.3\ten-us\tThe parcel left the warehouse this morning.
+customer\t+0.5\ten+f3\tGood, so it should be here soon.
+agent\t+0.5\ten-us\tIt should arrive before noon tomorrow.
+customer\t+0.5\ten+f3\tThat works for me.
+";
+    synth(script, &dir.path().join("plain.wav"), &["--mono"]);
+    let p = pipeline(dir.path()).await;
+    let r = scored(
+        &p,
+        call_job("call-plain-1", "plain.wav", "en", Some(r#""mixed""#)),
+    )
+    .await;
+    let note = diarize_note(&r);
+    assert!(note.contains("two voices told apart"), "{note}");
+    assert!(note.contains("roles uncertain"), "{note}");
+    let with_speaker: Vec<_> = r
+        .flags
+        .iter()
+        .filter(|f| f.evidence.iter().any(|e| e.speaker.is_some()))
+        .collect();
+    assert!(
+        !with_speaker.is_empty(),
+        "a flag about a speaker: {:?}",
+        r.flags
+    );
+    for f in with_speaker {
+        assert!(
+            f.message.contains("speaker roles uncertain"),
+            "{}",
+            f.message
+        );
+    }
 }

@@ -103,6 +103,30 @@ pub fn build(
     Ok(out)
 }
 
+/// On a mono call whose roles are uncertain (`Conversation::roles_confidence`
+/// below `min`), every flag resting on who said something (evidence with a
+/// speaker) says so in its message, so nobody acts on it without
+/// listening. Returns how many flags were marked.
+pub fn mark_uncertain_roles(analysis: &mut Analysis, conv: &Conversation, min: f64) -> usize {
+    let Some(confidence) = conv.roles_confidence.filter(|c| *c < min) else {
+        return 0;
+    };
+    let note = match conv.language {
+        Language::Zh => format!("（说话人角色不确定，置信度 {confidence:.2}，请听录音核实）"),
+        Language::En => {
+            format!(" (speaker roles uncertain, confidence {confidence:.2}: check the recording)")
+        }
+    };
+    let mut marked = 0;
+    for f in &mut analysis.flags {
+        if f.evidence.iter().any(|e| e.speaker.is_some()) {
+            f.message.push_str(&note);
+            marked += 1;
+        }
+    }
+    marked
+}
+
 /// Runs every analyser over one conversation.
 pub fn run(analysers: &[Box<dyn Analyser>], subject: &Subject<'_>) -> Analysis {
     let mut out = Analysis::default();

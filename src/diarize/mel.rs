@@ -164,9 +164,16 @@ mod tests {
             let (lo, hi) = (hz_to_mel(0.0), hz_to_mel(8000.0));
             mel_to_hz(lo + (hi - lo) * (b + 1) as f64 / 41.0)
         };
-        assert!((centre(top) - 1000.0).abs() < 120.0, "band {top} at {} Hz", centre(top));
+        assert!(
+            (centre(top) - 1000.0).abs() < 120.0,
+            "band {top} at {} Hz",
+            centre(top)
+        );
         // Silence in, nothing out; the edges (half padded) carry less.
-        assert!(mel.frames(&[0.0; 800]).iter().all(|f| f.iter().all(|&v| v == 0.0)));
+        assert!(mel
+            .frames(&[0.0; 800])
+            .iter()
+            .all(|f| f.iter().all(|&v| v == 0.0)));
         assert!(frames[0].iter().sum::<f32>() < f.iter().sum::<f32>());
         // The same values as the Python front end Resemblyzer was trained
         // with (librosa's melspectrogram, reproduced in numpy by

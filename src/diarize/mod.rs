@@ -114,7 +114,10 @@ pub fn voices(
             mel.frames(&louder(&pcm[a..b]))
         })
         .collect();
-    let (w, hop) = (opts.window_frames.max(MIN_WINDOW_FRAMES), opts.hop_frames.max(1));
+    let (w, hop) = (
+        opts.window_frames.max(MIN_WINDOW_FRAMES),
+        opts.hop_frames.max(1),
+    );
     let mut windows: Vec<Window> = Vec::new();
     for (i, frames) in regions.iter().enumerate() {
         let n = frames.len();
@@ -244,7 +247,10 @@ fn embed_windows(
 }
 
 fn cos(a: &[f32], b: &[f32]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (*x as f64) * (*y as f64)).sum()
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64) * (*y as f64))
+        .sum()
 }
 
 fn normalised(mut v: Vec<f64>) -> Vec<f64> {
@@ -307,48 +313,61 @@ pub fn two_means(e: &[Vec<f32>]) -> (Vec<usize>, f64) {
     (labels, sim)
 }
 
-/// Merges stretches of one voice that touch, and gives stretches shorter
-/// than `min_s` (and undecided ones) to their longer neighbour.
+/// Stretches closer than this are one stretch of speech (touching).
+const TOUCH_S: f64 = 0.011;
+
+/// Gives undecided stretches (too short to embed) the voice of the nearest
+/// decided one, merges touching stretches of one voice, and gives a
+/// stretch shorter than `min_s` that touches another voice the voice of
+/// its longer such neighbour (a blip inside someone's speech is theirs).
+/// Stretches separated by a pause keep their own voice however short.
 fn tidy(mut s: Vec<(Span, usize)>, min_s: f64) -> Vec<(Span, usize)> {
+    for i in 0..s.len() {
+        if s[i].1 == usize::MAX {
+            let t = (s[i].0.start + s[i].0.end) / 2.0;
+            s[i].1 = s
+                .iter()
+                .filter(|(_, v)| *v != usize::MAX)
+                .min_by(|a, b| dist(&a.0, t).total_cmp(&dist(&b.0, t)))
+                .map_or(0, |x| x.1);
+        }
+    }
     loop {
-        // Merge neighbours of one voice within a region gap of 10 ms.
         let mut merged: Vec<(Span, usize)> = Vec::with_capacity(s.len());
         for (span, v) in s {
             match merged.last_mut() {
-                Some((last, lv)) if *lv == v && span.start - last.end < 0.011 => {
+                Some((last, lv)) if *lv == v && span.start - last.end < TOUCH_S => {
                     last.end = span.end;
                 }
                 _ => merged.push((span, v)),
             }
         }
         s = merged;
-        // The shortest short (or undecided) stretch takes its longer
-        // touching neighbour's voice; stop when none is left.
-        let pick = s
-            .iter()
-            .enumerate()
-            .filter(|(_, (span, v))| *v == usize::MAX || span.len() < min_s)
-            .filter(|(i, _)| s.len() > 1 && neighbour(&s, *i).is_some())
-            .min_by(|a, b| a.1 .0.len().total_cmp(&b.1 .0.len()))
-            .map(|(i, _)| i);
-        let Some(i) = pick else {
+        // Each relabelling merges a stretch into a neighbour: this ends.
+        let pick = (0..s.len())
+            .filter(|&i| s[i].0.len() < min_s)
+            .filter_map(|i| touching_other(&s, i).map(|v| (i, v)))
+            .min_by(|a, b| s[a.0].0.len().total_cmp(&s[b.0].0.len()));
+        let Some((i, v)) = pick else {
             break;
         };
-        let Some(v) = neighbour(&s, i) else { break };
         s[i].1 = v;
     }
-    s.into_iter()
-        .map(|(span, v)| (span, if v == usize::MAX { 0 } else { v }))
-        .collect()
+    s
 }
 
-/// The voice of the longer decided neighbour of stretch `i` that differs
-/// from its own.
-fn neighbour(s: &[(Span, usize)], i: usize) -> Option<usize> {
-    let own = s[i].1;
-    let cand = |j: usize| s.get(j).filter(|(_, v)| *v != usize::MAX && *v != own);
-    let before = i.checked_sub(1).and_then(cand);
-    let after = cand(i + 1);
+/// The voice of the longer neighbour of stretch `i` that touches it and
+/// has another voice.
+fn touching_other(s: &[(Span, usize)], i: usize) -> Option<usize> {
+    let (own, span) = (s[i].1, s[i].0);
+    let before = i
+        .checked_sub(1)
+        .map(|j| s[j])
+        .filter(|(p, v)| *v != own && span.start - p.end < TOUCH_S);
+    let after = s
+        .get(i + 1)
+        .copied()
+        .filter(|(n, v)| *v != own && n.start - span.end < TOUCH_S);
     match (before, after) {
         (Some(a), Some(b)) => Some(if a.0.len() >= b.0.len() { a.1 } else { b.1 }),
         (Some(a), None) => Some(a.1),
@@ -438,7 +457,11 @@ fn split_one(u: Utterance, voices: &Voices, cjk: bool) -> Vec<Utterance> {
         if !text.chars().any(char::is_alphanumeric) {
             continue;
         }
-        let start = if k == 0 { u.span.start } else { time_of(a).clamp(u.span.start, u.span.end) };
+        let start = if k == 0 {
+            u.span.start
+        } else {
+            time_of(a).clamp(u.span.start, u.span.end)
+        };
         let end = if k + 2 == bounds.len() {
             u.span.end
         } else {

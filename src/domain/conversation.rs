@@ -94,6 +94,10 @@ pub struct Conversation {
     pub duration: f64,
     pub attribution: Attribution,
     pub timeline: Option<SpeechTimeline>,
+    /// Mono calls: probability that agent and customer are the right way
+    /// round (see `transcribe::roles`); `None` where channels or the chat
+    /// platform say who is who.
+    pub roles_confidence: Option<f64>,
 }
 
 impl Conversation {
@@ -136,6 +140,7 @@ impl Conversation {
             duration,
             attribution: Attribution::Typed,
             timeline: None,
+            roles_confidence: None,
         }
     }
 }
@@ -166,6 +171,7 @@ impl Conversation {
             duration,
             attribution,
             timeline: None,
+            roles_confidence: None,
         }
     }
 }

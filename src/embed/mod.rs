@@ -133,6 +133,10 @@ impl ModelPaths {
             Flavour::E5 => (self.e5(), self.e5_tokenizer()),
         }
     }
+    /// The speaker encoder (mono calls' voices).
+    pub fn speaker(&self) -> PathBuf {
+        self.dir.join("speaker-ge2e.onnx")
+    }
     pub fn sentiment_head(&self) -> PathBuf {
         self.dir.join("sentiment").join("head.json")
     }

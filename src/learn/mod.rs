@@ -8,6 +8,7 @@
 pub mod asr;
 pub mod corpus;
 pub mod dialogue;
+pub mod diarize;
 pub mod intent;
 pub mod metrics;
 

@@ -243,6 +243,7 @@ mod tests {
                 chars: 20,
                 spans: vec![(10, 15)],
                 kinds: vec![crate::domain::PiiKind::CnMobile],
+                clock: Vec::new(),
             }],
         };
         let spans = red.time_spans(0.25);

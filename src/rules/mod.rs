@@ -356,22 +356,39 @@ impl RulePack {
     /// Whose words a text sounds like, by the pack's phrase rules: agents'
     /// required and forbidden phrases (greetings, closings, buck-passing)
     /// and customers' triggers (complaints, churn). Used to tell speakers
-    /// apart on mono recordings.
-    pub fn speaker_cue(&self, text: &str) -> Option<Speaker> {
+    /// apart on mono recordings. Every rule is tried; the side with the
+    /// longest match wins, and its strength (0–1) grows with that match's
+    /// length: a bare "hello" (which customers say too) is weak evidence,
+    /// "thank you for calling" or "请问有什么可以帮您" strong.
+    pub fn speaker_cue(&self, text: &str) -> Option<(Speaker, f64)> {
         let norm = crate::text::normalise(text, self.language);
-        self.rules.iter().find_map(|r| {
+        // Matched characters that make a cue certain.
+        let full = match self.language {
+            Language::Zh => 5.0,
+            Language::En => 14.0,
+        };
+        let mut best: [f64; 2] = [0.0, 0.0];
+        for r in &self.rules {
             let (speaker, matcher) = match &r.kind {
                 RuleKind::RequiredPhrase {
                     speaker, matcher, ..
                 }
                 | RuleKind::ForbiddenPhrase { speaker, matcher }
                 | RuleKind::CustomerTrigger { speaker, matcher } => (*speaker, matcher),
-                _ => return None,
+                _ => continue,
             };
-            matcher
-                .first_hit(text, &norm, None, &self.matching)
-                .map(|_| speaker)
-        })
+            if let Some(hit) = matcher.first_hit(text, &norm, None, &self.matching) {
+                let len = norm.text[hit.norm.0..hit.norm.1].chars().count() as f64;
+                let i = usize::from(speaker == Speaker::Customer);
+                best[i] = best[i].max(len);
+            }
+        }
+        let (speaker, len) = if best[1] > best[0] {
+            (Speaker::Customer, best[1])
+        } else {
+            (Speaker::Agent, best[0])
+        };
+        (len > 0.0).then(|| (speaker, (len / full).min(1.0)))
     }
 
     /// Whether any rule needs the text models (semantic, sentiment, intent).

@@ -94,6 +94,8 @@ pub struct AsrOptions {
     /// it is left out of the transcript and its time counts as unclear
     /// speech (never as silence).
     pub min_avg_logprob: f32,
+    /// `[asr.diarize]`: telling the voices of a mono call apart.
+    pub diarize: crate::diarize::DiarizeOptions,
 }
 
 impl Default for AsrOptions {
@@ -114,6 +116,7 @@ impl Default for AsrOptions {
             max_cost_factor: 1.0,
             min_budget_s: 20.0,
             min_avg_logprob: -1.2,
+            diarize: Default::default(),
         }
     }
 }
@@ -182,6 +185,9 @@ pub struct Utterance {
     /// of the token each began in; `text` is placed in time by aligning
     /// with them ([`align_clock`]).
     pub timed: Vec<(char, f64)>,
+    /// On a mixed recording, the voice speaking (0 or 1) when
+    /// `crate::diarize` could tell two voices apart.
+    pub voice: Option<usize>,
 }
 
 /// A call's transcript before it becomes a conversation.
@@ -737,7 +743,8 @@ impl Transcriber {
                 timeline.unclear.extend(wt.unclear.iter().copied());
                 let parts = w.pieces.iter().zip(wt.pieces).flat_map(|(piece, parts)| {
                     let spans = part_spans(piece, &parts);
-                    let at = |t: f64| piece.orig.start + (t - piece.at).clamp(0.0, piece.orig.len());
+                    let at =
+                        |t: f64| piece.orig.start + (t - piece.at).clamp(0.0, piece.orig.len());
                     parts.into_iter().zip(spans).map(move |(p, span)| {
                         let timed: Vec<(char, f64)> =
                             p.timed.into_iter().map(|(c, t)| (c, at(t))).collect();
@@ -782,6 +789,7 @@ impl Transcriber {
                                 span,
                                 text,
                                 timed,
+                                voice: None,
                             });
                         }
                         clean::Cleaned::Drop(why) => {
@@ -1242,6 +1250,16 @@ fn total(spans: &[Span]) -> f64 {
 }
 
 /// Picks the signals to transcribe from the channel map and the file.
+/// The one signal of a recording transcribed as mixed (both speakers on
+/// one channel), as [`Transcriber::transcribe`] heard it; `None` where the
+/// channels keep the speakers apart.
+pub fn mixed_signal(audio: &Audio, map: ChannelMap) -> Option<Cow<'_, [f32]>> {
+    match layout(audio, map) {
+        Ok(Layout::Mixed(pcm)) => Some(pcm),
+        _ => None,
+    }
+}
+
 fn layout(audio: &Audio, map: ChannelMap) -> Result<Layout<'_>, TranscribeError> {
     let n = audio.channels.len();
     if n == 0 {
@@ -1450,7 +1468,13 @@ mod tests {
         let timed = timed_chars(&bytes, &[(0, 1.0), (second, 1.2), (third, 1.5)]);
         assert_eq!(
             timed,
-            vec![('卡', 1.0), ('号', 1.0), ('6', 1.5), ('2', 1.5), ('，', 1.5)]
+            vec![
+                ('卡', 1.0),
+                ('号', 1.0),
+                ('6', 1.5),
+                ('2', 1.5),
+                ('，', 1.5)
+            ]
         );
         // Cleaning collapsed a loop and tidying changed spaces and case:
         // the kept characters find their own times, in order.
@@ -1460,10 +1484,17 @@ mod tests {
             .map(|(i, c)| (c, i as f64 * 0.1))
             .collect();
         let clock = align_clock("My card is 4111.", &rec);
-        let times: Vec<(usize, f64)> = clock.iter().map(|&(i, t)| (i, (t * 10.0).round() / 10.0)).collect();
+        let times: Vec<(usize, f64)> = clock
+            .iter()
+            .map(|&(i, t)| (i, (t * 10.0).round() / 10.0))
+            .collect();
         assert_eq!(times[0], (0, 0.0));
         assert_eq!(*times.last().unwrap(), (14, 1.4));
-        assert_eq!(clock.len(), 11, "every letter and digit is timed: {clock:?}");
+        assert_eq!(
+            clock.len(),
+            12,
+            "every letter and digit is timed: {clock:?}"
+        );
         // A character that was never recognised (inserted by cleaning) gets no time.
         assert_eq!(align_clock("x", &rec), Vec::new());
     }
@@ -1475,6 +1506,7 @@ mod tests {
             span: Span { start: a, end: b },
             text: t.into(),
             timed: Vec::new(),
+            voice: None,
         };
         let t = Transcript {
             language: Language::En,

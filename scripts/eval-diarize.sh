@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# How well mono calls' words land on the right speaker: two-channel calls
+# (agent left, customer right) are mixed down and run through callqa's mono
+# path (`callqa eval-diarize`); the channels are the truth.
+#
+# Inputs, all built here (rerun to reproduce; nothing is tuned to them):
+#   synthetic  the sample call scripts (samples/calls/*.tsv) voiced by
+#              espeak-ng as written (both sides the same male voice: a
+#              stress test no voice model can pass) and with the customer
+#              voiced by a female variant (en+f3, cmn-latn-pinyin+f3)
+#   real       real speech from the evaluation recordings
+#              (scripts/fetch-speech-eval.sh): two different people's
+#              clips cut into alternating turns
+# each at 16 kHz and as 8 kHz µ-law telephone audio.
+#
+# Usage: scripts/eval-diarize.sh [--quick]   (--quick: 16 kHz only)
+# Env: CALLQA_BIN (a built callqa binary), CALLQA_CACHE.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+CACHE="${CALLQA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/callqa}"
+SPEECH="$CACHE/speech-eval/16k"
+[ -d "$SPEECH" ] || scripts/fetch-speech-eval.sh >&2
+# CALLQA_BIN: a callqa binary already built (default: a release build).
+BIN="${CALLQA_BIN:-target/release/callqa}"
+[ -n "${CALLQA_BIN:-}" ] || cargo build --release --locked >&2
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/en" "$work/zh"
+
+# Synthetic: each sample script as two-channel audio, as written and with
+# a distinct customer voice.
+for script in samples/calls/*.tsv; do
+  name=$(basename "$script" .tsv)
+  case "$name" in zh*) lang=zh ;; *) lang=en ;; esac
+  scripts/synth-call.sh "$script" "$work/$lang/syn-$name-same.wav" >/dev/null
+  awk -F'\t' 'BEGIN { OFS = "\t" } /^#/ || NF < 4 { print; next }
+    $1 == "customer" { sub(/^en-gb|^en-us/, "en+f3", $3); sub(/^cmn-latn-pinyin/, "cmn-latn-pinyin+f3", $3) } { print }' \
+    "$script" > "$work/$name-f3.tsv"
+  scripts/synth-call.sh "$work/$name-f3.tsv" "$work/$lang/syn-$name-f3.wav" >/dev/null
+done
+
+# Real speech: alternate pieces of two people's recordings, agent left.
+# mix OUT SPEC...   SPEC = channel(0|1):file:start:length (seconds)
+mix() {
+  local out="$1"; shift
+  local t=0.5 n=0 spec ch f s l d left=() right=()
+  for spec in "$@"; do
+    IFS=: read -r ch f s l <<< "$spec"
+    n=$((n + 1))
+    sox "$SPEECH/$f.wav" -r 16000 -c 1 -b 16 "$work/piece$n.wav" trim "$s" "$l"
+    d=$(soxi -D "$work/piece$n.wav")
+    sox "$work/piece$n.wav" "$work/pad$n.wav" pad "$t"
+    if [ "$ch" = 0 ]; then left+=("$work/pad$n.wav"); else right+=("$work/pad$n.wav"); fi
+    t=$(awk -v t="$t" -v d="$d" 'BEGIN { printf "%.3f", t + d + 0.6 }')
+  done
+  local total; total=$(awk -v t="$t" 'BEGIN { printf "%.3f", t + 0.5 }')
+  sox -n -r 16000 -c 1 -b 16 "$work/silence.wav" trim 0 "$total"
+  track() { local o="$1"; shift; local a=() x; for x in "$@"; do a+=(-v 1 "$x"); done
+    sox -m -v 1 "$work/silence.wav" "${a[@]}" "$o" trim 0 "$total"; }
+  track "$work/left.wav" "${left[@]}"
+  track "$work/right.wav" "${right[@]}"
+  sox -M "$work/left.wav" "$work/right.wav" "$out"
+}
+# The MFA author's spontaneous speech against a LibriVox reader.
+mix "$work/en/real-mfa-librivox.wav" \
+  0:en_mfa_acoustic_corpus:0:5.5 1:en_ps_librivox_0870:0:7.1 0:en_mfa_acoustic_corpus:5.5:6 \
+  1:en_ps_librivox_0890:0:5.3 0:en_mfa_cold_corpus:0:6 1:en_ps_librivox_0920:0:6.05 \
+  0:en_mfa_cold_corpus:6:5 1:en_ps_librivox_0880:0:2.99
+# President Kennedy against a LibriSpeech speaker.
+mix "$work/en/real-jfk-librispeech.wav" \
+  1:en_mfa_61-70968-0000:0:2.4 0:en_asrfront_jfk:0:5.5 1:en_mfa_61-70968-0000:2.4:2.6 0:en_asrfront_jfk:5.5:5.5
+# A phone recording of one reader against the AISHELL-1 speaker, and the
+# same reader against the FunASR example's speaker.
+mix "$work/zh/real-daobidao-aishell.wav" \
+  0:zh_daobidao_chushibiao:0:5.3 1:zh_aishell_BAC009S0764W0121:0:4.2 0:zh_daobidao_chushibiao:5.3:5.3
+mix "$work/zh/real-daobidao-funasr.wav" \
+  0:zh_daobidao_long:6:6 1:zh_fasr_vad_example:0:7 0:zh_daobidao_long:12:6 \
+  1:zh_fasr_vad_example:7:7 0:zh_daobidao_long:18:6 1:zh_fasr_vad_example:14:7
+
+conditions="16k"; [ "$QUICK" = 1 ] || conditions="16k tel"
+for lang in en zh; do
+  for cond in $conditions; do
+    files=()
+    for f in "$work/$lang"/*.wav; do
+      if [ "$cond" = tel ]; then
+        t="$work/$lang/tel-$(basename "$f")"
+        case "$f" in */tel-*) continue ;; esac
+        sox "$f" -r 8000 -e mu-law "$t"
+        files+=("$t")
+      else
+        case "$f" in */tel-*) continue ;; esac
+        files+=("$f")
+      fi
+    done
+    echo "## $lang, $cond (load average $(cut -d' ' -f1 /proc/loadavg))"
+    "$BIN" eval-diarize --lang "$lang" "${files[@]}"
+  done
+done
