@@ -5,16 +5,17 @@
 #
 # Inputs, all built here (rerun to reproduce; nothing is tuned to them):
 #   synthetic  the sample call scripts (samples/calls/*.tsv) voiced by
-#              espeak-ng as written (both sides the same male voice: a
-#              stress test no voice model can pass) and with the customer
-#              voiced by a female variant (en+f3, cmn-latn-pinyin+f3)
+#              espeak-ng twice: the customer in the agent's own voice (a
+#              stress test no voice model can pass) and in a female
+#              variant (en+f3, cmn-latn-pinyin+f3)
 #   real       real speech from the evaluation recordings
 #              (scripts/fetch-speech-eval.sh): two different people's
 #              clips cut into alternating turns
 # each at 16 kHz and as 8 kHz µ-law telephone audio.
 #
 # Usage: scripts/eval-diarize.sh [--quick]   (--quick: 16 kHz only)
-# Env: CALLQA_BIN (a built callqa binary), CALLQA_CACHE.
+# Env: CALLQA_BIN (a built callqa binary), CALLQA_CACHE, CALLQA_EVAL_DIR (keep
+# the recordings there instead of a temporary directory).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
@@ -24,19 +25,26 @@ SPEECH="$CACHE/speech-eval/16k"
 # CALLQA_BIN: a callqa binary already built (default: a release build).
 BIN="${CALLQA_BIN:-target/release/callqa}"
 [ -n "${CALLQA_BIN:-}" ] || cargo build --release --locked >&2
-work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+if [ -n "${CALLQA_EVAL_DIR:-}" ]; then work="$CALLQA_EVAL_DIR"; mkdir -p "$work"
+else work=$(mktemp -d); trap 'rm -rf "$work"' EXIT; fi
 mkdir -p "$work/en" "$work/zh"
 
-# Synthetic: each sample script as two-channel audio, as written and with
-# a distinct customer voice.
+# Synthetic: each sample script as two-channel audio, voiced twice: the
+# customer with the agent's own voice ("same": one voice model could
+# separate; roles then come from what is said) and with a female variant
+# ("f3").
 for script in samples/calls/*.tsv; do
   name=$(basename "$script" .tsv)
   case "$name" in zh*) lang=zh ;; *) lang=en ;; esac
-  scripts/synth-call.sh "$script" "$work/$lang/syn-$name-same.wav" >/dev/null
-  awk -F'\t' 'BEGIN { OFS = "\t" } /^#/ || NF < 4 { print; next }
-    $1 == "customer" { sub(/^en-gb|^en-us/, "en+f3", $3); sub(/^cmn-latn-pinyin/, "cmn-latn-pinyin+f3", $3) } { print }' \
-    "$script" > "$work/$name-f3.tsv"
-  scripts/synth-call.sh "$work/$name-f3.tsv" "$work/$lang/syn-$name-f3.wav" >/dev/null
+  for v in same f3; do
+    awk -F'\t' -v v="$v" 'BEGIN { OFS = "\t" } /^#/ || NF < 4 { print; next }
+      $1 == "customer" {
+        zh = ($3 ~ /^cmn/); speed = ""; if (match($3, /\+s[0-9]+$/)) speed = substr($3, RSTART)
+        if (v == "same") $3 = (zh ? "cmn-latn-pinyin" : "en-us") speed
+        else $3 = (zh ? "cmn-latn-pinyin+f3" : "en+f3") speed
+      } { print }' "$script" > "$work/$name-$v.tsv"
+    scripts/synth-call.sh "$work/$name-$v.tsv" "$work/$lang/syn-$name-$v.wav" >/dev/null
+  done
 done
 
 # Real speech: alternate pieces of two people's recordings, agent left.

@@ -859,14 +859,14 @@ fn eval_diarize(cfg: &Config, a: EvalDiarizeArgs) -> Result<i32> {
     let engine = load_engine(&cfg)?;
     let load_before = load_average();
     println!(
-        "id\tlang\twords\tright\tshare\tseparated\tturns\tturns_match\taudio_s\telapsed_s\tnote"
+        "id\tlang\twords\tright\tshare\tseparated\tturns\tturns_match\taudio_s\telapsed_s\tdiarize_s\tnote"
     );
     let (mut words, mut right, mut sep, mut matched) = (0usize, 0usize, 0usize, 0usize);
     for f in &a.files {
         let s = diarize::evaluate(&engine, f, language).map_err(anyhow::Error::msg)?;
         let same = s.turns == s.truth_turns;
         println!(
-            "{}\t{}\t{}\t{}\t{:.1}%\t{:.1}%\t{}\t{}\t{:.1}\t{:.1}\t{}",
+            "{}\t{}\t{}\t{}\t{:.1}%\t{:.1}%\t{}\t{}\t{:.1}\t{:.1}\t{:.2}\t{}",
             s.id,
             s.language,
             s.words,
@@ -877,6 +877,7 @@ fn eval_diarize(cfg: &Config, a: EvalDiarizeArgs) -> Result<i32> {
             if same { "yes" } else { "no" },
             s.audio_s,
             s.elapsed_s,
+            s.diarize_s,
             s.note
         );
         if a.show_turns {

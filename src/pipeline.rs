@@ -426,6 +426,13 @@ impl Engine {
                     let opts = &calls.asr.diarize;
                     Some(stage(Stage::Diarize, || {
                         let v = diarize::voices(&pcm, &transcript.timeline.mixed, &encoder, opts)?;
+                        tracing::debug!(
+                            voices = v.count,
+                            similarity = v.similarity,
+                            windows = v.windows,
+                            stretches = ?v.stretches.iter().map(|(s, v)| (s.start, s.end, *v)).collect::<Vec<_>>(),
+                            "voices told apart"
+                        );
                         diarize::split(&mut transcript, &v);
                         Ok::<_, crate::embed::EmbedError>(v)
                     })?)

@@ -176,6 +176,12 @@ pub fn observe_stage(stage: Stage, secs: f64) {
     REGISTRY.stages[i].observe(secs);
 }
 
+/// Seconds spent in a stage so far, in this process (all jobs).
+pub fn stage_seconds(stage: Stage) -> f64 {
+    let i = Stage::ALL.iter().position(|x| *x == stage).unwrap_or(0);
+    REGISTRY.stages[i].sum_us.load(Ordering::Relaxed) as f64 / 1e6
+}
+
 /// All metrics in the Prometheus text exposition format.
 pub fn render_prometheus() -> String {
     use std::fmt::Write;

@@ -11,8 +11,10 @@ use std::time::Instant;
 
 use crate::decode::{self, DecodeOptions, Keep};
 use crate::domain::{Job, Language, Speaker};
+use crate::error::Stage;
 use crate::intake::{self, IntakeOptions};
 use crate::pipeline::Engine;
+use crate::telemetry;
 
 /// One recording's figures.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,6 +32,8 @@ pub struct Scored {
     pub note: String,
     pub audio_s: f64,
     pub elapsed_s: f64,
+    /// Of which speaker separation (the diarize stage).
+    pub diarize_s: f64,
 }
 
 impl Scored {
@@ -117,8 +121,10 @@ pub fn evaluate(engine: &Engine, path: &Path, language: Language) -> Result<Scor
         return Err("not a call job".into());
     };
     let started = Instant::now();
+    let diarize_before = telemetry::stage_seconds(Stage::Diarize);
     let r = engine.process(&job).map_err(|e| e.to_string())?;
     let elapsed_s = started.elapsed().as_secs_f64();
+    let diarize_s = telemetry::stage_seconds(Stage::Diarize) - diarize_before;
     let (mut words, mut right) = (0, 0);
     let (mut turns, mut truth_turns) = (String::new(), String::new());
     let letter = |s: Speaker| if s == Speaker::Agent { 'A' } else { 'C' };
@@ -159,5 +165,6 @@ pub fn evaluate(engine: &Engine, path: &Path, language: Language) -> Result<Scor
         note,
         audio_s: stereo.duration,
         elapsed_s,
+        diarize_s,
     })
 }
