@@ -114,6 +114,8 @@ async fn every_stage_is_counted_once_per_job_inside_the_jobs_span() {
             ("intake", 3),
             ("decode", 1),
             ("transcribe", 1),
+            // A silent recording: no words, so no voices to tell apart.
+            ("diarize", 0),
             ("embed", 0),
             ("analyse", 2),
             ("score", 2),

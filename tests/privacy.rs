@@ -56,6 +56,14 @@ const RAW: &[&str] = &[
     "tom.baker",
     "5500 0000 0000",
     "550000000000",
+    // names and addresses (patterns), privacy-zh-01 and privacy-en-01
+    "王小明",
+    "建国路88号",
+    "1001室",
+    "Peter Quill",
+    "Quill",
+    "Evergreen Terrace",
+    "742 Evergreen",
     // bad-job
     "6222021234567894",
 ];
@@ -206,6 +214,11 @@ fn check_results(results: &[Value]) {
     for (i, text) in want {
         assert_eq!(turn(zh, i), text, "privacy-zh-01 turn {i}");
     }
+    // A name given as one keeps its surname; an address is masked whole.
+    assert_eq!(
+        turn(zh, 9),
+        "还有，我叫王**，新收货地址是********************"
+    );
     let kinds = zh["flags"]
         .as_array()
         .unwrap()
@@ -231,6 +244,10 @@ fn check_results(results: &[Value]) {
         turn(en, 3).contains("**** **** **** 0004"),
         "{}",
         turn(en, 3)
+    );
+    assert_eq!(
+        turn(en, 4),
+        "Yes, my name is P**** ***** and I moved to *** ********* ******** *** **."
     );
     // One flag per turn where the agent read data out: the mobile, then
     // the card.

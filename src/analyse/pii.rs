@@ -58,6 +58,7 @@ fn mask_ranges(f: &Found) -> Vec<(usize, usize)> {
             tokens[..keep].to_vec()
         }
         Shape::Email { local, .. } => vec![((local.0 + 1).min(local.1), local.1)],
+        Shape::Words => vec![((f.span.0 + 1).min(f.span.1), f.span.1)],
     }
 }
 
@@ -80,10 +81,14 @@ fn kind_label(kind: PiiKind, zh: bool) -> &'static str {
         (PiiKind::CnMobile, true) => "手机号",
         (PiiKind::CnId, true) => "身份证号",
         (PiiKind::Email, true) => "邮箱地址",
+        (PiiKind::Address, true) => "住址",
+        (PiiKind::Name, true) => "姓名",
         (PiiKind::BankCard, false) => "bank card number",
         (PiiKind::CnMobile, false) => "mobile number",
         (PiiKind::CnId, false) => "ID number",
         (PiiKind::Email, false) => "e-mail address",
+        (PiiKind::Address, false) => "street address",
+        (PiiKind::Name, false) => "name",
     }
 }
 

@@ -253,14 +253,20 @@ pub enum PiiKind {
     CnMobile,
     CnId,
     Email,
+    /// A street address (patterns; see `text::pii`).
+    Address,
+    /// A person's name where someone says it is one ("我叫…", "my name is …").
+    Name,
 }
 
 impl PiiKind {
-    pub const ALL: [PiiKind; 4] = [
+    pub const ALL: [PiiKind; 6] = [
         PiiKind::BankCard,
         PiiKind::CnMobile,
         PiiKind::CnId,
         PiiKind::Email,
+        PiiKind::Address,
+        PiiKind::Name,
     ];
     pub fn as_str(self) -> &'static str {
         match self {
@@ -268,6 +274,8 @@ impl PiiKind {
             PiiKind::CnMobile => "cn_mobile",
             PiiKind::CnId => "cn_id",
             PiiKind::Email => "email",
+            PiiKind::Address => "address",
+            PiiKind::Name => "name",
         }
     }
 }

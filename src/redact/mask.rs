@@ -42,10 +42,14 @@ fn label(kind: PiiKind, language: Language) -> &'static str {
         (PiiKind::CnMobile, Language::Zh) => "手机号",
         (PiiKind::CnId, Language::Zh) => "身份证",
         (PiiKind::Email, Language::Zh) => "邮箱",
+        (PiiKind::Address, Language::Zh) => "地址",
+        (PiiKind::Name, Language::Zh) => "姓名",
         (PiiKind::BankCard, _) => "card",
         (PiiKind::CnMobile, _) => "mobile",
         (PiiKind::CnId, _) => "ID",
         (PiiKind::Email, _) => "e-mail",
+        (PiiKind::Address, _) => "address",
+        (PiiKind::Name, _) => "name",
     }
 }
 
@@ -110,6 +114,25 @@ fn piece_edits(p: &Piece, chars: &[char], style: MaskStyle, language: Language) 
                 with: "***".into(),
             }]
         }
+        // A name keeps its first letter (the surname in Chinese: 张**),
+        // an address nothing.
+        (Shape::Words, MaskStyle::Partial) => {
+            let keep = usize::from(f.kind == PiiKind::Name);
+            let (s, e) = (f.span.0 + keep, f.span.1);
+            if e <= s {
+                return Vec::new();
+            }
+            vec![Edit {
+                start: s,
+                end: e,
+                with: stars(slice(chars, (s, e))),
+            }]
+        }
+        (Shape::Words, MaskStyle::Tag) => vec![Edit {
+            start: f.span.0,
+            end: f.span.1,
+            with: format!("[{}]", label(f.kind, language)),
+        }],
         (Shape::Email { local, at }, MaskStyle::Tag) => {
             let first: String = slice(chars, (local.0, local.0 + 1)).iter().collect();
             let domain: String = slice(chars, (at.1, f.span.1)).iter().collect();

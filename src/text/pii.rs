@@ -1,7 +1,16 @@
 //! Personal data in text: bank card numbers (Luhn), mainland mobile numbers,
 //! resident ID numbers (GB 11643 checksum) and e-mail addresses, written in
 //! half- or full-width forms, in Chinese numerals or English words, or read
-//! aloud ("jane dot doe at example dot com").
+//! aloud ("jane dot doe at example dot com"); street addresses and names by
+//! pattern only (no model): a Chinese address is a road, street or lane
+//! with a number and 号 (with the province, city and district before it and
+//! the building, unit and room after it) or a residential compound with a
+//! building number; an English one a house number, words and a street
+//! type ("12 Baker Street, Apt 4"); a name is what follows "我叫",
+//! "我的名字是", "姓名", "收件人", "联系人", "my name is", "in the name of",
+//! "the name on the account is" (Chinese: two or three Han characters;
+//! English: one or two capitalised words). Other names and addresses said
+//! without such a frame are not found.
 //!
 //! Shared by the PII analyser (what the agent disclosed: a flag) and the
 //! redact stage (what nobody may read in clear afterwards). A checksum or
@@ -29,6 +38,46 @@ static SPOKEN_EMAIL: LazyLock<Regex> = LazyLock::new(|| {
         .expect("static regex")
 });
 
+/// A mainland address: administrative parts, then a road, street or lane
+/// with its number and 号, then building, unit, floor and room; or a
+/// residential compound with a building number.
+static CN_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    const NUM: &str = "[0-9０-９一二三四五六七八九十百千零〇两]";
+    let admin = r"(?:\p{Han}{2,8}?(?:省|自治区|特别行政区|市|自治州|地区|区|县|旗|镇|乡|街道))*";
+    let street = format!(r"\p{{Han}}{{1,10}}?(?:路|街|大道|巷|弄|胡同|里){NUM}{{1,5}}号(?:院|楼)?");
+    let compound = format!(
+        r"\p{{Han}}{{2,10}}?(?:小区|花园|公寓|大厦|苑|新村|家园){NUM}{{1,4}}(?:栋|幢|号楼|座)"
+    );
+    let rest = format!(
+        r"(?:[A-Za-z]?{NUM}{{1,5}}(?:号楼|栋|幢|座|单元|层|楼|室|号|户)|[-－]{NUM}{{1,5}})*"
+    );
+    Regex::new(&format!("{admin}(?:{street}|{compound}){rest}")).expect("static regex")
+});
+/// An English street address: house number, one to four words, a street
+/// type, and an optional flat or suite.
+static EN_ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)\b\d{1,5}[A-Za-z]?\s+(?:[A-Za-z'.]+\s+){1,4}(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|terrace|close|crescent|square|sq)\b\.?(?:,?\s*(?:apt|apartment|suite|unit|flat)\.?\s*#?\s*[A-Za-z0-9]+)?",
+    )
+    .expect("static regex")
+});
+/// A name after a phrase that introduces one; the name is group 1.
+static CN_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:我叫|我的名字(?:是|叫)|名字叫|姓名(?:是|为)?[：:]?|收件人(?:是|叫)?[：:]?|联系人(?:是|叫)?[：:]?|户主(?:是|叫)?[：:]?)\s*(\p{Han}{2,3})",
+    )
+    .expect("static regex")
+});
+static EN_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?:[Mm]y name is|[Mm]y name's|[Ii]n the name of|[Tt]he name on the account is|[Tt]he account holder is)\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)",
+    )
+    .expect("static regex")
+});
+
+/// Words of a Chinese name frame that are not a name ("我叫一下" is not one).
+const NOT_A_NAME: &[&str] = &["什么", "一下", "客服", "您好", "你好", "这个", "那个"];
+
 /// The shortest digit run that can be personal data (a mobile number
 /// recognised with a digit dropped).
 const MIN_RUN: usize = 10;
@@ -43,6 +92,8 @@ pub enum Shape {
         /// The ASCII digits (an ID may end in `x`).
         digits: String,
     },
+    /// Words (a street address, a name): masked as a whole.
+    Words,
     /// An address: the local part, and the `@` (or spoken " at ").
     Email {
         local: (usize, usize),
@@ -136,6 +187,12 @@ impl Detector {
         if self.detect.contains(&PiiKind::Email) {
             out.extend(emails(text));
         }
+        if self.detect.contains(&PiiKind::Address) {
+            out.extend(addresses(text));
+        }
+        if self.detect.contains(&PiiKind::Name) {
+            out.extend(names(text));
+        }
         out.sort_by_key(|f| f.span);
         out
     }
@@ -187,6 +244,81 @@ fn emails(text: &str) -> Vec<Found> {
             },
             verified: true,
         });
+    }
+    out
+}
+
+fn words(kind: PiiKind, text: &str, start_byte: usize, end_byte: usize) -> Found {
+    let s = text[..start_byte].chars().count();
+    let e = s + text[start_byte..end_byte].chars().count();
+    Found {
+        kind,
+        span: (s, e),
+        shape: Shape::Words,
+        verified: false,
+    }
+}
+
+/// Street addresses, Chinese and English (patterns; see the module doc).
+fn addresses(text: &str) -> Vec<Found> {
+    // Words a Chinese address is introduced with, which the pattern (any
+    // Han characters before 市, 区, 路) takes in.
+    const LEAD_IN: &[&str] = &[
+        "收货地址是",
+        "收货地址",
+        "住址是",
+        "住址",
+        "地址是",
+        "地址",
+        "寄到",
+        "送到",
+        "发到",
+        "住在",
+        "我家在",
+        "在",
+        "到",
+        "是",
+    ];
+    let mut out: Vec<Found> = CN_ADDRESS
+        .find_iter(text)
+        .map(|m| {
+            // The address starts after the last lead-in word before its
+            // first administrative or street unit.
+            let found = m.as_str();
+            let unit = found
+                .char_indices()
+                .find(|(_, c)| "省市区县镇乡路街巷弄道".contains(*c))
+                .map_or(found.len(), |(i, _)| i);
+            let head = &found[..unit];
+            let cut = LEAD_IN
+                .iter()
+                .filter_map(|w| head.rfind(*w).map(|i| i + w.len()))
+                .max()
+                .unwrap_or(0);
+            words(PiiKind::Address, text, m.start() + cut, m.end())
+        })
+        .collect();
+    for m in EN_ADDRESS.find_iter(text) {
+        out.push(words(PiiKind::Address, text, m.start(), m.end()));
+    }
+    out
+}
+
+/// Names someone gives as names.
+fn names(text: &str) -> Vec<Found> {
+    let mut out = Vec::new();
+    for c in CN_NAME.captures_iter(text) {
+        if let Some(m) = c.get(1) {
+            if NOT_A_NAME.iter().any(|w| m.as_str().starts_with(w)) {
+                continue;
+            }
+            out.push(words(PiiKind::Name, text, m.start(), m.end()));
+        }
+    }
+    for c in EN_NAME.captures_iter(text) {
+        if let Some(m) = c.get(1) {
+            out.push(words(PiiKind::Name, text, m.start(), m.end()));
+        }
     }
     out
 }
@@ -288,6 +420,45 @@ mod tests {
     }
 
     #[test]
+    fn finds_addresses_and_names_by_pattern() {
+        use PiiKind::*;
+        let cases: &[(&str, &[(PiiKind, &str)])] = &[
+            (
+                "新收货地址是北京市朝阳区建国路88号2号楼1001室",
+                &[(Address, "北京市朝阳区建国路88号2号楼1001室")],
+            ),
+            (
+                "寄到北京市朝阳区建国路88号2号楼1001室，谢谢",
+                &[(Address, "北京市朝阳区建国路88号2号楼1001室")],
+            ),
+            (
+                "地址是上海市浦东新区幸福小区3栋2单元501室",
+                &[(Address, "上海市浦东新区幸福小区3栋2单元501室")],
+            ),
+            ("我叫王小明，订单没到", &[(Name, "王小明")]),
+            ("收件人：李娜", &[(Name, "李娜")]),
+            (
+                "Please send it to 221B Baker Street, Apt 4 today",
+                &[(Address, "221B Baker Street, Apt 4")],
+            ),
+            ("Hi, my name is John Smith and", &[(Name, "John Smith")]),
+            ("The account is in the name of Mary.", &[(Name, "Mary")]),
+            // Not personal data: no number with 号, no name frame.
+            ("这个不归我管，你去找快递公司", &[]),
+            ("订单号12345678还没发货", &[]),
+            ("我叫一下同事", &[]),
+            ("my name is not important", &[]),
+            ("I will be there in 5 minutes, the road is busy", &[]),
+        ];
+        for (text, want) in cases {
+            let got = kinds(text, false);
+            let want: Vec<(PiiKind, String)> =
+                want.iter().map(|(k, s)| (*k, s.to_string())).collect();
+            assert_eq!(got, want, "{text}");
+        }
+    }
+
+    #[test]
     fn finds_each_kind_however_written() {
         use PiiKind::*;
         // (text, by context, what is found)
@@ -358,7 +529,7 @@ mod tests {
             let got = partly_masked(text);
             let digits = got.first().map(|f| match &f.shape {
                 Shape::Digits { digits, .. } => digits.clone(),
-                Shape::Email { .. } => String::new(),
+                Shape::Email { .. } | Shape::Words => String::new(),
             });
             assert_eq!(digits.as_deref(), *want, "{text:?}");
         }
