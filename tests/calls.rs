@@ -558,6 +558,15 @@ async fn a_card_number_read_aloud_is_silenced_by_token_times() {
         "the transcript is masked: {text:?}"
     );
     assert_eq!(flags_of(&r, "pii_exposure").len(), 1, "{text:?}");
+    // Nothing of the number reaches the database either (the file and its
+    // write-ahead log, as bytes).
+    for f in ["calls.db", "calls.db-wal"] {
+        let bytes = std::fs::read(dir.path().join(f)).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        for raw in ["4111 1111", "41111111", "4111-1111"] {
+            assert!(!text.contains(raw), "{f} holds {raw:?}");
+        }
+    }
     let copy = PathBuf::from(r.recording.as_deref().expect("a redacted copy"));
     assert!(
         copy.starts_with(dir.path().join("redacted").canonicalize().unwrap()),
