@@ -5,7 +5,8 @@
 //! queue worker (RabbitMQ) and through the pipeline into the review
 //! server; then the CLI output and logs, the database files and rows, the
 //! published messages, the worker's log and the API responses are
-//! searched for the raw data.
+//! searched for the raw data; and a call with a card number read aloud
+//! goes through the worker (Whisper) into PostgreSQL.
 //! The PII flag must still say what kind of data the agent exposed, where.
 
 mod common;
@@ -412,5 +413,92 @@ fn worker_publishes_and_logs_only_masked_text() {
     });
     assert_eq!(failures.len(), 1);
     assert_clean("failure record", &format!("{failures:?}"));
+    assert_clean("worker log", &w.log());
+}
+
+// The agent reads a card number back on a call.
+const CARD_CALL: &str = "\
+customer\t0.5\ten-gb\tHello, which card did you charge for my order?
+agent\t+0.6\ten-us\tThe card number on file is four one one one, one one one one, one one one one, one one one one.
+agent\t+0.3\ten-us\tIs there anything else I can help you with?
+";
+
+/// A call, through the queue worker into PostgreSQL: the transcript, the
+/// stored row, the published result and the worker's log hold the card
+/// number only masked, and the result points at the redacted recording.
+#[test]
+fn a_call_is_masked_through_the_worker_into_postgres() {
+    let mut env = common::Env::postgres("privacy_call");
+    let flagged = env.tap("result.flagged");
+    let clean = env.tap("result.clean");
+    let rec = tempfile::tempdir().unwrap();
+    let script = rec.path().join("card.tsv");
+    std::fs::write(&script, CARD_CALL).unwrap();
+    let o = Command::new(repo().join("scripts/synth-call.sh"))
+        .arg(&script)
+        .arg(rec.path().join("card.wav"))
+        .args(["--rate", "8000"])
+        .output()
+        .expect("runs scripts/synth-call.sh");
+    assert!(
+        o.status.success(),
+        "scripts/synth-call.sh (espeak-ng and sox: scripts/setup.sh --test): {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let job = serde_json::json!({
+        "id": "privacy-call-01", "kind": "call", "language": "en",
+        "agent": {"id": "A900"},
+        "recording": {"path": "card.wav"},
+    });
+    env.submit("jobs", &[job.to_string()]);
+    let models = repo().join("models");
+    let roots = rec.path().to_string_lossy().into_owned();
+    let models = models.to_string_lossy().into_owned();
+    let mut w = env.worker(
+        "w",
+        &[
+            ("CALLQA_RECORDING_ROOTS", roots.as_str()),
+            ("CALLQA_MODELS", models.as_str()),
+        ],
+    );
+    let store = env.store();
+    common::wait_until(
+        "the call stored",
+        std::time::Duration::from_secs(300),
+        || {
+            let n = common::block_on({
+                let store = store.clone();
+                async move { store.count_results().await.unwrap() }
+            });
+            (n == 1).then_some(())
+        },
+    );
+    assert!(
+        w.terminate(std::time::Duration::from_secs(60)).success(),
+        "{}",
+        w.log()
+    );
+    let mut published = String::new();
+    for q in [&flagged, &clean] {
+        for m in env.drain(q) {
+            published.push_str(&m.json().to_string());
+        }
+    }
+    assert!(published.contains("privacy-call-01"), "{published}");
+    assert!(published.contains("****"), "{published}");
+    assert!(published.contains("pii_exposure"), "{published}");
+    assert!(published.contains(".redacted.wav"), "{published}");
+    assert_clean("published call result", &published);
+    let url = common::pg_url_for(env.pg_db());
+    let rows = common::block_on(async move {
+        let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+        let v: Vec<String> = sqlx::query_scalar("SELECT result FROM results")
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        v.join("\n")
+    });
+    assert!(rows.contains("privacy-call-01"), "{rows}");
+    assert_clean("PostgreSQL call row", &rows);
     assert_clean("worker log", &w.log());
 }
