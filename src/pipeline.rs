@@ -173,38 +173,38 @@ impl Calls {
     }
 
     fn transcriber(&self) -> Result<Arc<Transcriber>, JobError> {
-        // Holding the lock while loading makes concurrent first calls wait
-        // for one load instead of each loading the model.
-        let mut slot = self
-            .transcriber
-            .lock()
-            .map_err(|_| JobError::retry(Stage::Transcribe, "speech model lock poisoned"))?;
-        if let Some(t) = slot.as_ref() {
-            return Ok(t.clone());
-        }
-        // Loading is not transcribing: not timed as the stage.
-        let t = Transcriber::load(&self.models_dir, &self.asr, self.workers)
-            .map(Arc::new)
-            .map_err(|e| e.at(Stage::Transcribe))?;
-        *slot = Some(t.clone());
-        Ok(t)
+        load_once(&self.transcriber, Stage::Transcribe, "speech model", || {
+            Transcriber::load(&self.models_dir, &self.asr, self.workers)
+        })
     }
 
     fn speaker_encoder(&self) -> Result<Arc<SpeakerEncoder>, JobError> {
-        let mut slot = self
-            .speaker
-            .lock()
-            .map_err(|_| JobError::retry(Stage::Diarize, "speaker model lock poisoned"))?;
-        if let Some(s) = slot.as_ref() {
-            return Ok(s.clone());
-        }
-        let paths = ModelPaths::new(&self.models_dir);
-        let s = SpeakerEncoder::load(&paths.runtime(), &paths.speaker())
-            .map(Arc::new)
-            .map_err(|e| e.at(Stage::Diarize))?;
-        *slot = Some(s.clone());
-        Ok(s)
+        load_once(&self.speaker, Stage::Diarize, "speaker model", || {
+            let paths = ModelPaths::new(&self.models_dir);
+            SpeakerEncoder::load(&paths.runtime(), &paths.speaker())
+        })
     }
+}
+
+/// A model loaded on first use and shared. Holding the lock while loading
+/// makes concurrent first calls wait for one load instead of each loading
+/// the model; a failed load is not kept, so the next job tries again.
+/// Loading is not the stage's work: not timed as it.
+fn load_once<T, E: StageError>(
+    slot: &Mutex<Option<Arc<T>>>,
+    stage: Stage,
+    what: &str,
+    load: impl FnOnce() -> Result<T, E>,
+) -> Result<Arc<T>, JobError> {
+    let mut slot = slot
+        .lock()
+        .map_err(|_| JobError::retry(stage, format!("{what} lock poisoned")))?;
+    if let Some(t) = slot.as_ref() {
+        return Ok(t.clone());
+    }
+    let t = Arc::new(load().map_err(|e| e.at(stage))?);
+    *slot = Some(t.clone());
+    Ok(t)
 }
 
 /// What a reviewer should know about how a conversation was built (speech
@@ -464,16 +464,17 @@ impl Engine {
     ) -> (Conversation, Vec<Diagnostic>) {
         let pack = self.packs.get(t.language);
         let roles = roles::speakers(&t, |text| pack.and_then(|p| p.speaker_cue(text)));
-        let drafts = t.turns(&roles.speakers);
-        let clocks: Vec<Vec<(usize, f64)>> = drafts.iter().map(|d| d.clock.clone()).collect();
+        let (turns, clocks): (Vec<_>, Vec<_>) = t
+            .turns(&roles.speakers)
+            .into_iter()
+            .map(|d| ((d.speaker, d.start, d.end, d.text), d.clock))
+            .unzip();
         let mut conv = Conversation::from_turns(
             call.header.id.clone(),
             Medium::Call,
             t.language,
             call.header.metadata.channel.clone(),
-            drafts
-                .into_iter()
-                .map(|d| (d.speaker, d.start, d.end, d.text)),
+            turns,
             t.attribution,
         );
         for (turn, clock) in conv.turns.iter_mut().zip(clocks) {

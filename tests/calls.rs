@@ -61,6 +61,12 @@ fn synth(script: &str, out: &Path, extra: &[&str]) -> Vec<Line> {
 }
 
 async fn pipeline(dir: &Path) -> Pipeline {
+    pipeline_with(dir, None).await
+}
+
+/// As [`pipeline`], with `[privacy]` settings (default: text only, no
+/// redacted recordings written).
+async fn pipeline_with(dir: &Path, privacy: Option<callqa::redact::PrivacyOptions>) -> Pipeline {
     let model = repo().join("models/ggml-base-q8_0.bin");
     assert!(
         model.is_file(),
@@ -77,6 +83,10 @@ async fn pipeline(dir: &Path) -> Pipeline {
         asr: Default::default(),
     })
     .expect("engine loads");
+    let engine = match privacy {
+        Some(p) => engine.with_privacy(p),
+        None => engine,
+    };
     let store = Store::connect(&format!("sqlite://{}", dir.join("calls.db").display()))
         .await
         .expect("store");
@@ -508,47 +518,23 @@ customer\t+0.6\ten-gb\tNo, that is all, thank you. Goodbye.
 /// Audio redaction with the recognizer's token times: the stretch where the
 /// agent read the card number is silent in the redacted copy (and Whisper
 /// finds no digits there any more), while most of the same turn around it
-/// stays audible (a position estimate would have silenced far more).
+/// stays audible.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_card_number_read_aloud_is_silenced_by_token_times() {
     use callqa::redact::{AudioPolicy, PrivacyOptions};
     let dir = tempfile::tempdir().unwrap();
     let wav = dir.path().join("card.wav");
     let lines = synth(CARD_SCRIPT, &wav, &["--rate", "8000"]);
-    let model = repo().join("models/ggml-base-q8_0.bin");
-    assert!(
-        model.is_file(),
-        "{} is missing: run scripts/fetch-models.sh",
-        model.display()
-    );
-    let engine = Engine::load(&EngineOptions {
-        rules_dir: repo().join("rules"),
-        models_dir: repo().join("models"),
-        rules_only: true,
-        workers: 1,
-        asr: Default::default(),
-    })
-    .expect("engine loads")
-    .with_privacy(PrivacyOptions {
-        audio: AudioPolicy::Keep,
-        audio_dir: dir.path().join("redacted"),
-        audio_pad_ms: 250,
-        ..PrivacyOptions::default()
-    });
-    let store = Store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("calls.db").display()
-    ))
-    .await
-    .expect("store");
-    let p = Pipeline::new(
-        Arc::new(engine),
-        store,
-        IntakeOptions {
-            recording_roots: vec![dir.path().to_path_buf()],
-        },
-        1,
-    );
+    let p = pipeline_with(
+        dir.path(),
+        Some(PrivacyOptions {
+            audio: AudioPolicy::Keep,
+            audio_dir: dir.path().join("redacted"),
+            audio_pad_ms: 250,
+            ..PrivacyOptions::default()
+        }),
+    )
+    .await;
     let r = scored(&p, call_job("call-card-1", "card.wav", "en", None)).await;
     let text: Vec<&str> = r.turns.iter().map(|t| t.text.as_str()).collect();
     assert!(

@@ -360,6 +360,43 @@ async fn review_api_serves_only_masked_text() {
     w.stop().await;
 }
 
+/// Runs a worker (with `extra_env`) over the submitted jobs until `n`
+/// results are stored (within `secs` seconds), stops it, and returns it
+/// with everything published to the `taps`.
+fn work_until_stored(
+    env: &common::Env,
+    extra_env: &[(&str, &str)],
+    n: usize,
+    secs: u64,
+    taps: [&str; 2],
+) -> (common::Worker, String) {
+    let mut w = env.worker("w", extra_env);
+    let store = env.store();
+    common::wait_until(
+        &format!("{n} result(s) stored"),
+        std::time::Duration::from_secs(secs),
+        || {
+            let stored = common::block_on({
+                let store = store.clone();
+                async move { store.count_results().await.unwrap() }
+            });
+            (stored as usize == n).then_some(())
+        },
+    );
+    assert!(
+        w.terminate(std::time::Duration::from_secs(60)).success(),
+        "{}",
+        w.log()
+    );
+    let mut published = String::new();
+    for q in taps {
+        for m in env.drain(q) {
+            published.push_str(&m.json().to_string());
+        }
+    }
+    (w, published)
+}
+
 #[test]
 fn worker_publishes_and_logs_only_masked_text() {
     let mut env = common::Env::sqlite("privacy");
@@ -379,30 +416,8 @@ fn worker_publishes_and_logs_only_masked_text() {
     })
     .collect();
     env.submit("jobs", &lines);
-    let mut w = env.worker("w", &[]);
+    let (w, published) = work_until_stored(&env, &[], 4, 60, [&flagged, &clean]);
     let store = env.store();
-    common::wait_until(
-        "4 results stored",
-        std::time::Duration::from_secs(60),
-        || {
-            let n = common::block_on({
-                let store = store.clone();
-                async move { store.count_results().await.unwrap() }
-            });
-            (n == 4).then_some(())
-        },
-    );
-    assert!(
-        w.terminate(std::time::Duration::from_secs(60)).success(),
-        "{}",
-        w.log()
-    );
-    let mut published = String::new();
-    for q in [&flagged, &clean] {
-        for m in env.drain(q) {
-            published.push_str(&m.json().to_string());
-        }
-    }
     assert!(published.contains("**** **** **** 7894"), "{published}");
     assert_clean("published results", &published);
     // The rejected job went to the dead-letter queue as it arrived (the
@@ -454,36 +469,16 @@ fn a_call_is_masked_through_the_worker_into_postgres() {
     let models = repo().join("models");
     let roots = rec.path().to_string_lossy().into_owned();
     let models = models.to_string_lossy().into_owned();
-    let mut w = env.worker(
-        "w",
+    let (w, published) = work_until_stored(
+        &env,
         &[
             ("CALLQA_RECORDING_ROOTS", roots.as_str()),
             ("CALLQA_MODELS", models.as_str()),
         ],
+        1,
+        300,
+        [&flagged, &clean],
     );
-    let store = env.store();
-    common::wait_until(
-        "the call stored",
-        std::time::Duration::from_secs(300),
-        || {
-            let n = common::block_on({
-                let store = store.clone();
-                async move { store.count_results().await.unwrap() }
-            });
-            (n == 1).then_some(())
-        },
-    );
-    assert!(
-        w.terminate(std::time::Duration::from_secs(60)).success(),
-        "{}",
-        w.log()
-    );
-    let mut published = String::new();
-    for q in [&flagged, &clean] {
-        for m in env.drain(q) {
-            published.push_str(&m.json().to_string());
-        }
-    }
     assert!(published.contains("privacy-call-01"), "{published}");
     assert!(published.contains("****"), "{published}");
     assert!(published.contains("pii_exposure"), "{published}");

@@ -103,7 +103,9 @@ pub fn voices(
     encoder: &SpeakerEncoder,
     opts: &DiarizeOptions,
 ) -> Result<Voices, EmbedError> {
-    let mel = mel::Mel::new();
+    // The DFT tables and filter bank, built once per process.
+    static MEL: std::sync::LazyLock<mel::Mel> = std::sync::LazyLock::new(mel::Mel::new);
+    let mel = &*MEL;
     // Mel frames per region, after raising each region to −30 dBFS (as the
     // encoder was trained; quieter speech is louder, never the reverse).
     let regions: Vec<Vec<[f32; MEL_BANDS]>> = speech

@@ -86,7 +86,13 @@ const EOS: u32 = 2;
 /// ONNX Runtime allows one environment per process; every encoder shares it.
 static ENVIRONMENT: OnceLock<Mutex<Option<(PathBuf, Environment)>>> = OnceLock::new();
 
+/// The process's one ONNX Runtime environment, loaded from `runtime` the
+/// first time (the same library, however the path is spelt, afterwards).
 pub(super) fn environment(runtime: &Path) -> Result<Environment, EmbedError> {
+    let runtime = &std::fs::canonicalize(runtime).map_err(|e| EmbedError::Load {
+        file: runtime.to_path_buf(),
+        message: e.to_string(),
+    })?;
     let cell = ENVIRONMENT.get_or_init(|| Mutex::new(None));
     let mut guard = cell
         .lock()
@@ -114,6 +120,27 @@ pub(super) fn environment(runtime: &Path) -> Result<Environment, EmbedError> {
         })?;
     *guard = Some((runtime.to_path_buf(), env.clone()));
     Ok(env)
+}
+
+/// A session on `model` with one intra-op and one inter-op thread
+/// (parallelism comes from running conversations side by side).
+pub(super) fn session(env: &Environment, model: &Path) -> Result<Session, EmbedError> {
+    let load = |message: String| EmbedError::Load {
+        file: model.to_path_buf(),
+        message,
+    };
+    // Builder errors carry the builder and are neither Send nor Sync:
+    // keep only their message.
+    Session::builder(env)
+        .map_err(|e| load(e.to_string()))?
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| load(e.to_string()))?
+        .with_intra_threads(1)
+        .map_err(|e| load(e.to_string()))?
+        .with_inter_threads(1)
+        .map_err(|e| load(e.to_string()))?
+        .commit_from_file(model)
+        .map_err(|e| load(e.to_string()))
 }
 
 /// A padded batch as a BERT-style graph takes it (`[batch, len]`).
@@ -226,12 +253,7 @@ impl Encoder {
         check_file(runtime, "ONNX Runtime library")?;
         check_file(model, "sentence encoder")?;
         check_file(tokenizer, "encoder tokenizer")?;
-        let env = environment(
-            &std::fs::canonicalize(runtime).map_err(|e| EmbedError::Load {
-                file: runtime.to_path_buf(),
-                message: e.to_string(),
-            })?,
-        )?;
+        let env = environment(runtime)?;
         let tok = Tokenizer::from_file(tokenizer).map_err(|e| EmbedError::Load {
             file: tokenizer.to_path_buf(),
             message: e.to_string(),
@@ -255,22 +277,7 @@ impl Encoder {
     }
 
     fn new_session(&self) -> Result<Session, EmbedError> {
-        let load = |message: String| EmbedError::Load {
-            file: self.model.clone(),
-            message,
-        };
-        // Builder errors carry the builder and are neither Send nor Sync:
-        // keep only their message.
-        Session::builder(&self.env)
-            .map_err(|e| load(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| load(e.to_string()))?
-            .with_intra_threads(1)
-            .map_err(|e| load(e.to_string()))?
-            .with_inter_threads(1)
-            .map_err(|e| load(e.to_string()))?
-            .commit_from_file(&self.model)
-            .map_err(|e| load(e.to_string()))
+        session(&self.env, &self.model)
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Pool>, EmbedError> {
@@ -433,17 +440,31 @@ fn run(session: &mut Session, packed: Packed, batch: usize) -> Result<Vec<Vec<f3
     let outputs = session
         .run(ort::inputs!["input_ids" => ids, "row_splits" => splits])
         .map_err(rt)?;
+    rows(&outputs, "embeddings", batch, DIM, "encoder")
+}
+
+/// Output `name` of a run as `batch` rows of `dim` values, checked against
+/// that shape; `what` names the model in errors.
+pub(super) fn rows(
+    outputs: &ort::session::SessionOutputs<'_>,
+    name: &str,
+    batch: usize,
+    dim: usize,
+    what: &str,
+) -> Result<Vec<Vec<f32>>, EmbedError> {
     let value = outputs
-        .get("embeddings")
-        .ok_or_else(|| EmbedError::Runtime("encoder has no output named `embeddings`".into()))?;
-    let (shape, data) = value.try_extract_tensor::<f32>().map_err(rt)?;
+        .get(name)
+        .ok_or_else(|| EmbedError::Runtime(format!("{what} has no output named `{name}`")))?;
+    let (shape, data) = value
+        .try_extract_tensor::<f32>()
+        .map_err(|e| EmbedError::Runtime(format!("{what}: {e}")))?;
     let dims: Vec<i64> = shape.iter().copied().collect();
-    if dims != [batch as i64, DIM as i64] {
+    if dims != [batch as i64, dim as i64] {
         return Err(EmbedError::Runtime(format!(
-            "encoder returned shape {dims:?}, expected [{batch}, {DIM}]"
+            "{what} returned shape {dims:?}, expected [{batch}, {dim}]"
         )));
     }
-    Ok(data.chunks(DIM).map(|c| c.to_vec()).collect())
+    Ok(data.chunks(dim).map(<[f32]>::to_vec).collect())
 }
 
 fn run_padded(
@@ -458,17 +479,7 @@ fn run_padded(
     let outputs = session
         .run(ort::inputs!["input_ids" => ids, "attention_mask" => mask])
         .map_err(rt)?;
-    let value = outputs.get("sentence_embedding").ok_or_else(|| {
-        EmbedError::Runtime("encoder has no output named `sentence_embedding`".into())
-    })?;
-    let (shape, data) = value.try_extract_tensor::<f32>().map_err(rt)?;
-    let dims: Vec<i64> = shape.iter().copied().collect();
-    if dims != [batch as i64, E5_DIM as i64] {
-        return Err(EmbedError::Runtime(format!(
-            "encoder returned shape {dims:?}, expected [{batch}, {E5_DIM}]"
-        )));
-    }
-    Ok(data.chunks(E5_DIM).map(|c| c.to_vec()).collect())
+    rows(&outputs, "sentence_embedding", batch, E5_DIM, "encoder")
 }
 
 #[cfg(test)]

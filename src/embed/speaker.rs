@@ -8,7 +8,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use ort::session::builder::GraphOptimizationLevel;
 use ort::session::Session;
 use ort::value::Tensor;
 
@@ -40,26 +39,8 @@ impl SpeakerEncoder {
     pub fn load(runtime: &Path, model: &Path) -> Result<Self, EmbedError> {
         check_file(runtime, "ONNX Runtime library")?;
         check_file(model, "speaker encoder")?;
-        let env = super::encoder::environment(&std::fs::canonicalize(runtime).map_err(|e| {
-            EmbedError::Load {
-                file: runtime.to_path_buf(),
-                message: e.to_string(),
-            }
-        })?)?;
-        let load = |message: String| EmbedError::Load {
-            file: model.to_path_buf(),
-            message,
-        };
-        let session = Session::builder(&env)
-            .map_err(|e| load(e.to_string()))?
-            .with_optimization_level(GraphOptimizationLevel::Level3)
-            .map_err(|e| load(e.to_string()))?
-            .with_intra_threads(1)
-            .map_err(|e| load(e.to_string()))?
-            .with_inter_threads(1)
-            .map_err(|e| load(e.to_string()))?
-            .commit_from_file(model)
-            .map_err(|e| load(e.to_string()))?;
+        let env = super::encoder::environment(runtime)?;
+        let session = super::encoder::session(&env, model)?;
         Ok(SpeakerEncoder {
             model: model.to_path_buf(),
             session: Mutex::new(session),
@@ -91,16 +72,6 @@ impl SpeakerEncoder {
             .lock()
             .map_err(|_| EmbedError::Runtime("speaker encoder lock poisoned".into()))?;
         let outputs = session.run(ort::inputs!["mels" => input]).map_err(rt)?;
-        let value = outputs.get("embedding").ok_or_else(|| {
-            EmbedError::Runtime("speaker encoder has no output named `embedding`".into())
-        })?;
-        let (shape, out) = value.try_extract_tensor::<f32>().map_err(rt)?;
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        if dims != [batch as i64, SPEAKER_DIM as i64] {
-            return Err(EmbedError::Runtime(format!(
-                "speaker encoder returned shape {dims:?}, expected [{batch}, {SPEAKER_DIM}]"
-            )));
-        }
-        Ok(out.chunks(SPEAKER_DIM).map(<[f32]>::to_vec).collect())
+        super::encoder::rows(&outputs, "embedding", batch, SPEAKER_DIM, "speaker encoder")
     }
 }

@@ -46,8 +46,6 @@ pub struct Roles {
     /// Mono calls: probability that agent and customer are the right way
     /// round (0.5–1); `None` where channels say who is who.
     pub confidence: Option<f64>,
-    /// Mono calls: whether two voices were told apart acoustically.
-    pub by_voice: bool,
 }
 
 /// The speaker of each utterance of a transcript: from its channel; on a
@@ -57,13 +55,15 @@ pub struct Roles {
 /// `cue` reads a text for the agent's or the customer's typical phrases
 /// (the rule pack's, so this module needs no pack).
 pub fn speakers(t: &super::Transcript, cue: impl Fn(&str) -> Option<(Speaker, f64)>) -> Roles {
-    let weighed: Vec<Option<(Speaker, f64)>> = t.utterances.iter().map(|u| cue(&u.text)).collect();
+    // The pack's phrases are read only where channels do not say who spoke.
+    let weighed =
+        || -> Vec<Option<(Speaker, f64)>> { t.utterances.iter().map(|u| cue(&u.text)).collect() };
     match t.attribution {
         crate::domain::Attribution::Inferred
             if !t.utterances.is_empty() && t.utterances.iter().all(|u| u.voice.is_some()) =>
         {
             let voices: Vec<usize> = t.utterances.iter().filter_map(|u| u.voice).collect();
-            let (agent, confidence) = name_voices(&voices, &weighed);
+            let (agent, confidence) = name_voices(&voices, &weighed());
             Roles {
                 speakers: voices
                     .iter()
@@ -76,13 +76,12 @@ pub fn speakers(t: &super::Transcript, cue: impl Fn(&str) -> Option<(Speaker, f6
                     })
                     .collect(),
                 confidence: Some(confidence),
-                by_voice: true,
             }
         }
         crate::domain::Attribution::Inferred => {
             // Weak cues (a bare greeting) do not steer the utterance-by-
             // utterance labelling.
-            let cues: Vec<Cue> = weighed
+            let cues: Vec<Cue> = weighed()
                 .iter()
                 .map(|c| match c {
                     Some((Speaker::Agent, w)) if *w >= 0.5 => Cue::Agent,
@@ -94,7 +93,6 @@ pub fn speakers(t: &super::Transcript, cue: impl Fn(&str) -> Option<(Speaker, f6
             Roles {
                 confidence: Some(utterance_confidence(&cues)),
                 speakers,
-                by_voice: false,
             }
         }
         _ => Roles {
@@ -104,7 +102,6 @@ pub fn speakers(t: &super::Transcript, cue: impl Fn(&str) -> Option<(Speaker, f6
                 .map(|u| u.speaker.unwrap_or(Speaker::Customer))
                 .collect(),
             confidence: None,
-            by_voice: false,
         },
     }
 }
