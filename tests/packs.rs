@@ -87,6 +87,35 @@ fn bad_packs_fail_at_load_with_file_and_line() {
             "unknown flag id \"no_greeting\"",
         ),
         (
+            "a declared flag that shadows a built-in one",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen(
+                    "id = \"marketing_compliance\"",
+                    "id = \"closing_missing\"",
+                    1,
+                )
+            }),
+            line_of(&rules_text, "id = \"marketing_compliance\""),
+            "flag \"closing_missing\" is built in",
+        ),
+        (
+            "a rule raising a flag without a declared severity names none",
+            "rules.toml",
+            Box::new(|t: String| {
+                t.replacen("severity = \"major\"\nspeaker = \"agent\"\nfirst_turns", "speaker = \"agent\"\nfirst_turns", 1)
+            }),
+            line_of(&rules_text, "id = \"greeting\""),
+            "rule \"greeting\" has no severity",
+        ),
+        (
+            "a declared flag without a Chinese label",
+            "rules.toml",
+            Box::new(|t: String| t.replacen("label_zh = \"营销合规\"", "label_zh = \" \"", 1)),
+            line_of(&rules_text, "id = \"marketing_compliance\""),
+            "needs both label_zh and label_en",
+        ),
+        (
             "unknown field",
             "rules.toml",
             Box::new(|t: String| {

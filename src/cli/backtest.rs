@@ -29,8 +29,6 @@ pub struct BacktestArgs {
 }
 
 pub async fn backtest(cfg: Config, in_use: PathBuf, a: BacktestArgs) -> Result<i32> {
-    let scheme = Scheme::load(&cfg.evaluation)?;
-    let period = Period::parse(&a.period, scheme.utc_offset).map_err(anyhow::Error::msg)?;
     let baseline = a.baseline.unwrap_or(in_use);
     if baseline == cfg.rules {
         anyhow::bail!(
@@ -38,8 +36,11 @@ pub async fn backtest(cfg: Config, in_use: PathBuf, a: BacktestArgs) -> Result<i
             baseline.display()
         );
     }
+    // Packs first: they declare their own flags, which the scheme may name.
     let current = PackSet::load(&baseline).context("the rule packs in use")?;
     let edited = PackSet::load(&cfg.rules).context("the edited rule packs (--rules)")?;
+    let scheme = Scheme::load(&cfg.evaluation)?;
+    let period = Period::parse(&a.period, scheme.utc_offset).map_err(anyhow::Error::msg)?;
     let store = Store::connect(&cfg.database).await?;
     let results = store
         .results_between(&ResultFilter {

@@ -156,12 +156,12 @@ impl FromStr for Severity {
     }
 }
 
-/// The kind of a flag. Reports and dashboards rely on these ids, so the set
-/// is closed; rule packs choose which flag each rule raises, and the rule id
-/// tells rules of one flag apart (e.g. `buck_passing` and `rudeness` both
-/// raise `forbidden_phrase`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// The kind of a flag. Reports and dashboards group by these ids. The
+/// built-in ones are fixed; a rule pack may declare more (`[[flags]]` in
+/// `rules.toml`, e.g. 营销合规 `marketing_compliance`), which become
+/// [`FlagId::Custom`]. The rule id tells rules of one flag apart (e.g.
+/// `buck_passing` and `rudeness` both raise `forbidden_phrase`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum FlagId {
     GreetingMissing,
     ClosingMissing,
@@ -180,6 +180,74 @@ pub enum FlagId {
     SlowResponse,
     /// A call in which no speech was found at all.
     NoSpeech,
+    /// A category a rule pack declares.
+    Custom(CustomFlag),
+}
+
+/// The id of a pack-declared flag category, interned for the life of the
+/// process (there are a handful per pack), so that [`FlagId`] stays `Copy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CustomFlag(&'static str);
+
+impl CustomFlag {
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+/// What a rule pack says about a flag category it declares.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FlagInfo {
+    /// Names for people: Chinese, English.
+    pub label_zh: &'static str,
+    pub label_en: &'static str,
+    /// The severity of the pack's rules that raise it and name none.
+    pub severity: Severity,
+    /// A customer-side risk signal (routes to compliance, costs the agent
+    /// nothing, cannot be disputed), like `complaint_threat`.
+    pub customer_side: bool,
+}
+
+/// Interned custom ids and the declarations loaded packs made.
+struct Registry {
+    ids: std::collections::BTreeSet<&'static str>,
+    declared: std::collections::BTreeMap<&'static str, FlagInfo>,
+}
+
+static REGISTRY: std::sync::RwLock<Registry> = std::sync::RwLock::new(Registry {
+    ids: std::collections::BTreeSet::new(),
+    declared: std::collections::BTreeMap::new(),
+});
+
+fn registry() -> std::sync::RwLockReadGuard<'static, Registry> {
+    REGISTRY.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn registry_mut() -> std::sync::RwLockWriteGuard<'static, Registry> {
+    REGISTRY.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Lower-case ASCII letters, digits and `_`, starting with a letter, at
+/// most 64 characters: the same shape as the built-in ids.
+fn valid_flag_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.starts_with(|c: char| c.is_ascii_lowercase())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+fn intern(s: &str) -> &'static str {
+    if let Some(&k) = registry().ids.get(s) {
+        return k;
+    }
+    let mut r = registry_mut();
+    if let Some(&k) = r.ids.get(s) {
+        return k;
+    }
+    let k: &'static str = Box::leak(s.to_owned().into_boxed_str());
+    r.ids.insert(k);
+    k
 }
 
 impl FlagId {
@@ -216,16 +284,69 @@ impl FlagId {
             FlagId::SlowFirstResponse => "slow_first_response",
             FlagId::SlowResponse => "slow_response",
             FlagId::NoSpeech => "no_speech",
+            FlagId::Custom(c) => c.as_str(),
+        }
+    }
+
+    fn builtin(s: &str) -> Option<FlagId> {
+        FlagId::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// Declares a pack's own flag category (or updates the declaration
+    /// when a pack is edited). Fails for a built-in id or a malformed one.
+    pub fn declare(id: &str, info: FlagInfo) -> Result<FlagId, String> {
+        if FlagId::builtin(id).is_some() {
+            return Err(format!(
+                "flag {id:?} is built in; declare only new categories"
+            ));
+        }
+        if !valid_flag_id(id) {
+            return Err(format!(
+                "flag id {id:?} must be lower-case letters, digits and '_', starting with a letter (at most 64)"
+            ));
+        }
+        let k = intern(id);
+        registry_mut().declared.insert(k, info);
+        Ok(FlagId::Custom(CustomFlag(k)))
+    }
+
+    /// The pack declarations loaded so far, for labels and filters.
+    pub fn declared() -> Vec<(FlagId, FlagInfo)> {
+        registry()
+            .declared
+            .iter()
+            .map(|(k, v)| (FlagId::Custom(CustomFlag(k)), v.clone()))
+            .collect()
+    }
+
+    /// A pack-declared flag's declaration; `None` for built-ins and for
+    /// custom ids read from stored results that no loaded pack declares.
+    pub fn info(self) -> Option<FlagInfo> {
+        match self {
+            FlagId::Custom(c) => registry().declared.get(c.as_str()).cloned(),
+            _ => None,
         }
     }
 
     /// Customer-side risk signals: they route a conversation to compliance
     /// but are not the agent's fault by themselves.
     pub fn is_customer_risk(self) -> bool {
-        matches!(
-            self,
-            FlagId::CustomerAnger | FlagId::ComplaintThreat | FlagId::ChurnRisk
-        )
+        match self {
+            FlagId::CustomerAnger | FlagId::ComplaintThreat | FlagId::ChurnRisk => true,
+            FlagId::Custom(_) => self.info().is_some_and(|i| i.customer_side),
+            _ => false,
+        }
+    }
+
+    /// Any well-formed id, built in or not: what stored results and
+    /// exchanged messages carry (a pack that declared it may not be loaded
+    /// in this process).
+    pub fn read(s: &str) -> Result<FlagId, String> {
+        match FlagId::builtin(s) {
+            Some(f) => Ok(f),
+            None if valid_flag_id(s) => Ok(FlagId::Custom(CustomFlag(intern(s)))),
+            None => Err(format!("malformed flag id {s:?}")),
+        }
     }
 }
 
@@ -235,13 +356,33 @@ impl fmt::Display for FlagId {
     }
 }
 
+/// A flag id as written by a person (a pack, a scorecard, a filter): a
+/// built-in id or one a loaded pack declares.
 impl FromStr for FlagId {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        FlagId::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| format!("unknown flag id {s:?}"))
+        if let Some(f) = FlagId::builtin(s) {
+            return Ok(f);
+        }
+        if let Some(&k) = registry().declared.keys().find(|k| **k == s) {
+            return Ok(FlagId::Custom(CustomFlag(k)));
+        }
+        Err(format!(
+            "unknown flag id {s:?} (not built in, and no rule pack declares it in [[flags]])"
+        ))
+    }
+}
+
+impl Serialize for FlagId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for FlagId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        FlagId::read(&s).map_err(serde::de::Error::custom)
     }
 }
 
@@ -292,5 +433,38 @@ mod tests {
             assert_eq!(f.as_str().parse::<FlagId>().unwrap(), f);
         }
         assert!("greeting".parse::<FlagId>().is_err());
+    }
+
+    #[test]
+    fn packs_declare_their_own_flags() {
+        let info = FlagInfo {
+            label_zh: "营销合规",
+            label_en: "Marketing compliance",
+            severity: Severity::Major,
+            customer_side: false,
+        };
+        assert!("ids_test_marketing".parse::<FlagId>().is_err());
+        // Stored results may carry it before any pack declares it.
+        let read: FlagId = serde_json::from_str("\"ids_test_marketing\"").unwrap();
+        assert_eq!(read.info(), None);
+        let f = FlagId::declare("ids_test_marketing", info.clone()).unwrap();
+        assert_eq!(f, read);
+        assert_eq!(f.as_str(), "ids_test_marketing");
+        assert_eq!("ids_test_marketing".parse::<FlagId>().unwrap(), f);
+        assert_eq!(f.info(), Some(info.clone()));
+        assert!(!f.is_customer_risk());
+        assert_eq!(serde_json::to_string(&f).unwrap(), "\"ids_test_marketing\"");
+        assert!(FlagId::declare("closing_missing", info.clone()).is_err());
+        assert!(FlagId::declare("Bad Id", info.clone()).is_err());
+        assert!(serde_json::from_str::<FlagId>("\"Bad Id\"").is_err());
+        let side = FlagId::declare(
+            "ids_test_refund_push",
+            FlagInfo {
+                customer_side: true,
+                ..info
+            },
+        )
+        .unwrap();
+        assert!(side.is_customer_risk());
     }
 }

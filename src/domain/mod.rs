@@ -13,7 +13,8 @@ pub use finding::{
     Analysis, Diagnostic, Evidence, Flag, IntentMatch, Polarity, Sentiment, TurnNote,
 };
 pub use ids::{
-    AgentId, FlagId, JobId, Language, LanguageChoice, PiiKind, RuleId, Severity, Speaker,
+    AgentId, CustomFlag, FlagId, FlagInfo, JobId, Language, LanguageChoice, PiiKind, RuleId,
+    Severity, Speaker,
 };
 pub use job::{
     Agent, CallJob, ChannelMap, ChatJob, Csat, Job, JobHeader, Medium, Message, Metadata, Recording,

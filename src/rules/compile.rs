@@ -20,17 +20,38 @@ pub(super) fn rule(
     r: RuleFile,
     matching: &MatchOptions,
     approximate_default: bool,
+    declared: &HashMap<FlagId, Severity>,
 ) -> Result<Rule, PackError> {
     let flag: FlagId = r
         .flag
         .get_ref()
         .parse()
         .map_err(|e: String| src.err_at(r.flag.span(), e))?;
-    let severity: Severity = r
-        .severity
-        .get_ref()
-        .parse()
-        .map_err(|e: String| src.err_at(r.severity.span(), e))?;
+    if matches!(flag, FlagId::Custom(_)) && !declared.contains_key(&flag) {
+        return Err(src.err_at(
+            r.flag.span(),
+            format!(
+                "flag {:?} is not built in and this pack does not declare it in [[flags]]",
+                r.flag.get_ref()
+            ),
+        ));
+    }
+    let severity: Severity = match (&r.severity, declared.get(&flag)) {
+        (Some(s), _) => s
+            .get_ref()
+            .parse()
+            .map_err(|e: String| src.err_at(s.span(), e))?,
+        (None, Some(s)) => *s,
+        (None, None) => {
+            return Err(src.err_at(
+                r.id.span(),
+                format!(
+                    "rule {:?} has no severity (only rules raising a flag the pack declares may leave it out)",
+                    r.id.get_ref()
+                ),
+            ))
+        }
+    };
     let rid = r.id.get_ref().clone();
     let valid_id = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
     if rid.is_empty() || !rid.chars().all(valid_id) {

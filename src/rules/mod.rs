@@ -88,6 +88,9 @@ struct PackFile {
     pack: PackHeader,
     #[serde(default)]
     matching: MatchingFile,
+    /// The pack's own flag categories.
+    #[serde(default)]
+    flags: Vec<FlagFile>,
     #[serde(default)]
     rules: Vec<RuleFile>,
     #[serde(default)]
@@ -130,13 +133,28 @@ struct MatchingFile {
     approximate_min_length: Option<Spanned<usize>>,
 }
 
+/// `[[flags]]`: a flag category the pack adds to the built-in ones.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FlagFile {
+    id: Spanned<String>,
+    label_zh: String,
+    label_en: String,
+    severity: Spanned<String>,
+    /// A customer-side risk signal rather than the agent's fault.
+    #[serde(default)]
+    customer_side: bool,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RuleFile {
     id: Spanned<String>,
     kind: Spanned<String>,
     flag: Spanned<String>,
-    severity: Spanned<String>,
+    /// May be left out when the flag is one the pack declares with a
+    /// severity.
+    severity: Option<Spanned<String>>,
     message: String,
     coaching: String,
     #[serde(default = "yes")]
@@ -449,6 +467,7 @@ impl RulePack {
         let matching = matching_options(&src, &file.matching, language)?;
         let approximate_default = file.matching.approximate.unwrap_or(true);
         let vocabulary = vocabulary(&src, &file.asr.vocabulary)?;
+        let declared = declare_flags(&src, &file.flags)?;
         let mut rules = Vec::new();
         let mut seen = HashSet::new();
         for r in file.rules {
@@ -461,7 +480,13 @@ impl RulePack {
             if !r.enabled {
                 continue;
             }
-            rules.push(compile::rule(&src, r, &matching, approximate_default)?);
+            rules.push(compile::rule(
+                &src,
+                r,
+                &matching,
+                approximate_default,
+                &declared,
+            )?);
         }
         let mut intents = Vec::new();
         for i in file.intents {
@@ -496,6 +521,49 @@ impl RulePack {
             vocabulary,
         })
     }
+}
+
+/// `[[flags]]` → the pack's own flag ids, declared for the process (so
+/// scorecards, the evaluation scheme, reports and the page know them), with
+/// their severities.
+fn declare_flags(
+    src: &SourceFile,
+    flags: &[FlagFile],
+) -> Result<HashMap<FlagId, Severity>, PackError> {
+    let mut out = HashMap::new();
+    for f in flags {
+        let severity: Severity = f
+            .severity
+            .get_ref()
+            .parse()
+            .map_err(|e: String| src.err_at(f.severity.span(), e))?;
+        let (zh, en) = (f.label_zh.trim(), f.label_en.trim());
+        if zh.is_empty() || en.is_empty() {
+            return Err(src.err_at(
+                f.id.span(),
+                format!("flag {:?} needs both label_zh and label_en", f.id.get_ref()),
+            ));
+        }
+        let info = crate::domain::FlagInfo {
+            label_zh: leak(zh),
+            label_en: leak(en),
+            severity,
+            customer_side: f.customer_side,
+        };
+        let id = FlagId::declare(f.id.get_ref(), info).map_err(|e| src.err_at(f.id.span(), e))?;
+        if out.insert(id, severity).is_some() {
+            return Err(src.err_at(
+                f.id.span(),
+                format!("flag {:?} is declared twice", f.id.get_ref()),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// Labels live as long as the process (a pack is loaded a few times).
+fn leak(s: &str) -> &'static str {
+    Box::leak(s.to_owned().into_boxed_str())
 }
 
 /// A pack folder held open, and a path that reaches it through the handle

@@ -1,5 +1,6 @@
 //! Names for people, in Chinese and English, that the page shows instead
-//! of flag ids: the report's wording, so page and report agree.
+//! of flag ids: the report's wording, so page and report agree; flags the
+//! loaded packs declare come with their packs' labels.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +25,7 @@ pub(super) async fn labels(_user: User) -> Json<LabelsDto> {
                 l.as_str(),
                 FlagId::ALL
                     .into_iter()
+                    .chain(FlagId::declared().into_iter().map(|(f, _)| f))
                     .map(|f| (f.as_str(), flag_label(f, l)))
                     .collect(),
             )
