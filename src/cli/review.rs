@@ -20,6 +20,8 @@ pub enum Format {
     Csv,
     Json,
     Html,
+    /// An Excel workbook, one sheet per table; needs `--out`.
+    Xlsx,
 }
 
 #[derive(Debug, Args)]
@@ -89,11 +91,9 @@ pub struct ServeArgs {
 }
 
 pub async fn report(cfg: Config, a: ReportArgs) -> Result<i32> {
-    let scheme_path = a.scheme.clone().unwrap_or_else(|| cfg.evaluation.clone());
-    let scheme = Scheme::load(&scheme_path)?;
-    let period = Period::parse(&a.period, scheme.utc_offset).map_err(anyhow::Error::msg)?;
-    // Rule packs give rule names, coaching text and exact rescoring; a
-    // report still works without them.
+    // Rule packs give rule names, coaching text, exact rescoring and the
+    // flags they declare (which the scheme may name); a report still works
+    // without them.
     let packs = match PackSet::load(&cfg.rules) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -101,6 +101,9 @@ pub async fn report(cfg: Config, a: ReportArgs) -> Result<i32> {
             None
         }
     };
+    let scheme_path = a.scheme.clone().unwrap_or_else(|| cfg.evaluation.clone());
+    let scheme = Scheme::load(&scheme_path)?;
+    let period = Period::parse(&a.period, scheme.utc_offset).map_err(anyhow::Error::msg)?;
     let store = Store::connect(&cfg.database).await?;
     let mut inputs = report::load(&store, &scheme, &period).await?;
     store.close().await;
@@ -119,15 +122,20 @@ pub async fn report(cfg: Config, a: ReportArgs) -> Result<i32> {
         },
     );
     let lang = a.lang.unwrap_or(Language::En);
-    let text = match a.format {
-        Format::Table => report::render::table(&r, lang),
-        Format::Csv => report::render::csv(&r),
-        Format::Json => report::render::json(&r),
-        Format::Html => report::html::page(&r, lang),
+    let bytes = match a.format {
+        Format::Table => report::render::table(&r, lang).into_bytes(),
+        Format::Csv => report::render::csv(&r).into_bytes(),
+        Format::Json => report::render::json(&r).into_bytes(),
+        Format::Html => report::html::page(&r, lang).into_bytes(),
+        Format::Xlsx if a.out.is_none() => {
+            anyhow::bail!("--format xlsx writes a binary file: give it with --out FILE.xlsx")
+        }
+        Format::Xlsx => report::xlsx::workbook(&r, lang)
+            .map_err(|e| anyhow::anyhow!("building the workbook: {e}"))?,
     };
     match &a.out {
         Some(p) => {
-            std::fs::write(p, text).with_context(|| format!("writing {}", p.display()))?;
+            std::fs::write(p, bytes).with_context(|| format!("writing {}", p.display()))?;
             eprintln!(
                 "callqa: report for {} ({} agents, {} contacts) written to {}",
                 r.period.label,
@@ -136,7 +144,12 @@ pub async fn report(cfg: Config, a: ReportArgs) -> Result<i32> {
                 p.display()
             );
         }
-        None => print!("{text}"),
+        None => {
+            use std::io::Write;
+            std::io::stdout()
+                .write_all(&bytes)
+                .context("writing the report")?;
+        }
     }
     Ok(0)
 }

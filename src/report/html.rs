@@ -270,47 +270,17 @@ fn agents_chart(r: &Report, w: &Words) -> String {
 }
 
 fn kpi_cells(k: &Kpis) -> String {
-    [
-        k.contacts.to_string(),
-        num(k.avg_score, 1),
-        pct(k.pass_rate),
-        k.violations.to_string(),
-        pct(k.complaint_rate),
-        num(k.first_response_chat_s, 1),
-        num(k.first_response_call_s, 1),
-        num(k.avg_response_s, 1),
-        num(k.aht_s, 0),
-        pct(k.silence_share),
-        num(k.csat, 2),
-        pct(k.fcr_rate),
-        pct(k.resolution_rate),
-        num(k.sentiment_change, 2),
-    ]
-    .iter()
-    .map(|c| format!("<td class=\"n\">{}</td>", esc(c)))
-    .collect()
+    super::render::kpi_cells(k)
+        .iter()
+        .map(|c| format!("<td class=\"n\">{}</td>", esc(c)))
+        .collect()
 }
 
 fn kpi_heads(w: &Words) -> String {
-    [
-        w.contacts,
-        w.qa_score,
-        w.pass_rate,
-        w.violations,
-        w.complaint_rate,
-        w.frt_chat,
-        w.frt_call,
-        w.art,
-        w.aht,
-        w.silence,
-        w.csat,
-        w.fcr,
-        w.resolution,
-        w.sentiment,
-    ]
-    .iter()
-    .map(|h| format!("<th>{}</th>", esc(h)))
-    .collect()
+    super::render::kpi_heads(w)
+        .iter()
+        .map(|h| format!("<th>{}</th>", esc(h)))
+        .collect()
 }
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,'Noto Sans CJK SC','Microsoft YaHei',sans-serif;margin:24px;color:#222}\

@@ -80,6 +80,10 @@ pub struct Kpis {
     #[serde(serialize_with = "opt_round::<2, _>")]
     pub csat: Option<f64>,
     pub csat_responses: usize,
+    /// Mean predicted satisfaction (1–5, the text models' estimate from
+    /// the conversation; every analysed contact has one, surveyed or not).
+    #[serde(serialize_with = "opt_round::<2, _>")]
+    pub predicted_csat: Option<f64>,
     /// First-contact resolution rate, 0–1, over contacts with a customer id.
     #[serde(serialize_with = "opt_round::<4, _>")]
     pub fcr_rate: Option<f64>,
@@ -162,6 +166,7 @@ impl Kpis {
         let csat: Vec<f64> = all.iter().filter_map(|c| c.csat5()).collect();
         k.csat_responses = csat.len();
         k.csat = mean(csat);
+        k.predicted_csat = mean(all.iter().filter_map(|c| c.predicted_csat));
         let fcr: Vec<bool> = all.iter().filter_map(|c| c.fcr).collect();
         k.fcr_contacts = fcr.len();
         k.fcr_rate = rate(fcr.iter().filter(|x| **x).count(), fcr.len());

@@ -27,6 +27,7 @@ pub struct Words {
     pub aht: &'static str,
     pub silence: &'static str,
     pub csat: &'static str,
+    pub predicted_csat: &'static str,
     pub fcr: &'static str,
     pub resolution: &'static str,
     pub sentiment: &'static str,
@@ -77,6 +78,7 @@ pub const EN: Words = Words {
     aht: "AHT (s)",
     silence: "Silence",
     csat: "CSAT (/5)",
+    predicted_csat: "Pred. CSAT",
     fcr: "FCR",
     resolution: "Resolved",
     sentiment: "Sentiment Δ",
@@ -127,6 +129,7 @@ pub const ZH: Words = Words {
     aht: "平均处理时长(秒)",
     silence: "静音占比",
     csat: "满意度(/5)",
+    predicted_csat: "预测满意度",
     fcr: "一次解决率",
     resolution: "解决率",
     sentiment: "情绪变化",
@@ -163,10 +166,16 @@ pub fn words(lang: Language) -> &'static Words {
     }
 }
 
-/// A flag's name for people.
+/// A flag's name for people: a pack-declared flag's own label, or its id
+/// where no loaded pack declares it.
 pub fn flag_label(f: FlagId, lang: Language) -> &'static str {
     use FlagId::*;
     match (lang, f) {
+        (_, Custom(c)) => match (f.info(), lang) {
+            (Some(i), Language::Zh) => i.label_zh,
+            (Some(i), Language::En) => i.label_en,
+            (None, _) => c.as_str(),
+        },
         (Language::En, GreetingMissing) => "Greeting missing",
         (Language::En, ClosingMissing) => "Closing missing",
         (Language::En, ScriptMissing) => "Required script item missing",

@@ -20,6 +20,7 @@ pub mod labels;
 pub mod period;
 pub mod render;
 pub mod scheme;
+pub mod xlsx;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -163,6 +164,8 @@ pub struct Contact {
     /// First-contact resolution, set when the report sees later contacts.
     pub fcr: Option<bool>,
     pub sentiment_change: Option<f64>,
+    /// The model's predicted satisfaction, 1–5 (`metrics.predicted_csat`).
+    pub predicted_csat: Option<f64>,
 }
 
 impl Contact {
@@ -255,6 +258,7 @@ impl Contact {
                 (Some(a), Some(b)) => Some(b - a),
                 _ => None,
             },
+            predicted_csat: m.predicted_csat.filter(|x| x.is_finite()),
         }
     }
 }
@@ -470,6 +474,36 @@ pub struct Report {
     /// Results rescored from stored deductions because their scorecard is
     /// not loaded (see `rescore`).
     pub rescored_without_scorecard: usize,
+    /// Every contact in scope (for one agent, only theirs), for the
+    /// spreadsheet's detail sheets; not in the JSON.
+    #[serde(skip)]
+    pub contacts: Vec<ContactLine>,
+}
+
+/// One contact of a report, with the flags that count and their first
+/// evidence (already masked, as stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContactLine {
+    pub job_id: String,
+    pub agent_id: String,
+    pub agent_name: Option<String>,
+    pub team: Option<String>,
+    pub kind: JobKind,
+    pub language: Language,
+    /// Local time, `YYYY-MM-DD HH:MM`.
+    pub started: Option<String>,
+    pub score: f64,
+    pub passed: bool,
+    pub scoreable: bool,
+    pub unscoreable_reason: Option<String>,
+    /// CSAT on a 0–5 scale.
+    pub csat5: Option<f64>,
+    /// The model's predicted satisfaction, 1–5.
+    pub predicted_csat: Option<f64>,
+    pub resolved: Option<bool>,
+    pub fcr: Option<bool>,
+    pub fatal: bool,
+    pub flags: Vec<CountedFlag>,
 }
 
 /// What a report is made from.
@@ -851,6 +885,29 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
         })
         .filter(|n| o.agent.is_none_or(|a| n.agent_id == a))
         .collect();
+    let contact_lines = scope
+        .iter()
+        .filter(|c| o.agent.is_none_or(|a| c.agent_id == a))
+        .map(|c| ContactLine {
+            job_id: c.job_id.clone(),
+            agent_id: c.agent_id.clone(),
+            agent_name: c.agent_name.clone(),
+            team: c.team.clone(),
+            kind: c.kind,
+            language: c.language,
+            started: c.started.map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
+            score: c.score,
+            passed: c.passed,
+            scoreable: c.scoreable,
+            unscoreable_reason: c.unscoreable_reason.clone(),
+            csat5: c.csat5(),
+            predicted_csat: c.predicted_csat,
+            resolved: c.resolved,
+            fcr: c.fcr,
+            fatal: !c.fatal.is_empty(),
+            flags: c.flags.clone(),
+        })
+        .collect();
     let placed_by_processing_time = scope.iter().filter(|c| c.started_is_processed).count();
     let overall = Kpis::of(scope.iter().copied());
     let dismissed_flags = scope.iter().map(|c| c.dismissed).sum();
@@ -880,6 +937,7 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
         placed_by_processing_time,
         dismissed_flags,
         rescored_without_scorecard: without_card,
+        contacts: contact_lines,
     }
 }
 
@@ -984,6 +1042,7 @@ pub(crate) mod tests {
             resolved: None,
             fcr: None,
             sentiment_change: None,
+            predicted_csat: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Text forms of a report: a terminal table (teams, agents, coaching), CSV
 //! (one row per team and per agent, for spreadsheets and payroll) and JSON
-//! (the whole report). The HTML page is in `html`.
+//! (the whole report). The HTML page is in `html`, the spreadsheet in
+//! `xlsx` (which shares the team and agent table with the CSV).
 
 use std::fmt::Write;
 
@@ -39,8 +40,9 @@ fn pad(s: &str, width: usize, right: bool) -> String {
     }
 }
 
-/// The KPI cells shared by team and agent rows.
-fn kpi_cells(k: &Kpis) -> Vec<String> {
+/// The KPI cells shared by team and agent rows (the table and the HTML
+/// page).
+pub(super) fn kpi_cells(k: &Kpis) -> Vec<String> {
     vec![
         k.contacts.to_string(),
         num(k.avg_score, 1),
@@ -53,13 +55,14 @@ fn kpi_cells(k: &Kpis) -> Vec<String> {
         num(k.aht_s, 0),
         pct(k.silence_share),
         num(k.csat, 2),
+        num(k.predicted_csat, 2),
         pct(k.fcr_rate),
         pct(k.resolution_rate),
         num(k.sentiment_change, 2),
     ]
 }
 
-fn kpi_heads(w: &Words) -> Vec<&'static str> {
+pub(super) fn kpi_heads(w: &Words) -> Vec<&'static str> {
     vec![
         w.contacts,
         w.qa_score,
@@ -72,6 +75,7 @@ fn kpi_heads(w: &Words) -> Vec<&'static str> {
         w.aht,
         w.silence,
         w.csat,
+        w.predicted_csat,
         w.fcr,
         w.resolution,
         w.sentiment,
@@ -267,7 +271,7 @@ fn opt(v: Option<f64>) -> String {
 }
 
 /// CSV columns: machine name, English and Chinese heading.
-const CSV_COLUMNS: [(&str, &str); 33] = [
+const CSV_COLUMNS: [(&str, &str); 34] = [
     ("level", "层级"),
     ("team", "班组"),
     ("agent_id", "坐席工号"),
@@ -287,6 +291,7 @@ const CSV_COLUMNS: [(&str, &str); 33] = [
     ("silence_share", "静音占比"),
     ("csat5", "满意度(/5)"),
     ("csat_responses", "满意度回复数"),
+    ("predicted_csat5", "预测满意度(/5)"),
     ("fcr_rate", "一次解决率"),
     ("resolution_rate", "解决率"),
     ("sentiment_change", "情绪变化"),
@@ -306,97 +311,120 @@ const CSV_COLUMNS: [(&str, &str); 33] = [
 /// A byte-order mark, so Excel (on Chinese Windows too) reads UTF-8.
 pub const BOM: &str = "\u{feff}";
 
-/// One header line (in the report's language: `lang`, English by
-/// default), then a row per team and per agent; starts with a UTF-8 BOM.
-pub fn csv(r: &Report) -> String {
+/// A cell of the team and agent table: text, or a number (empty when
+/// there is none), so a spreadsheet gets numbers it can sum.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Num(Option<f64>),
+}
+
+impl Cell {
+    fn text(s: impl Into<String>) -> Cell {
+        Cell::Text(s.into())
+    }
+    fn count(n: usize) -> Cell {
+        Cell::Num(Some(n as f64))
+    }
+    fn csv(&self) -> String {
+        match self {
+            Cell::Text(s) => csv_cell(s),
+            Cell::Num(v) => opt(*v),
+        }
+    }
+}
+
+/// The team and agent table of the CSV and of the spreadsheet: headings in
+/// the report's language (English by default), a row per team, then per
+/// agent.
+pub fn summary_table(r: &Report) -> (Vec<&'static str>, Vec<Vec<Cell>>) {
     let zh = r.lang == Some(Language::Zh);
-    let mut out = String::from(BOM);
-    out.push_str(
-        &CSV_COLUMNS
-            .iter()
-            .map(|(en, cn)| if zh { *cn } else { *en })
-            .collect::<Vec<_>>()
-            .join(","),
-    );
-    out.push('\n');
-    let kcells = |k: &Kpis| -> Vec<String> {
+    let heads = CSV_COLUMNS
+        .iter()
+        .map(|(en, cn)| if zh { *cn } else { *en })
+        .collect();
+    let kcells = |k: &Kpis| -> Vec<Cell> {
         vec![
-            k.contacts.to_string(),
-            opt(k.avg_score),
-            opt(k.pass_rate),
-            k.violations.to_string(),
-            opt(k.complaint_rate),
-            opt(k.first_response_chat_s),
-            opt(k.first_response_call_s),
-            opt(k.avg_response_s),
-            opt(k.handle_time_s),
-            opt(k.after_call_work_s),
-            opt(k.aht_s),
-            opt(k.silence_share),
-            opt(k.csat),
-            k.csat_responses.to_string(),
-            opt(k.fcr_rate),
-            opt(k.resolution_rate),
-            opt(k.sentiment_change),
+            Cell::count(k.contacts),
+            Cell::Num(k.avg_score),
+            Cell::Num(k.pass_rate),
+            Cell::count(k.violations),
+            Cell::Num(k.complaint_rate),
+            Cell::Num(k.first_response_chat_s),
+            Cell::Num(k.first_response_call_s),
+            Cell::Num(k.avg_response_s),
+            Cell::Num(k.handle_time_s),
+            Cell::Num(k.after_call_work_s),
+            Cell::Num(k.aht_s),
+            Cell::Num(k.silence_share),
+            Cell::Num(k.csat),
+            Cell::count(k.csat_responses),
+            Cell::Num(k.predicted_csat),
+            Cell::Num(k.fcr_rate),
+            Cell::Num(k.resolution_rate),
+            Cell::Num(k.sentiment_change),
         ]
     };
-    let mut push = |row: Vec<String>| {
-        out.push_str(
-            &row.iter()
-                .map(|c| csv_cell(c))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push('\n');
-    };
+    let blank = || Cell::text("");
+    let mut rows = Vec::new();
     for t in &r.teams {
         let mut row = vec![
-            "team".to_owned(),
-            t.team.clone().unwrap_or_default(),
-            String::new(),
-            String::new(),
-            String::new(),
+            Cell::text("team"),
+            Cell::text(t.team.clone().unwrap_or_default()),
+            blank(),
+            blank(),
+            blank(),
         ];
         row.extend(kcells(&t.kpis));
         row.extend([
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            opt(t.avg_composite),
+            Cell::Num(None),
+            Cell::Num(None),
+            Cell::Num(None),
+            Cell::Num(None),
         ]);
-        row.extend([String::new(), String::new(), String::new()]);
-        row.extend([String::new(), String::new(), t.kpis.unscoreable.to_string()]);
-        push(row);
+        row.push(Cell::Num(t.avg_composite));
+        row.extend([Cell::Num(None), blank(), Cell::Num(None), blank(), blank()]);
+        row.push(Cell::count(t.kpis.unscoreable));
+        rows.push(row);
     }
     for a in &r.agents {
         let c = &a.composite;
         let mut row = vec![
-            "agent".to_owned(),
-            a.team.clone().unwrap_or_default(),
-            a.agent_id.clone(),
-            a.name.clone().unwrap_or_default(),
-            a.role.clone().unwrap_or_default(),
+            Cell::text("agent"),
+            Cell::text(a.team.clone().unwrap_or_default()),
+            Cell::text(a.agent_id.clone()),
+            Cell::text(a.name.clone().unwrap_or_default()),
+            Cell::text(a.role.clone().unwrap_or_default()),
         ];
         row.extend(kcells(&a.kpis));
         row.extend([
-            opt(c.common),
-            opt(c.role_score),
-            opt(c.data),
-            opt(c.supervisor),
-            opt(c.total),
+            Cell::Num(c.common),
+            Cell::Num(c.role_score),
+            Cell::Num(c.data),
+            Cell::Num(c.supervisor),
+            Cell::Num(c.total),
+            Cell::Num(a.rank.map(|r| r as f64)),
+            Cell::text(a.grade.clone().unwrap_or_default()),
+            Cell::Num(a.bonus),
+            Cell::text(a.graded_by.as_str()),
+            Cell::text(a.grade_note.clone().unwrap_or_default()),
+            Cell::count(a.kpis.unscoreable),
         ]);
-        row.extend([
-            a.rank.map(|r| r.to_string()).unwrap_or_default(),
-            a.grade.clone().unwrap_or_default(),
-            opt(a.bonus),
-        ]);
-        row.extend([
-            a.graded_by.as_str().to_owned(),
-            a.grade_note.clone().unwrap_or_default(),
-            a.kpis.unscoreable.to_string(),
-        ]);
-        push(row);
+        rows.push(row);
+    }
+    (heads, rows)
+}
+
+/// One header line (in the report's language: `lang`, English by
+/// default), then a row per team and per agent; starts with a UTF-8 BOM.
+pub fn csv(r: &Report) -> String {
+    let (heads, rows) = summary_table(r);
+    let mut out = String::from(BOM);
+    out.push_str(&heads.join(","));
+    out.push('\n');
+    for row in rows {
+        out.push_str(&row.iter().map(Cell::csv).collect::<Vec<_>>().join(","));
+        out.push('\n');
     }
     out
 }

@@ -16,6 +16,8 @@ pub(super) enum ReportFormat {
     Json,
     Html,
     Csv,
+    /// An Excel workbook (`report::xlsx`).
+    Xlsx,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +87,8 @@ pub(super) fn own_figures(r: &mut report::Report, inputs: &report::Inputs, agent
     r.teams.clear();
     r.trend.clear();
     r.agents.retain(|a| a.agent_id == agent);
+    r.contacts.retain(|c| c.agent_id == agent);
+    r.unscoreable.retain(|u| u.agent_id == agent);
     r.overall = r.agents.first().map(|a| a.kpis.clone()).unwrap_or_default();
     let own_jobs: std::collections::BTreeSet<&str> = inputs
         .results
@@ -118,5 +122,22 @@ fn render(r: &report::Report, format: ReportFormat, lang: Language) -> Response 
             report::html::page(r, lang),
         )
             .into_response(),
+        ReportFormat::Xlsx => match report::xlsx::workbook(r, lang) {
+            Ok(bytes) => (
+                [
+                    (
+                        header::CONTENT_TYPE,
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                    ),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"callqa-report.xlsx\"",
+                    ),
+                ],
+                bytes,
+            )
+                .into_response(),
+            Err(e) => ApiError::Internal(format!("building the workbook: {e}")).into_response(),
+        },
     }
 }
