@@ -972,6 +972,48 @@ impl Pipeline {
         Ok(())
     }
 
+    /// A late-metadata message (`intake::metadata_message`): applied to the
+    /// stored result(s) it names, with an audit entry (actor `queue`,
+    /// source the message's origin), as `callqa import` would. A job id or
+    /// ticket id with no stored result yet is a transient error: the CRM
+    /// may answer before the call is recognised, so the message is retried
+    /// and dead-lettered with its reason only when retries run out.
+    pub async fn run_metadata(
+        &self,
+        source: &str,
+        fields: serde_json::Map<String, serde_json::Value>,
+    ) -> Result<crate::report::import::ImportSummary, JobError> {
+        use crate::report::import::{self, ImportRow, Key};
+        let (key, patch) = import::row_of(&fields)
+            .map_err(|m| JobError::reject(Stage::Intake, format!("metadata message: {m}")))?;
+        let job_id = match &key {
+            Key::Job(j) => Some(j.clone()),
+            Key::Ticket(_) => None,
+        };
+        let rows = [ImportRow {
+            line: 1,
+            key: key.clone(),
+            patch,
+        }];
+        let summary = import::apply(&self.store, &rows, "queue", source)
+            .await
+            .map_err(|e| JobError::new(Stage::Store, &e).for_job(job_id.as_deref()))?;
+        if !summary.not_found.is_empty() {
+            let what = match &key {
+                Key::Job(j) => format!("job {j}"),
+                Key::Ticket(t) => format!("ticket {t}"),
+            };
+            return Err(JobError::retry(
+                Stage::Store,
+                format!("metadata message: no stored result for {what} (yet)"),
+            )
+            .for_job(job_id.as_deref()));
+        }
+        tracing::info!(%source, updated = summary.updated, unchanged = summary.unchanged,
+                       fields = ?summary.fields.keys().collect::<Vec<_>>(), "metadata message applied");
+        Ok(summary)
+    }
+
     /// Stores a failure record for a rejected job (a transient error is
     /// returned as it is, for a retry).
     pub async fn fail(&self, source: &str, e: JobError) -> Result<Outcome, JobError> {

@@ -434,6 +434,21 @@ async fn handle(shared: Arc<Shared>, publisher: Publisher, d: Delivery) {
         }
         return;
     }
+    // Late metadata (CSAT, resolution … from the CRM) for a stored result.
+    if let Some(fields) = crate::intake::metadata_message(d.body()) {
+        let applied = match fields {
+            Ok(f) => shared.pipeline.run_metadata(&source, f).await,
+            Err(e) => Err(JobError::new(Stage::Intake, &e)),
+        };
+        let action = match applied {
+            Ok(_) => Settle::Ack,
+            Err(e) => on_error(&shared, &d, &source, attempt, e).await,
+        };
+        if settle(&publisher, &d, &source, action).await {
+            shared.redeliveries.forget(&d);
+        }
+        return;
+    }
     let input = crate::intake::Input::Message {
         source: source.clone(),
         body: d.body().to_vec(),

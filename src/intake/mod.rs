@@ -88,6 +88,36 @@ pub fn parse_job(bytes: &[u8], opts: &IntakeOptions) -> Result<Job, (Option<Stri
     validate::job(wire, opts).map_err(|e| (id, e))
 }
 
+/// A queue message that carries late metadata for stored results instead
+/// of a job: `{"kind": "metadata", "job_id": "…", "csat": 5, …}`, with the
+/// keys of `callqa import` (`job_id` or `ticket_id`, `csat`, `resolved`,
+/// `first_contact_resolved`, `handle_time_s`, custom fields …). `None` for
+/// anything else (a job, or JSON that is no object: the job parser names
+/// what is wrong with it); the fields without `kind` otherwise.
+pub fn metadata_message(
+    bytes: &[u8],
+) -> Option<Result<serde_json::Map<String, serde_json::Value>, IntakeError>> {
+    #[derive(serde::Deserialize)]
+    struct KindOnly {
+        kind: Option<serde_json::Value>,
+    }
+    if bytes.len() > MAX_JOB_BYTES {
+        return None;
+    }
+    let k = serde_json::from_slice::<KindOnly>(bytes).ok()?;
+    if k.kind.as_ref().and_then(|k| k.as_str()) != Some("metadata") {
+        return None;
+    }
+    Some(
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(bytes)
+            .map(|mut m| {
+                m.remove("kind");
+                m
+            })
+            .map_err(|e| IntakeError::Json(e.to_string())),
+    )
+}
+
 /// Best-effort read of `"id"` from a job that failed to parse (also used
 /// by `callqa submit` to label messages without validating them).
 pub fn peek_id(bytes: &[u8]) -> Option<String> {
