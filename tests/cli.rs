@@ -105,7 +105,7 @@ fn analyzes_the_sample_chats_into_sqlite() {
     let slow = by_id(&results, "chat-zh-05");
     assert_eq!(slow["metrics"]["first_response_s"].as_f64(), Some(75.0));
     assert!(flag_rules(slow).contains(&"slow_response".to_owned()));
-    assert_eq!(slow["versions"]["rule_pack"], "callqa-default-zh@1.2.0");
+    assert_eq!(slow["versions"]["rule_pack"], "callqa-default-zh@1.3.0");
 
     // Stored: 12 rows; a second run stores nothing new.
     let listed = json_lines(&callqa(&db, &["results", "--json"]));
@@ -475,4 +475,170 @@ fn late_metadata_import_changes_kpis_and_grades_and_is_audited() {
     assert_eq!(changes["csat"], serde_json::json!([1.0, 5.0]));
     assert_eq!(changes["resolved"], serde_json::json!([false, true]));
     assert_eq!(changes["custom.product"], serde_json::json!([null, "退款"]));
+}
+
+/// A flag category the default packs declare (`[[flags]]`
+/// `marketing_compliance`, 营销合规): raised with the declared severity,
+/// counted by the scorecard, named in the report in the report's language.
+#[test]
+fn a_pack_declared_flag_reaches_the_result_the_score_and_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("qa.db");
+    let chat = |id: &str, lang: &str, agent: &str, words: [&str; 4]| {
+        serde_json::json!({
+            "id": id, "kind": "chat", "language": lang,
+            "agent": {"id": agent, "name": "Test", "team": "理财一组"},
+            "messages": [
+                {"speaker": "customer", "at": "2026-11-05T10:00:00+08:00", "text": words[0]},
+                {"speaker": "agent", "at": "2026-11-05T10:00:10+08:00", "text": words[1]},
+                {"speaker": "customer", "at": "2026-11-05T10:00:40+08:00", "text": words[2]},
+                {"speaker": "agent", "at": "2026-11-05T10:00:55+08:00", "text": words[3]},
+            ]
+        })
+    };
+    let jobs = dir.path().join("jobs");
+    std::fs::create_dir(&jobs).unwrap();
+    for (name, job) in [
+        (
+            "zh.json",
+            chat(
+                "fin-zh-01",
+                "zh",
+                "F001",
+                [
+                    "你好，我想了解一下这款理财产品",
+                    "您好，很高兴为您服务！这款产品稳赚不赔，年化收益很高。",
+                    "真的吗？那我考虑一下",
+                    "好的，请问还有其他可以帮您的吗？感谢您的来电，再见。",
+                ],
+            ),
+        ),
+        (
+            "en.json",
+            chat(
+                "fin-en-01",
+                "en",
+                "F002",
+                [
+                    "Hi, tell me about the savings plan",
+                    "Hello, thank you for calling. It is a risk-free investment with high returns.",
+                    "Sounds good, I will think about it",
+                    "Is there anything else I can help you with? Thank you for calling, goodbye.",
+                ],
+            ),
+        ),
+    ] {
+        std::fs::write(jobs.join(name), job.to_string()).unwrap();
+    }
+    let out = callqa(
+        &db,
+        &["analyze", jobs.to_str().unwrap(), "--json", "--rules-only"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = json_lines(&out);
+    for (id, said) in [
+        ("fin-zh-01", "稳赚不赔"),
+        ("fin-en-01", "risk-free investment"),
+    ] {
+        let r = by_id(&results, id);
+        let flags = r["flags"].as_array().unwrap();
+        let hit: Vec<&Value> = flags
+            .iter()
+            .filter(|f| f["id"] == "marketing_compliance")
+            .collect();
+        assert_eq!(hit.len(), 1, "{id}: {flags:?}");
+        assert_eq!(hit[0]["rule"], "marketing_claims");
+        assert_eq!(hit[0]["severity"], "critical", "the declared severity");
+        assert!(
+            hit[0]["evidence"][0]["text"]
+                .as_str()
+                .unwrap()
+                .contains(said),
+            "{}",
+            hit[0]
+        );
+        assert_eq!(flags.len(), 1, "{id}: only the marketing claim: {flags:?}");
+        // The scorecard item "marketing" takes 30 points of the compliance
+        // section (weight 30, so 30 of 100 overall).
+        assert_eq!(r["score"].as_f64(), Some(70.0), "{id}: {}", r["sections"]);
+        assert_eq!(r["passed"], false);
+    }
+
+    let report = |lang: &str, format: &str| {
+        let out = callqa(
+            &db,
+            &[
+                "report", "--period", "2026-11", "--lang", lang, "--format", format,
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let json: Value = serde_json::from_str(&report("zh", "json")).unwrap();
+    assert_eq!(
+        json["overall"]["violations_by_flag"]["marketing_compliance"].as_u64(),
+        Some(2),
+        "{}",
+        json["overall"]
+    );
+    let zh = report("zh", "html");
+    assert!(zh.contains("营销合规"), "the Chinese label in the chart");
+    let en = report("en", "html");
+    assert!(en.contains("Marketing compliance"), "the English label");
+
+    // The Excel export: a sheet per table, the flag with its evidence.
+    let xlsx = dir.path().join("report.xlsx");
+    let args = [
+        "report", "--period", "2026-11", "--lang", "zh", "--format", "xlsx",
+    ];
+    let out = callqa(&db, &args);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give it with --out FILE.xlsx"));
+    let mut with_out = args.to_vec();
+    with_out.extend(["--out", xlsx.to_str().unwrap()]);
+    let out = callqa(&db, &with_out);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(&xlsx).unwrap()).unwrap();
+    let mut part = |name: &str| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut s).unwrap();
+        s
+    };
+    let book = part("xl/workbook.xml");
+    for sheet in [
+        "班组与坐席",
+        "每周趋势",
+        "辅导建议",
+        "会话明细",
+        "标记明细",
+        "无法评分",
+    ] {
+        assert!(
+            book.contains(&format!("name=\"{sheet}\"")),
+            "{sheet}: {book}"
+        );
+    }
+    let strings = part("xl/sharedStrings.xml");
+    for s in [
+        "坐席工号",
+        "营销合规",
+        "marketing_claims",
+        "fin-zh-01",
+        "稳赚不赔",
+        "risk-free investment",
+    ] {
+        assert!(strings.contains(s), "{s} in the workbook");
+    }
 }

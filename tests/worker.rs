@@ -754,3 +754,76 @@ fn bad_messages_without_an_id_on_different_channels_get_a_record_each() {
         .iter()
         .all(|f| f.source.contains("#body-") && !f.source.contains("delivery-")));
 }
+
+/// Late metadata as a queue message (`"kind": "metadata"`, the keys of
+/// `callqa import`): applied to the stored result with an audit entry and
+/// acknowledged, personal data in a custom field masked. One for a job that
+/// is never stored is retried (the CRM may answer before the call is
+/// recognised), then dead-lettered with its reason; a bad value is
+/// rejected at once.
+#[test]
+fn metadata_messages_update_stored_results_and_unknown_jobs_are_dead_lettered() {
+    let env = Env::sqlite("metadata");
+    let id = format!("{}-1", env.prefix);
+    env.submit("jobs", &[chat_job(&id, false)]);
+    let mut w = env.worker(
+        "w",
+        &[
+            ("CALLQA_RETRY_ATTEMPTS", "2"),
+            ("CALLQA_RETRY_BACKOFF_MS", "100"),
+            ("CALLQA_RETRY_BACKOFF_MAX_MS", "200"),
+        ],
+    );
+    let store = env.store();
+    wait_until("the job stored", MINUTE, || {
+        block_on(store.result_exists(&id)).ok().filter(|x| *x)
+    });
+    let missing = format!("{}-never", env.prefix);
+    env.submit(
+        "metadata",
+        &[
+            serde_json::json!({"kind": "metadata", "job_id": id, "csat": 4.5,
+                               "resolved": "是", "callback": "call me on 13812345678"})
+            .to_string(),
+            serde_json::json!({"kind": "metadata", "job_id": missing, "csat": 2}).to_string(),
+            serde_json::json!({"kind": "metadata", "job_id": id, "csat": 9}).to_string(),
+        ],
+    );
+    wait_until("two dead letters", MINUTE, || {
+        (env.ready(&env.names().dead_queue) == 2).then_some(())
+    });
+    let r = block_on(store.get_result(&id)).unwrap().unwrap();
+    assert_eq!(r.metadata.csat, Some(4.5));
+    assert_eq!(r.metadata.resolved, Some(true));
+    let callback = &r.metadata.custom["callback"];
+    assert!(
+        !callback.contains("13812345678") && callback.contains("5678"),
+        "masked: {callback}"
+    );
+    let log = block_on(store.metadata_log(Some(&id))).unwrap();
+    assert_eq!(log.len(), 1, "{log:?}");
+    assert_eq!(log[0].actor, "queue");
+    assert_eq!(w.metric("callqa_jobs_retried_total"), 2.0);
+    assert!(w.terminate(MINUTE).success(), "{}", w.log());
+    assert!(!w.log().contains("13812345678"));
+    assert_eq!(
+        env.ready(&env.names().jobs),
+        0,
+        "the applied one acknowledged"
+    );
+
+    let dead = env.drain(&env.names().dead_queue);
+    let reason = |m: &Got| m.header(headers::REASON).to_owned();
+    let never = dead
+        .iter()
+        .find(|m| reason(m).contains(&format!("no stored result for job {missing}")))
+        .unwrap_or_else(|| panic!("{dead:?}"));
+    assert_eq!(never.header(headers::DISPOSITION), "retry");
+    assert_eq!(never.header(headers::ATTEMPT), "2");
+    let bad = dead
+        .iter()
+        .find(|m| reason(m).contains("csat"))
+        .unwrap_or_else(|| panic!("{dead:?}"));
+    assert_eq!(bad.header(headers::DISPOSITION), "reject");
+    assert_eq!(bad.header(headers::ATTEMPT), "0");
+}
