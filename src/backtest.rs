@@ -10,6 +10,11 @@
 //! speech timeline). Comparing against the edited pack's own baseline run,
 //! not against the stored flags, means a difference comes from the edit
 //! alone, not from what a re-run cannot see (sentiment, silences).
+//!
+//! Two callers: `callqa backtest` (an edited copy of the rules directory)
+//! and the review server's `POST /api/packs/{lang}/backtest` (one
+//! language's proposed files, before they are saved). Both read the
+//! period's contacts with `contacts_of` and compare with `run`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,7 +22,9 @@ use serde::Serialize;
 
 use crate::analyse::{self, Analyser, Subject};
 use crate::domain::{Conversation, Flag, JobId, Medium, Metadata};
+use crate::report::Period;
 use crate::rules::{PackSet, RulePack};
+use crate::store::{ResultFilter, Store, StoreError};
 use crate::wire::job::JobKind;
 use crate::wire::ResultWire;
 
@@ -91,6 +98,17 @@ pub fn conversation_of(r: &ResultWire) -> (Conversation, Metadata) {
         ..Metadata::default()
     };
     (conv, metadata)
+}
+
+/// The stored contacts a back-test of `period` runs over.
+pub async fn contacts_of(store: &Store, period: &Period) -> Result<Vec<ResultWire>, StoreError> {
+    store
+        .results_between(&ResultFilter {
+            since: Some(period.since_utc()),
+            until: Some(period.until_utc()),
+            ..Default::default()
+        })
+        .await
 }
 
 /// A pack with its rule analysers.

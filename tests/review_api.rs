@@ -85,6 +85,7 @@ async fn unauthenticated_requests_see_no_data() {
         "/api/flags",
         "/api/reports?period=2026-11",
         "/api/calibration",
+        "/api/calibration/sessions",
         "/api/users",
     ] {
         let r = anon.get(path).await;
@@ -92,6 +93,14 @@ async fn unauthenticated_requests_see_no_data() {
         assert_eq!(r.header("www-authenticate"), Some("Bearer"), "{path}");
         assert!(!r.text().contains("refund"), "{path}");
     }
+    let r = anon
+        .send(
+            "POST",
+            "/api/packs/en/backtest",
+            &json!({"rules": "", "scorecard": "", "period": "2026-11"}),
+        )
+        .await;
+    assert_eq!(r.status, 401, "{}", r.text());
     // A well-formed but unknown token, and junk.
     let fake = format!("cqa_{}", "0".repeat(64));
     for t in [fake.as_str(), "cqa_short", "'; DROP TABLE users; --"] {
@@ -1113,7 +1122,17 @@ async fn role_by_route_permission_matrix() {
             Some(json!({"name": "s", "jobs": ["call-1"]})),
             "nnYY",
         ),
+        ("GET", "/api/calibration/sessions".into(), None, "nYYY"),
+        ("GET", "/api/flags?offset=1&limit=1".into(), None, "YYYY"),
         ("GET", "/api/packs/en".into(), None, "nnnY"),
+        (
+            "POST",
+            "/api/packs/en/backtest".into(),
+            Some(
+                json!({"rules": pack["rules"], "scorecard": pack["scorecard"], "period": "2026-11"}),
+            ),
+            "nnnY",
+        ),
         ("GET", "/api/users".into(), None, "nnnY"),
         (
             "POST",
@@ -1487,5 +1506,340 @@ async fn a_calibration_session_is_blind_then_shows_agreement() {
         g["disagreements"],
         json!([{"job_id": "c-a1-2", "machine": true, "verdicts": [["qa-li", true], ["qa-wang", false]]}])
     );
+    w.stop().await;
+}
+
+/// Calibration sessions are listed for the review side, newest first,
+/// with their number of contacts and whether they are closed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calibration_sessions_are_listed_newest_first() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    let sup = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "boss", Role::Supervisor, None).await),
+    );
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    assert_eq!(
+        rev.get("/api/calibration/sessions").await.json(),
+        json!([]),
+        "no sessions yet"
+    );
+    let mut ids = Vec::new();
+    for (name, jobs) in [
+        ("October greeting", vec!["call-1"]),
+        ("November greeting", vec!["call-1", "c-a1-2", "c-a2-1"]),
+    ] {
+        let r = sup
+            .send(
+                "POST",
+                "/api/calibration/sessions",
+                &json!({"name": name, "jobs": jobs}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        ids.push(r.json()["id"].as_str().unwrap().to_owned());
+        // Creation times are kept to the millisecond.
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let r = sup
+        .send(
+            "POST",
+            &format!("/api/calibration/sessions/{}/close", ids[0]),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 204);
+    let list = rev.get("/api/calibration/sessions").await.json();
+    let rows: Vec<(&str, &str, i64, bool, &str)> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap(),
+                s["name"].as_str().unwrap(),
+                s["contacts"].as_i64().unwrap(),
+                s["closed"].as_bool().unwrap(),
+                s["created_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            (ids[1].as_str(), "November greeting", 3, false, "boss"),
+            (ids[0].as_str(), "October greeting", 1, true, "boss"),
+        ]
+    );
+    assert!(list[0]["created_at"].as_str().unwrap() > list[1]["created_at"].as_str().unwrap());
+    assert_eq!(list[0]["closed_at"], Value::Null);
+    assert!(list[1]["closed_at"].as_str().unwrap().starts_with("20"));
+    let one = rev.get("/api/calibration/sessions?limit=1").await.json();
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    assert_eq!(one[0]["id"], ids[1].as_str());
+    assert_eq!(
+        rev.get("/api/calibration/sessions?limit=0").await.status,
+        400
+    );
+    w.stop().await;
+}
+
+/// The first `version = "…"` of a rules.toml is its [pack] version.
+fn with_phrase(rules: &str, rule: &str, phrase: &str) -> String {
+    let at = rules
+        .find(&format!("id = \"{rule}\""))
+        .unwrap_or_else(|| panic!("no rule {rule}"));
+    let list = at + rules[at..].find("phrases = [").unwrap() + "phrases = [".len();
+    format!("{}\"{phrase}\", {}", &rules[..list], &rules[list..])
+}
+
+/// A proposed pack is back-tested over HTTP before it is saved: a phrase
+/// added to a copy of the default Chinese pack gains exactly the stored
+/// contacts whose agent says it, the answer is what `callqa backtest
+/// --json` computes for the same packs, nothing is written, and a pack
+/// that does not load is a 400 naming its file and line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposed_pack_is_backtested_before_it_is_saved() {
+    let w = world().await;
+    let p = pipeline(&w.store);
+    let mut chats: Vec<_> = std::fs::read_dir(repo().join("samples/chats"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    chats.sort();
+    let mut stored = Vec::new();
+    for f in &chats {
+        stored.push(run_chat(&p, std::fs::read_to_string(f).unwrap()).await);
+    }
+    let admin = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "root", Role::Admin, None).await),
+    );
+    let pack = admin.get("/api/packs/zh").await.json();
+    let (rules, card) = (
+        pack["rules"].as_str().unwrap().to_owned(),
+        pack["scorecard"].as_str().unwrap().to_owned(),
+    );
+    let phrase = "很高兴为您服务";
+    let edited = with_phrase(&rules, "buck_passing", phrase);
+    // Who says it and has no buck-passing flag yet, from the stored
+    // (redacted) results themselves.
+    let want: Vec<String> = {
+        let mut v: Vec<String> = stored
+            .iter()
+            .filter(|r| r.language.as_str() == "zh")
+            .filter(|r| r.flags.iter().all(|f| f.rule != "buck_passing"))
+            .filter(|r| {
+                r.turns
+                    .iter()
+                    .any(|t| t.speaker == callqa::domain::Speaker::Agent && t.text.contains(phrase))
+            })
+            .map(|r| r.job_id.clone())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(!want.is_empty(), "a sample chat's agent says {phrase}");
+
+    let r = admin
+        .send(
+            "POST",
+            "/api/packs/zh/backtest",
+            &json!({"rules": edited, "scorecard": card, "period": "2026-11"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let b = r.json();
+    assert_eq!(b["contacts"], stored.len());
+    assert_eq!(b["skipped"], 0);
+    let buck = b["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["rule"] == "buck_passing")
+        .unwrap();
+    assert_eq!(buck["gained"], json!(want));
+    assert_eq!(buck["lost"], json!([]));
+    assert_eq!(
+        buck["after"].as_u64().unwrap(),
+        buck["before"].as_u64().unwrap() + want.len() as u64
+    );
+    for r in b["rules"].as_array().unwrap() {
+        if r["rule"] != "buck_passing" {
+            assert_eq!((&r["gained"], &r["lost"]), (&json!([]), &json!([])), "{r}");
+        }
+    }
+    assert!(
+        b["after"]["avg_score"].as_f64().unwrap() < b["before"]["avg_score"].as_f64().unwrap(),
+        "{b}"
+    );
+    // The same answer as the command's: the library over a copy of the
+    // rules directory with the edited file.
+    let copy = w.dir.path().join("rules-edited");
+    copy_dir(&w.rules, &copy);
+    std::fs::write(copy.join("zh/rules.toml"), &edited).unwrap();
+    let stored_now = callqa::backtest::contacts_of(
+        &w.store,
+        &callqa::report::Period::parse(
+            "2026-11",
+            callqa::report::Scheme::load(&w.rules.join("evaluation.toml"))
+                .unwrap()
+                .utc_offset,
+        )
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    let lib = callqa::backtest::run(
+        &stored_now,
+        &callqa::rules::PackSet::load(&w.rules).unwrap(),
+        &callqa::rules::PackSet::load(&copy).unwrap(),
+    );
+    assert_eq!(b, serde_json::to_value(&lib).unwrap());
+
+    // Nothing was saved or left behind.
+    assert_eq!(
+        admin.get("/api/packs/zh").await.json()["rules"],
+        rules.as_str()
+    );
+    assert_eq!(
+        std::fs::read_to_string(w.rules.join("zh/rules.toml")).unwrap(),
+        rules
+    );
+    assert!(!w.rules.join("zh/rules.toml.bak").exists());
+    let left: Vec<String> = std::fs::read_dir(&w.rules)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+
+    // Broken packs: 400 with the file and line.
+    let anchor = "id = \"buck_passing\"\nkind = \"forbidden_phrase\"";
+    let at = rules
+        .find(anchor)
+        .expect("buck_passing's kind follows its id");
+    let line = rules[..at].matches('\n').count() + 2;
+    let broken = rules.replacen(anchor, "id = \"buck_passing\"\nkind = \"telepathy\"", 1);
+    let r = admin
+        .send(
+            "POST",
+            "/api/packs/zh/backtest",
+            &json!({"rules": broken, "scorecard": card, "period": "2026-11"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let msg = r.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        msg.starts_with(&format!(
+            "rules.toml:{line}: unknown rule kind \"telepathy\""
+        )),
+        "{msg}"
+    );
+    let r = admin
+        .send(
+            "POST",
+            "/api/packs/zh/backtest",
+            &json!({"rules": rules, "scorecard": format!("{card}\n[[oops\n"), "period": "2026-11"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    let msg = r.json()["error"].as_str().unwrap().to_owned();
+    let card_line = card.matches('\n').count() + 2;
+    assert!(
+        msg.starts_with(&format!("scorecard.toml:{card_line}:")),
+        "{msg}"
+    );
+    // An English pack is not a Chinese one; a period is required and checked.
+    let en = admin.get("/api/packs/en").await.json();
+    let r = admin
+        .send(
+            "POST",
+            "/api/packs/zh/backtest",
+            &json!({"rules": en["rules"], "scorecard": en["scorecard"], "period": "2026-11"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("not zh"), "{}", r.text());
+    for body in [
+        json!({"rules": edited, "scorecard": card}),
+        json!({"rules": edited, "scorecard": card, "period": "2026-13"}),
+    ] {
+        let r = admin.send("POST", "/api/packs/zh/backtest", &body).await;
+        assert_eq!(r.status, 400, "{}", r.text());
+    }
+    assert!(!w.rules.join("zh/rules.toml.bak").exists());
+    w.stop().await;
+}
+
+/// The review queue is paged: `offset` walks past the first page, pages
+/// neither overlap nor skip, and `X-Total-Count` counts every page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_is_paged() {
+    let w = world().await;
+    seed(&w.store, &w.recording).await;
+    // Three more curt chats (no greeting): five flagged conversations.
+    let p = pipeline(&w.store);
+    for (i, day) in [(3, 8), (4, 9), (5, 10)] {
+        let id = format!("c-a2-{i}");
+        run_chat(&p, chat_job(&id, "A2", "T1", day, false, "k4", None)).await;
+    }
+    let rev = Client::new(
+        &w.addr,
+        Some(&user(&w.store, "qa", Role::Reviewer, None).await),
+    );
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["job_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all = rev.get("/api/flags?status=all&limit=1000").await;
+    let all_ids = ids(&all.json());
+    assert_eq!(all_ids.len(), 5, "{all_ids:?}");
+    assert_eq!(
+        all.header("x-total-count"),
+        Some(all_ids.len().to_string().as_str())
+    );
+    let mut walked = Vec::new();
+    let mut offset = 0;
+    while offset < all_ids.len() + 2 {
+        let r = rev
+            .get(&format!("/api/flags?status=all&limit=2&offset={offset}"))
+            .await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        assert_eq!(
+            r.header("x-total-count"),
+            Some(all_ids.len().to_string().as_str())
+        );
+        let page = ids(&r.json());
+        assert_eq!(
+            page.len(),
+            all_ids.len().saturating_sub(offset).min(2),
+            "offset {offset}"
+        );
+        walked.extend(page);
+        offset += 2;
+    }
+    assert_eq!(
+        walked, all_ids,
+        "the pages put together are the whole queue"
+    );
+    // A status filter counts only what it keeps.
+    let disputed = rev.get("/api/flags?status=disputed&offset=0").await;
+    assert_eq!(disputed.header("x-total-count"), Some("0"));
+    assert_eq!(disputed.json(), json!([]));
+    for bad in ["offset=-1", "offset=2000000", "offset=x"] {
+        assert_eq!(
+            rev.get(&format!("/api/flags?{bad}")).await.status,
+            400,
+            "{bad}"
+        );
+    }
     w.stop().await;
 }

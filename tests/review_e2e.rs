@@ -10,7 +10,7 @@
 mod support;
 
 use callqa::domain::{FlagId, Role};
-use serde_json::json;
+use serde_json::{json, Value};
 use support::webdriver::Browser;
 use support::*;
 
@@ -323,6 +323,7 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
         "tasks",
         "disputes",
         "report",
+        "dashboard",
         "calibration",
         "queue",
     ] {
@@ -343,6 +344,7 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
             "tasks",
             "disputes",
             "report",
+            "dashboard",
             "calibration",
         ] {
             if other != tab {
@@ -460,15 +462,33 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
         .await;
     assert_eq!(r.status, 201, "{}", r.text());
     let sid = r.json()["id"].as_str().unwrap().to_owned();
+    // The tab lists the session; a click opens it.
     b.click("#tab-calibration").await;
-    b.type_into("#ses-id", &sid).await;
-    b.click("#ses-load").await;
+    let row = format!("#ses-list tr[data-session=\"{sid}\"]");
+    let listed = b
+        .wait_for(
+            "the session in the list",
+            "const r = document.querySelector(arguments[0]); return r && [r.querySelector('.name').textContent, r.querySelector('td.n').textContent];",
+            json!([row]),
+        )
+        .await;
+    assert_eq!(listed, json!(["Greeting check", "2"]));
+    b.click(&row).await;
     b.wait_for(
         "the open session",
         "return !document.getElementById('ses-entry').hidden && document.querySelectorAll('#ses-job option').length === 2",
         json!([]),
     )
     .await;
+    assert_eq!(
+        b.js(
+            "return [document.getElementById('ses-id').value, document.getElementById('ses-new').hidden]",
+            json!([])
+        )
+        .await,
+        json!([sid, true]),
+        "the id is filled in; a reviewer is not offered to create sessions"
+    );
     b.type_into("#ses-rule", "greeting").await;
     for (job, verdict) in [("call-1", "#ses-yes"), ("c-a1-2", "#ses-no")] {
         b.js(
@@ -506,12 +526,12 @@ async fn reviewer_searches_tabs_are_visible_and_rulings_hold() {
         )
         .await;
     assert_eq!(r.status, 204);
-    b.click("#ses-load").await;
+    b.click(&row).await;
     let cells = b
         .wait_for(
             "the session's figures",
-            "const r = document.querySelector('#ses-table tr[data-rule=\"greeting\"]'); return r && [r.querySelector('.between').textContent, r.querySelector('.withm').textContent, r.querySelector('.disagree').textContent];",
-            json!([]),
+            "const r = document.querySelector('#ses-table tr[data-rule=\"greeting\"]'); const l = document.querySelector(arguments[0] + ' .badge'); return r && l && l.textContent === 'closed' && [r.querySelector('.between').textContent, r.querySelector('.withm').textContent, r.querySelector('.disagree').textContent];",
+            json!([row]),
         )
         .await;
     // Reviewers agree on 1 of 2 (κ 0); with the machine (which flagged
@@ -610,6 +630,268 @@ async fn the_page_never_shows_personal_data_in_clear() {
         assert!(text.contains(masked), "{job}: the masked form is shown");
         assert!(text.contains("****"), "{job}: the mask is shown");
     }
+    b.quit().await;
+    w.stop().await;
+}
+
+/// A chat of the busy team T2 (A3 and A4), which does some things right.
+fn bulk_chat(i: u32) -> String {
+    let day = 2 + i % 28;
+    let at = |s: u32| format!("2026-11-{day:02}T10:00:{s:02}+08:00");
+    let greet = if i % 3 == 0 {
+        "Hello, thank you for contacting us, how can I help you today?"
+    } else {
+        "what"
+    };
+    let middle = if i % 5 == 0 {
+        "That is not my department, ask someone else."
+    } else {
+        "Order 42 is on its way."
+    };
+    let close = if i % 4 == 0 {
+        "It arrives tomorrow. Is there anything else I can help you with?"
+    } else {
+        "it arrives tomorrow"
+    };
+    let agent = if i % 2 == 0 { "A3" } else { "A4" };
+    json!({
+        "id": format!("bulk-{i:03}"),
+        "kind": "chat",
+        "language": "en",
+        "agent": { "id": agent, "name": format!("{agent} name"), "team": "T2" },
+        "messages": [
+            { "speaker": "customer", "at": at(0), "text": "Hi, where is my parcel?" },
+            { "speaker": "agent", "at": at(10), "text": greet },
+            { "speaker": "customer", "at": at(20), "text": "Order 42, when does it come?" },
+            { "speaker": "agent", "at": at(30), "text": middle },
+            { "speaker": "agent", "at": at(40), "text": close }
+        ],
+        "metadata": { "customer_id": format!("b{i}"), "resolved": true }
+    })
+    .to_string()
+}
+
+/// A supervisor's desk: the queue pages past its first 200 conversations
+/// (next and previous), the dashboard draws each agent's weekly trend and
+/// the violations by flag as bars, and clicking a bar lands on Search
+/// filtered by that flag and period with the contacts behind it; a
+/// calibration session is created from the page and opens. A screenshot
+/// of the dashboard is left in target/tmp/review-dashboard.png.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_queue_pages_and_the_dashboard_drills_down() {
+    let w = world().await;
+    let p = pipeline(&w.store);
+    run_chat(&p, chat_job("c-a1-1", "A1", "T1", 3, true, "k1", Some(5.0))).await;
+    run_chat(&p, chat_job("c-a1-2", "A1", "T1", 4, false, "k2", None)).await;
+    // Two busy agents over four weeks of November, 220 chats: a third
+    // greet the customer, a quarter close properly, a fifth pass the buck.
+    for i in 0..220u32 {
+        run_chat(&p, bulk_chat(i)).await;
+    }
+    let token = user(&w.store, "boss", Role::Supervisor, None).await;
+    let api = Client::new(&w.addr, Some(&token));
+    let first = api.get("/api/flags?status=pending&limit=200").await;
+    let total: usize = first.header("x-total-count").unwrap().parse().unwrap();
+    assert!(total > 200, "{total} flagged conversations");
+    let ids = |v: Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["job_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let page1 = ids(first.json());
+    let page2 = ids(api
+        .get("/api/flags?status=pending&limit=200&offset=200")
+        .await
+        .json());
+    assert_eq!(page2.len(), total - 200);
+
+    let b = Browser::start().await;
+    b.goto(&format!("http://{}/", w.addr)).await;
+    b.type_into("#token", &token).await;
+    b.click("#login-btn").await;
+    const QUEUE: &str = "const l = [...document.querySelectorAll('#queue li[data-job]')].map(x => x.dataset.job); return l.length === arguments[0] && [l, document.getElementById('queue-page').textContent, document.getElementById('queue-prev').disabled, document.getElementById('queue-next').disabled];";
+    let q1 = b
+        .wait_for("the first page of the queue", QUEUE, json!([200]))
+        .await;
+    assert_eq!(q1[0], json!(page1));
+    assert_eq!(q1[1], format!("1–200 of {total}").as_str());
+    assert_eq!(
+        (q1[2].as_bool(), q1[3].as_bool()),
+        (Some(true), Some(false))
+    );
+    b.click("#queue-next").await;
+    let q2 = b
+        .wait_for("the second page", QUEUE, json!([total - 200]))
+        .await;
+    assert_eq!(q2[0], json!(page2));
+    assert_eq!(q2[1], format!("201–{total} of {total}").as_str());
+    assert_eq!(
+        (q2[2].as_bool(), q2[3].as_bool()),
+        (Some(false), Some(true))
+    );
+    assert!(page2.iter().all(|j| !page1.contains(j)), "no overlap");
+    b.click("#queue-prev").await;
+    let back = b
+        .wait_for("the first page again", QUEUE, json!([200]))
+        .await;
+    assert_eq!(back[0], json!(page1));
+
+    // The dashboard opens on November, the month with contacts.
+    let rep = api.get("/api/reports?period=2026-11&lang=en").await.json();
+    let mut by_flag: Vec<(String, u64)> = rep["overall"]["violations_by_flag"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+        .collect();
+    by_flag.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    assert!(by_flag.len() >= 3, "{by_flag:?}");
+    assert!(by_flag[0].1 > by_flag[by_flag.len() - 1].1, "{by_flag:?}");
+    b.click("#tab-dashboard").await;
+    let bars = b
+        .wait_for(
+            "the bars",
+            "const l = [...document.querySelectorAll('#dash-flags .bar')]; return document.getElementById('dash-period').value === '2026-11' && l.length && l.map(x => [x.dataset.flag, Number(x.querySelector('.bar-n').textContent), x.querySelector('.bar-fill').getBoundingClientRect().width]);",
+            json!([]),
+        )
+        .await;
+    let drawn: Vec<(String, u64)> = bars
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x[0].as_str().unwrap().to_owned(), x[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(drawn, by_flag, "one bar per flag, longest first");
+    // Bar lengths follow the counts.
+    let widths: Vec<f64> = bars
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x[2].as_f64().unwrap())
+        .collect();
+    let last = by_flag.len() - 1;
+    let want = widths[0] * by_flag[last].1 as f64 / by_flag[0].1 as f64;
+    assert!(
+        (widths[last] - want).abs() < 1.5,
+        "{widths:?} for {by_flag:?}"
+    );
+    // Each agent's weeks, as the report has them.
+    for agent in ["A3", "A4"] {
+        let a = rep["agents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["agent_id"] == agent)
+            .unwrap();
+        let weeks = a["weeks"].as_array().unwrap();
+        assert!(weeks.len() >= 4, "{agent}: {weeks:?}");
+        let rows = b
+            .js(
+                "return [...document.querySelectorAll(`#dash-trend .trend[data-agent=\"${arguments[0]}\"] tr[data-week]`)].map(r => [r.dataset.week, r.cells[1].textContent, r.querySelector('.score').textContent, r.querySelector('.violations').textContent, r.cells[5].textContent]);",
+                json!([agent]),
+            )
+            .await;
+        let rows = rows.as_array().unwrap();
+        assert_eq!(rows.len(), weeks.len(), "{agent}: {rows:?}");
+        for (r, w) in rows.iter().zip(weeks) {
+            assert_eq!(r[0], w["week"]);
+            assert_eq!(r[1], w["contacts"].to_string().as_str());
+            assert_eq!(r[3], w["violations"].to_string().as_str());
+            assert_eq!(r[4], w["top_violation"].as_str().unwrap_or("–"));
+            // One decimal on the page.
+            let shown: f64 = r[2].as_str().unwrap().parse().unwrap();
+            assert!(
+                (shown - w["avg_score"].as_f64().unwrap()).abs() <= 0.051,
+                "{agent} {r} vs {w}"
+            );
+        }
+        let dots = b
+            .js(
+                "return document.querySelectorAll(`.trend[data-agent=\"${arguments[0]}\"] svg.spark circle`).length",
+                json!([agent]),
+            )
+            .await;
+        assert_eq!(dots, weeks.len());
+    }
+    std::fs::write(
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("review-dashboard.png"),
+        b.screenshot().await,
+    )
+    .unwrap();
+
+    // Drill down from the shortest bar: Search, filtered by that flag and
+    // the period, with the contacts behind it.
+    let flag = by_flag[last].0.clone();
+    let behind = api
+        .get(&format!("/api/search?flag={flag}&period=2026-11&limit=20"))
+        .await
+        .json();
+    let behind_total = behind["total"].as_u64().unwrap();
+    assert!(behind_total > 0);
+    b.click(&format!("#dash-flags .bar[data-flag=\"{flag}\"]"))
+        .await;
+    let landed = b
+        .wait_for(
+            "Search with the flag's contacts",
+            "const l = [...document.querySelectorAll('#search-results li')]; return l.length && !document.getElementById('view-search').hidden && [document.getElementById('search-flag').value, document.getElementById('search-period').value, document.getElementById('search-total').textContent, l.map(x => x.dataset.job), document.querySelector('#tab-search').classList.contains('active')];",
+            json!([]),
+        )
+        .await;
+    assert_eq!(landed[0], flag.as_str());
+    assert_eq!(landed[1], "2026-11");
+    assert!(
+        landed[2]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{behind_total} contact(s) found")),
+        "{landed}"
+    );
+    assert_eq!(landed[3], json!(ids(behind["contacts"].clone())));
+    assert_eq!(landed[4], true);
+    let bx = b.js(BOX, json!(["view-search"])).await;
+    assert!(bx[0].as_f64().unwrap() < 120.0, "Search is in view: {bx}");
+
+    // A supervisor creates a calibration session from the page (the
+    // contacts of the search) and it opens.
+    b.click("#tab-calibration").await;
+    b.type_into("#ses-new-name", "Drill-down sample").await;
+    b.click("#ses-from-search").await;
+    b.click("#ses-create").await;
+    let opened = b
+        .wait_for(
+            "the new session, listed and open",
+            "const r = document.querySelector('#ses-list tr.selected'); return r && !document.getElementById('ses-entry').hidden && [r.querySelector('.name').textContent, r.querySelector('td.n').textContent, document.querySelectorAll('#ses-job option').length, r.dataset.session];",
+            json!([]),
+        )
+        .await;
+    let n = behind["contacts"].as_array().unwrap().len();
+    assert_eq!(opened[0], "Drill-down sample");
+    assert_eq!(opened[1], n.to_string().as_str());
+    assert_eq!(opened[2], n);
+    let sid = opened[3].as_str().unwrap();
+    let s = w.store.session(sid).await.unwrap().unwrap();
+    let mut want = ids(behind["contacts"].clone());
+    want.sort();
+    assert_eq!((s.created_by.as_str(), s.jobs), ("boss", want));
+
+    // In Chinese, the bars carry the report's Chinese flag names.
+    let labels = api.get("/api/labels").await.json();
+    b.js(
+        "const l = document.getElementById('lang'); l.value = 'zh'; l.dispatchEvent(new Event('change'));",
+        json!([]),
+    )
+    .await;
+    b.click("#tab-dashboard").await;
+    let zh = b
+        .wait_for(
+            "the Chinese bar label",
+            "const x = document.querySelector(`#dash-flags .bar[data-flag=\"${arguments[0]}\"] .bar-label`); return x && x.textContent === arguments[1] && x.textContent;",
+            json!([flag, labels["flags"]["zh"][&flag]]),
+        )
+        .await;
+    assert_ne!(zh, flag.as_str());
     b.quit().await;
     w.stop().await;
 }

@@ -339,6 +339,40 @@ async fn exercise(store: &Store) {
             .collect::<Vec<_>>(),
         [("A1", 2, 3), ("A2", 1, 1)]
     );
+
+    // Calibration sessions: listed newest first, contacts counted.
+    assert!(store.sessions(10).await.unwrap().is_empty());
+    store
+        .create_session("s-old", "Old", "boss", &["j-1".to_owned()])
+        .await
+        .unwrap();
+    // Creation times are kept to the millisecond.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    store
+        .create_session(
+            "s-new",
+            "New",
+            "boss",
+            &["j-1".to_owned(), "j-2".to_owned()],
+        )
+        .await
+        .unwrap();
+    assert!(store.close_session("s-old").await.unwrap());
+    let listed = store.sessions(10).await.unwrap();
+    assert_eq!(
+        listed
+            .iter()
+            .map(|s| (
+                s.id.as_str(),
+                s.name.as_str(),
+                s.contacts,
+                s.closed_at.is_some()
+            ))
+            .collect::<Vec<_>>(),
+        [("s-new", "New", 2, false), ("s-old", "Old", 1, true)]
+    );
+    assert!(listed[0].created_at > listed[1].created_at);
+    assert_eq!(store.sessions(1).await.unwrap()[0].id, "s-new");
 }
 
 #[tokio::test]

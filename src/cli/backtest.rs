@@ -12,7 +12,7 @@ use clap::Args;
 use crate::config::Config;
 use crate::report::{Period, Scheme};
 use crate::rules::PackSet;
-use crate::store::{ResultFilter, Store};
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct BacktestArgs {
@@ -42,13 +42,7 @@ pub async fn backtest(cfg: Config, in_use: PathBuf, a: BacktestArgs) -> Result<i
     let scheme = Scheme::load(&cfg.evaluation)?;
     let period = Period::parse(&a.period, scheme.utc_offset).map_err(anyhow::Error::msg)?;
     let store = Store::connect(&cfg.database).await?;
-    let results = store
-        .results_between(&ResultFilter {
-            since: Some(period.since_utc()),
-            until: Some(period.until_utc()),
-            ..Default::default()
-        })
-        .await?;
+    let results = crate::backtest::contacts_of(&store, &period).await?;
     store.close().await;
     let b = tokio::task::spawn_blocking(move || crate::backtest::run(&results, &current, &edited))
         .await

@@ -7,7 +7,9 @@
 //! never one of each. The old folder is kept as `rules/.previous-NAME`
 //! until the next edit, so a reader that opened it just before the swap
 //! finishes with it. A staging folder left by a process that died mid-edit
-//! is skipped by loading and removed by the next edit.
+//! is skipped by loading and removed by the next edit. A proposed pack can
+//! also be loaded without being saved (`trial`, for back-tests), staged
+//! in the system's temporary directory instead.
 
 use std::ffi::CString;
 use std::fs;
@@ -73,14 +75,34 @@ pub fn replace(
     outcome
 }
 
-fn stage_and_swap(
-    pack_dir: &Path,
-    staging: &Path,
-    rules: &str,
-    scorecard: &str,
-    accept: impl FnOnce(&RulePack) -> Result<(), String>,
-) -> Result<RulePack, EditError> {
-    // Other files of the pack folder travel with it.
+/// Loads these two files as a pack without touching the live one: they
+/// are staged, with the pack folder's other files, in a private folder
+/// under the system's temporary directory, loaded with the same checks as
+/// an edit (`RulePack::load`), and the folder is removed. For trying a
+/// proposed pack (a back-test) before it is saved; errors name the file
+/// and line as for an edit.
+pub fn trial(pack_dir: &Path, rules: &str, scorecard: &str) -> Result<RulePack, EditError> {
+    use std::os::unix::fs::DirBuilderExt;
+    let staging = std::env::temp_dir().join(format!("callqa-trial-{}", unique_suffix()));
+    fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&staging)
+        .map_err(io("cannot create", &staging))?;
+    let outcome = stage(pack_dir, &staging, rules, scorecard).and_then(|()| {
+        RulePack::load(&staging)
+            .map(|p| RulePack {
+                dir: pack_dir.to_path_buf(),
+                ..p
+            })
+            .map_err(EditError::from)
+    });
+    let _ = fs::remove_dir_all(&staging);
+    outcome
+}
+
+/// Writes the two files into `staging` with the other files of the pack
+/// folder, which travel with it.
+fn stage(pack_dir: &Path, staging: &Path, rules: &str, scorecard: &str) -> Result<(), EditError> {
     for entry in fs::read_dir(pack_dir).map_err(io("cannot read", pack_dir))? {
         let entry = entry.map_err(io("cannot read", pack_dir))?;
         let name = entry.file_name();
@@ -93,6 +115,19 @@ fn stage_and_swap(
     for (name, text) in [("rules.toml", rules), ("scorecard.toml", scorecard)] {
         let path = staging.join(name);
         write_synced(&path, text.as_bytes()).map_err(io("cannot write", &path))?;
+    }
+    Ok(())
+}
+
+fn stage_and_swap(
+    pack_dir: &Path,
+    staging: &Path,
+    rules: &str,
+    scorecard: &str,
+    accept: impl FnOnce(&RulePack) -> Result<(), String>,
+) -> Result<RulePack, EditError> {
+    stage(pack_dir, staging, rules, scorecard)?;
+    for name in ["rules.toml", "scorecard.toml"] {
         let live = pack_dir.join(name);
         if live.is_file() {
             let bak = staging.join(format!("{name}.bak"));

@@ -750,4 +750,18 @@ impl PackSet {
     pub fn iter(&self) -> impl Iterator<Item = &RulePack> {
         self.packs.iter()
     }
+
+    /// This set with `pack` in place of the pack of its language (or
+    /// added): the packs in use with one language's proposed edit.
+    pub fn with(&self, pack: RulePack) -> PackSet {
+        let mut packs: Vec<RulePack> = self
+            .packs
+            .iter()
+            .filter(|p| p.language != pack.language)
+            .cloned()
+            .collect();
+        packs.push(pack);
+        packs.sort_by_key(|p| p.language.as_str());
+        PackSet { packs }
+    }
 }

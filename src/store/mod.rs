@@ -23,7 +23,7 @@ pub use metadata::{merge as merge_metadata, MetadataChange, MetadataLogRow};
 
 pub use purge::Purged;
 pub use search::{ContactRow, ContactSearch, ReviewState, SearchPage};
-pub use sessions::SessionRow;
+pub use sessions::{SessionRow, SessionSummary};
 pub use tasks::{NewTask, TaskFilter, TaskRow};
 
 pub use reviews::{

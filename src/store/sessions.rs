@@ -16,6 +16,17 @@ pub struct SessionRow {
     pub jobs: Vec<String>,
 }
 
+/// A session as listed: its contacts counted, not named.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    pub id: String,
+    pub name: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub closed_at: Option<String>,
+    pub contacts: i64,
+}
+
 impl Store {
     /// Creates a session over `jobs` (which must be stored results).
     pub async fn create_session(
@@ -75,6 +86,32 @@ impl Store {
             closed_at: r.try_get("closed_at")?,
             jobs,
         }))
+    }
+
+    /// Sessions, newest first (at most `limit`), each with its number of
+    /// contacts.
+    pub async fn sessions(&self, limit: i64) -> Result<Vec<SessionSummary>, StoreError> {
+        let rows = sqlx::query(self.sql(
+            "SELECT s.id, s.name, s.created_by, s.created_at, s.closed_at, COUNT(i.job_id) AS contacts
+             FROM calibration_sessions s LEFT JOIN calibration_items i ON i.session_id = s.id
+             GROUP BY s.id, s.name, s.created_by, s.created_at, s.closed_at
+             ORDER BY s.created_at DESC, s.id DESC LIMIT $1",
+        ))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionSummary {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    created_by: r.try_get("created_by")?,
+                    created_at: r.try_get("created_at")?,
+                    closed_at: r.try_get("closed_at")?,
+                    contacts: r.try_get("contacts")?,
+                })
+            })
+            .collect()
     }
 
     /// Records (or replaces) a reviewer's verdict.

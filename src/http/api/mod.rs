@@ -28,10 +28,12 @@
 //! | GET | /api/agents | agents: themselves |
 //! | GET | /api/reports | agents: their own row |
 //! | GET | /api/calibration | reviewer+ |
+//! | GET | /api/calibration/sessions | reviewer+: sessions, newest first |
 //! | POST | /api/calibration/sessions, .../{id}/close | supervisor+ |
 //! | GET | /api/calibration/sessions/{id}, PUT .../verdicts | reviewer+ (blind while open) |
 //! | GET, PUT | /api/supervisor-scores | reviewer+ / supervisor+ |
 //! | GET, PUT | /api/packs/{lang} | admin |
+//! | POST | /api/packs/{lang}/backtest | admin: a proposed pack tried on stored contacts, nothing saved |
 //! | GET, POST | /api/users, DELETE /api/users/{name} | admin |
 //!
 //! One file per resource (`results`, `audio`, `reviews`, `queue`,
@@ -317,7 +319,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/reports", get(reports::report))
         .route("/api/metadata", post(super::import::post_metadata))
         .route("/api/calibration", get(calibration::calibration))
-        .route("/api/calibration/sessions", post(sessions::create))
+        .route(
+            "/api/calibration/sessions",
+            get(sessions::list).post(sessions::create),
+        )
         .route("/api/calibration/sessions/{id}", get(sessions::get))
         .route(
             "/api/calibration/sessions/{id}/verdicts",
@@ -335,6 +340,7 @@ pub fn router(state: AppState) -> Router {
             "/api/packs/{lang}",
             get(packs::get_pack).put(packs::put_pack),
         )
+        .route("/api/packs/{lang}/backtest", post(packs::backtest))
         .route("/api/users", get(users::list_users).post(users::add_user))
         .route(
             "/api/users/{name}",

@@ -1,4 +1,5 @@
-//! Rule packs and scorecards, read and replaced by admins.
+//! Rule packs and scorecards, read and replaced by admins, and a proposed
+//! pack back-tested on the stored contacts before it is saved.
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Path, State};
@@ -6,6 +7,8 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::backtest::Backtest;
+use crate::rules::edit::{self, EditError};
 
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -117,21 +120,7 @@ pub(super) fn replace_pack(
         }
         Ok(())
     })
-    .map_err(|e| match e {
-        crate::rules::edit::EditError::Invalid(e) => {
-            let file = e
-                .file
-                .file_name()
-                .map(|f| f.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            ApiError::BadRequest(match e.line {
-                Some(l) => format!("{file}:{l}: {}", e.message),
-                None => format!("{file}: {}", e.message),
-            })
-        }
-        crate::rules::edit::EditError::Refused(why) => ApiError::BadRequest(why),
-        io => ApiError::Internal(io.to_string()),
-    })?;
+    .map_err(edit_error)?;
     let packs = PackSet::load(&st.0.rules_dir)
         .map_err(|e| ApiError::Internal(format!("reloading rule packs: {e}")))?;
     match st.0.packs.write() {
@@ -143,4 +132,80 @@ pub(super) fn replace_pack(
         pack: new.label(),
         scorecard: new.scorecard.label(),
     })
+}
+
+/// A pack that does not load is the client's to fix (`rules.toml:31: …`,
+/// the file named without the server's folders); anything else is ours.
+fn edit_error(e: EditError) -> ApiError {
+    match e {
+        EditError::Invalid(e) => {
+            let file = e
+                .file
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            ApiError::BadRequest(match e.line {
+                Some(l) => format!("{file}:{l}: {}", e.message),
+                None => format!("{file}: {}", e.message),
+            })
+        }
+        EditError::Refused(why) => ApiError::BadRequest(why),
+        io => ApiError::Internal(io.to_string()),
+    }
+}
+
+/// The body of a back-test: the proposed files, as for `PUT`, and the
+/// period whose stored contacts they are tried on.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BacktestBody {
+    pub(super) rules: String,
+    pub(super) scorecard: String,
+    pub(super) period: String,
+}
+
+/// Tries a proposed pack before it is saved: the two files are loaded as
+/// `PUT` would (`RulePack::load`, in a temporary folder; a pack that does
+/// not load is a 400 with its file and line), put in place of this
+/// language's pack in a copy of the packs in use, and the period's stored
+/// contacts are compared under both (`crate::backtest`), answering the
+/// JSON of `callqa backtest --json`. Nothing is saved.
+pub(super) async fn backtest(
+    State(st): State<AppState>,
+    user: User,
+    lang: Result<Path<String>, PathRejection>,
+    body: Result<Json<BacktestBody>, JsonRejection>,
+) -> ApiResult<Json<Backtest>> {
+    let Path(lang) = lang?;
+    let Json(b) = body?;
+    user.require(Role::Admin)?;
+    let lang = lang_of(&lang)?;
+    if b.rules.len() > PACK_MAX || b.scorecard.len() > PACK_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "each file must be under {PACK_MAX} bytes"
+        )));
+    }
+    let period = parse_period(&st, &b.period).await?;
+    let dir = pack_dir(&st, lang)?;
+    // The pack first: a broken one is refused before any contact is read.
+    let proposed = tokio::task::spawn_blocking(move || edit::trial(&dir, &b.rules, &b.scorecard))
+        .await
+        .map_err(|e| ApiError::Internal(format!("back-test thread: {e}")))?
+        .map_err(edit_error)?;
+    if proposed.language != lang {
+        return Err(ApiError::BadRequest(format!(
+            "rules.toml is a {} pack, not {lang}",
+            proposed.language
+        )));
+    }
+    let results = crate::backtest::contacts_of(st.store(), &period).await?;
+    let contacts = results.len();
+    let current = st.packs();
+    let out = tokio::task::spawn_blocking(move || {
+        crate::backtest::run(&results, &current, &current.with(proposed))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("back-test thread: {e}")))?;
+    tracing::info!(user = %user.name, language = %lang, period = %period.label, contacts, "proposed rule pack back-tested");
+    Ok(Json(out))
 }

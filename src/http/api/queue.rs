@@ -1,4 +1,7 @@
-//! The review queue: flagged conversations, most severe first.
+//! The review queue: flagged conversations, most severe first, a page at
+//! a time (`limit`, `offset`); the number of conversations on all pages
+//! is in the `X-Total-Count` header, so the body stays the plain list it
+//! always was.
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -31,6 +34,7 @@ pub(super) struct QueueQuery {
     pub(super) since: Option<String>,
     pub(super) until: Option<String>,
     pub(super) limit: Option<i64>,
+    pub(super) offset: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -56,14 +60,21 @@ pub(super) struct QueueItemDto {
     pub(super) flags: Vec<QueueFlagDto>,
 }
 
+/// The header that carries how many conversations match on all pages.
+const TOTAL: &str = "x-total-count";
+
 /// Flagged conversations, most severe first: each with all its flags, kept
-/// when any flag matches the status asked for.
+/// when any flag matches the status asked for; `limit` of them from
+/// `offset` on, and the number on all pages in `X-Total-Count`. The
+/// queue is built from at most 20,000 flags of the window.
 pub(super) async fn flag_queue(
     State(st): State<AppState>,
     user: User,
     q: Result<Query<QueueQuery>, QueryRejection>,
-) -> ApiResult<Json<Vec<QueueItemDto>>> {
+) -> ApiResult<([(&'static str, String); 1], Json<Vec<QueueItemDto>>)> {
     let Query(q) = q?;
+    let n = limit(q.limit, 100)? as usize;
+    let skip = offset(q.offset)? as usize;
     let (since, until) = Window {
         period: q.period,
         since: q.since,
@@ -119,15 +130,16 @@ pub(super) async fn flag_queue(
         QueueStatus::Dismissed => f.decision == Some(Decision::Dismissed),
         QueueStatus::Disputed => f.dispute == Some(DisputeStatus::Open),
     };
-    let n = limit(q.limit, 100)? as usize;
+    items.retain(|it| it.flags.iter().any(matches));
+    let total = items.len();
     let out = items
         .into_iter()
-        .filter(|it| it.flags.iter().any(matches))
+        .skip(skip)
+        .take(n)
         .map(|mut it| {
             it.flags.sort_by_key(|f| f.idx);
             it
         })
-        .take(n)
         .collect();
-    Ok(Json(out))
+    Ok(([(TOTAL, total.to_string())], Json(out)))
 }

@@ -111,14 +111,7 @@ pub(super) async fn search(
         None => None,
     };
     let limit = limit(q.limit, 50)?.min(200);
-    let offset = match q.offset.unwrap_or(0) {
-        n @ 0..=1_000_000 => n,
-        n => {
-            return Err(ApiError::BadRequest(format!(
-                "offset {n} is not between 0 and 1000000"
-            )))
-        }
-    };
+    let offset = offset(q.offset)?;
     let page = st
         .store()
         .search_contacts(&ContactSearch {

@@ -6,8 +6,8 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -51,6 +51,48 @@ pub(super) async fn create(
         .await?;
     tracing::info!(user = %user.name, session = %id, contacts = b.jobs.len(), "calibration session created");
     Ok((StatusCode::CREATED, Json(CreatedSession { id })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ListQuery {
+    pub(super) limit: Option<i64>,
+}
+
+#[derive(Serialize)]
+pub(super) struct SessionItemDto {
+    pub(super) id: String,
+    pub(super) name: String,
+    pub(super) created_by: String,
+    pub(super) created_at: String,
+    pub(super) closed: bool,
+    pub(super) closed_at: Option<String>,
+    /// How many contacts the session holds.
+    pub(super) contacts: i64,
+}
+
+/// Sessions, newest first, so the page can offer them to open.
+pub(super) async fn list(
+    State(st): State<AppState>,
+    user: User,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> ApiResult<Json<Vec<SessionItemDto>>> {
+    let Query(q) = q?;
+    user.require(Role::Reviewer)?;
+    let rows = st.store().sessions(limit(q.limit, 100)?).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|s| SessionItemDto {
+                closed: s.closed_at.is_some(),
+                id: s.id,
+                name: s.name,
+                created_by: s.created_by,
+                created_at: s.created_at,
+                closed_at: s.closed_at,
+                contacts: s.contacts,
+            })
+            .collect(),
+    ))
 }
 
 #[derive(Serialize)]

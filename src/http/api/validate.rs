@@ -59,6 +59,16 @@ pub(super) fn limit(v: Option<i64>, default: i64) -> ApiResult<i64> {
     }
 }
 
+/// Where a page starts: 0 to 1,000,000 items in.
+pub(super) fn offset(v: Option<i64>) -> ApiResult<i64> {
+    match v.unwrap_or(0) {
+        n @ 0..=1_000_000 => Ok(n),
+        n => Err(ApiError::BadRequest(format!(
+            "offset {n} is not between 0 and 1000000"
+        ))),
+    }
+}
+
 pub(super) fn utc_time(field: &str, v: &str) -> ApiResult<String> {
     chrono::DateTime::parse_from_rfc3339(v)
         .map(Period::utc)

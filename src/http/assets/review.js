@@ -40,6 +40,13 @@ const T = {
     sesclosed: (n) => `${n}: closed — agreement per rule, and the contacts to discuss.`,
     between: "Between reviewers", withm: "With the machine", kappa: "κ", disagree: "To discuss",
     machine: "machine",
+    sessions: "Calibration sessions", created: "Created", sesname: "Name", sesjobs: "Conversations",
+    sesjobsph: "Job ids, separated by spaces or commas", fromsearch: "Use search results", create: "Create session",
+    nosessions: "No sessions yet.", ses_open: "open", ses_closed: "closed",
+    queuepage: (a, b, n) => `${a}–${b} of ${n}`,
+    dashboard: "Dashboard", byflag: "Violations by flag", trend: "Weekly trend per agent", week: "Week",
+    topviol: "Top violation", drillhint: "Click a bar to see the conversations behind it.", noviol: "No violations in this period.",
+    dashmeta: (p, c, v) => `${p} · ${c} contacts · ${v} violations`,
     rs_critical: "critical flag", rs_disputed: "disputed", rs_unscoreable: "not scoreable", rs_random: "random", rs_agent_minimum: "agent minimum",
   },
   zh: {
@@ -72,11 +79,18 @@ const T = {
     sesclosed: (n) => `${n}：已结束——各规则的一致性与待讨论的会话。`,
     between: "复核员之间", withm: "与机器判定", kappa: "κ", disagree: "待讨论",
     machine: "机器",
+    sessions: "校准会话列表", created: "创建时间", sesname: "名称", sesjobs: "会话",
+    sesjobsph: "会话编号，用空格或逗号分隔", fromsearch: "使用检索结果", create: "创建校准会话",
+    nosessions: "暂无校准会话。", ses_open: "进行中", ses_closed: "已结束",
+    queuepage: (a, b, n) => `第 ${a}–${b} 条，共 ${n} 条`,
+    dashboard: "数据看板", byflag: "各类告警违规数", trend: "坐席每周趋势", week: "周",
+    topviol: "主要违规", drillhint: "点击柱条查看对应的会话。", noviol: "本周期没有违规。",
+    dashmeta: (p, c, v) => `${p} · ${c} 通 · 违规 ${v} 次`,
     rs_critical: "致命告警", rs_disputed: "申诉", rs_unscoreable: "无法评分", rs_random: "随机抽取", rs_agent_minimum: "坐席保底",
   },
 };
 
-const state = { token: null, me: null, lang: "en", selected: null, detail: null, tab: "queue", labels: null, searchOffset: 0 };
+const state = { token: null, me: null, lang: "en", selected: null, detail: null, tab: "queue", labels: null, searchOffset: 0, searchJobs: [], queueOffset: 0, dash: null };
 const $ = (id) => document.getElementById(id);
 const t = (k) => (T[state.lang] && T[state.lang][k]) || T.en[k] || k;
 
@@ -168,7 +182,8 @@ function rerender() {
   if (state.tab === "disputes") loadDisputes().catch(fail);
   if (state.tab === "tasks") loadTasks().catch(fail);
   if (state.tab === "report") loadReport();
-  if (state.tab === "calibration") { loadCalibration(); if ($("ses-meta").textContent) loadSession(); }
+  if (state.tab === "dashboard") loadDashboard();
+  if (state.tab === "calibration") { loadCalibration(); loadSessions(); if ($("ses-meta").textContent) loadSession(); }
   if (state.tab === "search" && $("search-total").textContent) runSearch(state.searchOffset).catch(fail);
 }
 
@@ -192,6 +207,7 @@ async function signIn(token) {
   $("whoami").textContent = `${state.me.name} · ${state.me.role}`;
   $("tab-calibration").hidden = state.me.role === "agent";
   $("tab-tasks").hidden = state.me.role === "agent";
+  $("ses-new").hidden = !["supervisor", "admin"].includes(state.me.role);
   try { state.labels = await api("/api/labels"); } catch (e) { toast(e.message); }
   translate();
   // Reports open on the month of the latest contact, not the current
@@ -201,7 +217,7 @@ async function signIn(token) {
     const latest = await api("/api/search?limit=1");
     if (latest.contacts.length && latest.contacts[0].started_at) month = latest.contacts[0].started_at.slice(0, 7);
   } catch (_) { /* keep the current month */ }
-  for (const id of ["report-period", "cal-period"]) if (!$(id).value) $(id).value = month;
+  for (const id of ["report-period", "cal-period", "dash-period"]) if (!$(id).value) $(id).value = month;
   if (state.me.role === "agent") $("status-filter").value = "all";
   await loadQueue();
 }
@@ -209,6 +225,7 @@ async function signIn(token) {
 function signOut() {
   state.token = null;
   state.me = null;
+  state.queueOffset = 0;
   sessionStorage.removeItem("callqa.token");
   $("app").hidden = true;
   $("tabs").hidden = true;
@@ -219,9 +236,21 @@ function signOut() {
 
 // ---- queue ------------------------------------------------------------------
 
-async function loadQueue() {
+const QUEUE_PAGE = 200;
+
+// One page of the queue from `offset` (the current page by default); the
+// total comes in the X-Total-Count header.
+async function loadQueue(offset = state.queueOffset) {
   const status = $("status-filter").value;
-  const items = await api(`/api/flags?status=${encodeURIComponent(status)}&limit=200`);
+  const res = await api(`/api/flags?status=${encodeURIComponent(status)}&limit=${QUEUE_PAGE}&offset=${offset}`, { raw: true });
+  const total = Number(res.headers.get("X-Total-Count") || 0);
+  const items = await res.json();
+  // A decision can empty the last page: go back to the page that is left.
+  if (!items.length && offset > 0 && total) return loadQueue(Math.floor((total - 1) / QUEUE_PAGE) * QUEUE_PAGE);
+  state.queueOffset = offset;
+  $("queue-page").textContent = total ? t("queuepage")(offset + 1, offset + items.length, total) : "";
+  $("queue-prev").disabled = offset === 0;
+  $("queue-next").disabled = offset + items.length >= total;
   const ul = $("queue");
   ul.replaceChildren();
   if (!items.length) ul.append(el("li", { class: "empty", text: t("noflags") }));
@@ -473,6 +502,96 @@ async function downloadReport() {
   } catch (e) { toast(e.message); }
 }
 
+// ---- dashboard ------------------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+
+function svg(tag, attrs) {
+  const e = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, String(v));
+  return e;
+}
+
+// A small line of the weekly QA scores, one dot per week; the scale runs
+// from a round ten below the lowest score to 100, both written beside it.
+function sparkline(weeks) {
+  const w = 240, h = 56, pad = 5, left = 26;
+  const scored = weeks.map((x, i) => [x.avg_score, i]).filter(([v]) => v !== null && v !== undefined);
+  const lo = Math.max(0, Math.floor(Math.min(100, ...scored.map(([v]) => v)) / 10) * 10 - 10);
+  const y = (v) => pad + ((100 - v) * (h - 2 * pad)) / (100 - lo);
+  const x = (i) => left + pad + (weeks.length > 1 ? (i * (w - left - 2 * pad)) / (weeks.length - 1) : (w - left - 2 * pad) / 2);
+  const pts = scored.map(([v, i]) => [x(i), y(v)]);
+  const g = svg("svg", { class: "spark", width: w, height: h, viewBox: `0 0 ${w} ${h}`, role: "img", "aria-label": t("qa") });
+  for (const v of [100, lo]) {
+    g.append(svg("line", { class: "axis", x1: left, y1: y(v), x2: w, y2: y(v) }));
+    const label = svg("text", { x: 0, y: y(v) + 4 });
+    label.textContent = String(v);
+    g.append(label);
+  }
+  if (pts.length > 1) g.append(svg("polyline", { points: pts.map((p) => p.join(",")).join(" ") }));
+  for (const [x, y] of pts) g.append(svg("circle", { cx: x, cy: y, r: 2.5 }));
+  return g;
+}
+
+function dashQuery() {
+  const q = new URLSearchParams({ period: $("dash-period").value.trim(), format: "json", lang: state.lang });
+  const team = $("dash-team").value.trim();
+  if (team) q.set("team", team);
+  return q;
+}
+
+async function loadDashboard() {
+  const q = dashQuery();
+  let r;
+  try { r = await api(`/api/reports?${q}`); } catch (e) { toast(e.message); return; }
+  state.dash = { period: q.get("period"), team: q.get("team") || "" };
+  $("dash-meta").textContent = t("dashmeta")(r.period.label, r.overall.contacts, r.overall.violations);
+  // Violations by flag: one bar each, longest first; a bar opens Search.
+  const bars = $("dash-flags");
+  bars.replaceChildren();
+  const by = Object.entries(r.overall.violations_by_flag || {}).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  const top = by.length ? by[0][1] : 0;
+  if (!by.length) bars.append(el("p", { class: "hint", text: t("noviol") }));
+  for (const [flag, n] of by) {
+    const fill = el("span", { class: "bar-fill" });
+    fill.style.width = `${(100 * n) / top}%`;
+    bars.append(el("button", { type: "button", class: "bar", "data-flag": flag, title: t("drillhint"), onclick: () => drillDown(flag) },
+      el("span", { class: "bar-label", text: flagName(flag) }),
+      el("span", { class: "bar-track" }, fill),
+      el("span", { class: "bar-n", text: n }),
+    ));
+  }
+  // Per agent: the weekly QA score as a line, and the weeks in a table.
+  const box = $("dash-trend");
+  box.replaceChildren();
+  for (const a of r.agents) {
+    if (!a.weeks || !a.weeks.length) continue;
+    const tb = el("table", { class: "weeks" }, el("tr", {}, ...["week", "contacts", "qa", "pass", "violations", "topviol"].map((k) => el("th", { text: t(k) }))));
+    for (const w of a.weeks) {
+      tb.append(el("tr", { "data-week": w.week },
+        el("td", { text: w.week }), el("td", { class: "n", text: w.contacts }), el("td", { class: "n score", text: fmt(w.avg_score) }),
+        el("td", { class: "n", text: pct(w.pass_rate) }), el("td", { class: "n violations", text: w.violations }),
+        el("td", { text: w.top_violation || "–" }),
+      ));
+    }
+    box.append(el("div", { class: "trend", "data-agent": a.agent_id },
+      el("div", { class: "who" }, el("b", { text: a.agent_id + (a.name ? " " + a.name : "") }), a.team ? el("span", { class: "hint", text: ` · ${a.team}` }) : null),
+      sparkline(a.weeks), tb,
+    ));
+  }
+}
+
+// The contacts behind a bar: Search with only that flag, the dashboard's
+// period and team.
+function drillDown(flag) {
+  for (const id of ["search-q", "search-agent", "search-rule", "search-channel", "search-min", "search-max", "search-severity", "search-state"]) $(id).value = "";
+  $("search-flag").value = flag;
+  $("search-period").value = state.dash ? state.dash.period : "";
+  $("search-team").value = state.dash ? state.dash.team : "";
+  showTab("search");
+  runSearch(0).catch((e) => toast(e.message));
+}
+
 async function loadCalibration() {
   let c;
   try { c = await api(`/api/calibration?period=${encodeURIComponent($("cal-period").value.trim())}`); } catch (e) { toast(e.message); return; }
@@ -534,6 +653,7 @@ function searchQuery(offset) {
 async function runSearch(offset) {
   const page = await api(searchQuery(offset));
   state.searchOffset = offset;
+  state.searchJobs = page.contacts.map((c) => c.job_id);
   const to = offset + page.contacts.length;
   $("search-total").textContent = `${page.total} ${t("found")}` + (page.total ? ` · ${t("showing")} ${page.total ? offset + 1 : 0}–${to}` : "");
   const ul = $("search-results");
@@ -550,6 +670,39 @@ async function runSearch(offset) {
 }
 
 // ---- calibration sessions ------------------------------------------------------------
+
+async function loadSessions() {
+  let list;
+  try { list = await api("/api/calibration/sessions"); } catch (e) { toast(e.message); return; }
+  const tb = $("ses-list");
+  tb.replaceChildren(el("tr", {}, ...["sesname", "contacts", "by", "created", "outcome"].map((k) => el("th", { text: t(k) }))));
+  if (!list.length) tb.append(el("tr", {}, el("td", { colspan: 5, text: t("nosessions") })));
+  for (const x of list) {
+    tb.append(el("tr", { "data-session": x.id, class: "pick" + ($("ses-id").value.trim() === x.id ? " selected" : ""), onclick: () => openSession(x.id) },
+      el("td", { class: "name", text: x.name }), el("td", { class: "n", text: x.contacts }), el("td", { text: x.created_by }),
+      el("td", { text: x.created_at.slice(0, 16).replace("T", " ") }),
+      el("td", {}, el("span", { class: `badge ${x.closed ? "dismissed" : "open"}`, text: t(x.closed ? "ses_closed" : "ses_open") })),
+    ));
+  }
+}
+
+// Opens a session and refreshes the list (it may have been closed since).
+async function openSession(id) {
+  $("ses-id").value = id;
+  for (const tr of document.querySelectorAll("#ses-list tr[data-session]")) tr.classList.toggle("selected", tr.dataset.session === id);
+  await Promise.all([loadSession(), loadSessions()]);
+}
+
+async function createSession() {
+  const jobs = $("ses-new-jobs").value.split(/[\s,，]+/).filter(Boolean);
+  try {
+    const r = await api("/api/calibration/sessions", { method: "POST", body: { name: $("ses-new-name").value.trim(), jobs } });
+    toast(t("saved"));
+    $("ses-new-name").value = "";
+    $("ses-new-jobs").value = "";
+    await openSession(r.id);
+  } catch (e) { toast(e.message); }
+}
 
 async function loadSession() {
   const id = $("ses-id").value.trim();
@@ -598,7 +751,8 @@ function showTab(name) {
   if (name === "disputes") loadDisputes().catch((e) => toast(e.message));
   if (name === "tasks") loadTasks().catch((e) => toast(e.message));
   if (name === "report") loadReport();
-  if (name === "calibration") loadCalibration();
+  if (name === "dashboard") loadDashboard();
+  if (name === "calibration") { loadCalibration(); loadSessions(); }
 }
 
 // ---- start ----------------------------------------------------------------------------
@@ -620,7 +774,12 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("logout").addEventListener("click", signOut);
   $("refresh").addEventListener("click", () => loadQueue().catch((e) => toast(e.message)));
-  $("status-filter").addEventListener("change", () => loadQueue().catch((e) => toast(e.message)));
+  $("status-filter").addEventListener("change", () => loadQueue(0).catch((e) => toast(e.message)));
+  $("queue-prev").addEventListener("click", () => loadQueue(Math.max(0, state.queueOffset - QUEUE_PAGE)).catch((e) => toast(e.message)));
+  $("queue-next").addEventListener("click", () => loadQueue(state.queueOffset + QUEUE_PAGE).catch((e) => toast(e.message)));
+  $("dash-load").addEventListener("click", loadDashboard);
+  $("ses-new").addEventListener("submit", (e) => { e.preventDefault(); createSession(); });
+  $("ses-from-search").addEventListener("click", () => { $("ses-new-jobs").value = state.searchJobs.join(" "); });
   for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => showTab(b.dataset.tab));
   $("report-load").addEventListener("click", loadReport);
   $("report-html").addEventListener("click", downloadReport);
