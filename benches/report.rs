@@ -110,6 +110,7 @@ fn bench(c: &mut Criterion) {
         results,
         dismissed,
         supervisor: BTreeMap::new(),
+        plans: Vec::new(),
     };
     let scheme = Scheme::load(&rules.join("evaluation.toml")).unwrap();
     let period = Period::parse("2026-11", scheme.utc_offset).unwrap();

@@ -1352,6 +1352,28 @@ async fn a_sampling_plan_creates_tasks() {
         ),
         (Some("monthly"), Some(picked), Some(1))
     );
+    // The evaluation report shows the plan's progress beside the figures
+    // (table, HTML), but not to an agent.
+    let report = sup
+        .get("/api/reports?period=2026-11&format=json")
+        .await
+        .json();
+    assert_eq!(report["plans"][0]["plan"], "monthly", "{}", report["plans"]);
+    assert_eq!(report["plans"][0]["total"].as_u64(), Some(picked));
+    assert_eq!(report["plans"][0]["done"].as_u64(), Some(1));
+    let html = sup
+        .get("/api/reports?period=2026-11&format=html&lang=zh")
+        .await
+        .text();
+    assert!(
+        html.contains("人工抽检计划进度") && html.contains("<td>monthly</td>"),
+        "{html}"
+    );
+    let own = a1
+        .get("/api/reports?period=2026-11&format=json")
+        .await
+        .json();
+    assert_eq!(own["plans"].as_array().map(Vec::len), Some(0), "{own}");
     w.stop().await;
 }
 

@@ -424,6 +424,26 @@ pub fn page(r: &Report, lang: Language) -> String {
         }
         s.push_str("</table>");
     }
+    if !r.plans.is_empty() {
+        let _ = write!(
+            s,
+            "<h2>{}</h2><table id=\"plans\"><tr>",
+            esc(w.review_plans)
+        );
+        for h in super::render::plan_heads(w) {
+            let _ = write!(s, "<th>{}</th>", esc(h));
+        }
+        s.push_str("</tr>");
+        for p in &r.plans {
+            s.push_str("<tr>");
+            for (i, c) in super::render::plan_cells(p).iter().enumerate() {
+                let class = if i == 0 { "" } else { " class=\"n\"" };
+                let _ = write!(s, "<td{class}>{}</td>", esc(c));
+            }
+            s.push_str("</tr>");
+        }
+        s.push_str("</table>");
+    }
     let _ = write!(s, "<h2>{}</h2>", esc(w.coaching));
     for a in &r.agents {
         let aw = words(a.language);

@@ -55,6 +55,12 @@ pub struct Words {
     pub weeks: &'static str,
     pub week: &'static str,
     pub top_violation: &'static str,
+    pub review_plans: &'static str,
+    pub plan: &'static str,
+    pub tasks: &'static str,
+    pub done: &'static str,
+    pub overdue: &'static str,
+    pub unassigned: &'static str,
 }
 
 pub const EN: Words = Words {
@@ -106,6 +112,12 @@ pub const EN: Words = Words {
     weeks: "Weekly trend",
     week: "Week",
     top_violation: "Top violation",
+    review_plans: "Review plans (sampled for people)",
+    plan: "Plan",
+    tasks: "Tasks",
+    done: "Done",
+    overdue: "Overdue",
+    unassigned: "Unassigned",
 };
 
 pub const ZH: Words = Words {
@@ -157,6 +169,12 @@ pub const ZH: Words = Words {
     weeks: "每周趋势",
     week: "周",
     top_violation: "主要违规",
+    review_plans: "人工抽检计划进度",
+    plan: "抽检计划",
+    tasks: "任务数",
+    done: "已完成",
+    overdue: "已逾期",
+    unassigned: "未分配",
 };
 
 pub fn words(lang: Language) -> &'static Words {

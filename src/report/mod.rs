@@ -478,6 +478,8 @@ pub struct Report {
     /// spreadsheet's detail sheets; not in the JSON.
     #[serde(skip)]
     pub contacts: Vec<ContactLine>,
+    /// Review plans' progress in the period (sampled contacts reviewed).
+    pub plans: Vec<crate::desk::progress::PlanProgress>,
 }
 
 /// One contact of a report, with the flags that count and their first
@@ -515,6 +517,8 @@ pub struct Inputs {
     pub dismissed: Vec<(String, usize)>,
     /// Supervisor score (0–100) per agent id.
     pub supervisor: BTreeMap<String, f64>,
+    /// How far the period's review tasks (sampling plans) have got.
+    pub plans: Vec<crate::desk::progress::PlanProgress>,
 }
 
 pub struct Options<'a> {
@@ -551,10 +555,29 @@ pub async fn load(store: &Store, scheme: &Scheme, period: &Period) -> Result<Inp
         .into_iter()
         .map(|s| (s.agent_id, s.score))
         .collect();
+    let tasks = store
+        .tasks(&crate::store::TaskFilter {
+            period: Some(period.label.clone()),
+            limit: 1_000_000,
+            ..Default::default()
+        })
+        .await?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let plans = crate::desk::progress::progress(
+        tasks.iter().map(|t| crate::desk::progress::TaskState {
+            plan: &t.plan_id,
+            period: &t.period,
+            done: t.done_at.is_some(),
+            due_at: &t.due_at,
+            assigned: t.reviewer.is_some(),
+        }),
+        &now,
+    );
     Ok(Inputs {
         results,
         dismissed,
         supervisor,
+        plans,
     })
 }
 
@@ -938,6 +961,7 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
         dismissed_flags,
         rescored_without_scorecard: without_card,
         contacts: contact_lines,
+        plans: inputs.plans.clone(),
     }
 }
 
@@ -1292,6 +1316,7 @@ pub(crate) mod tests {
             results,
             dismissed: vec![("d1".into(), 0)],
             supervisor: BTreeMap::new(),
+            plans: Vec::new(),
         };
         let opts = |team: Option<&'static str>, agent: Option<&'static str>| Options {
             scheme: &scheme,

@@ -214,6 +214,12 @@ pub fn table(r: &Report, lang: Language) -> String {
         table_of(&mut out, &[w.job, w.agent, w.started, w.reason], &rows, 4);
     }
 
+    if !r.plans.is_empty() {
+        let _ = writeln!(out, "\n{}", w.review_plans);
+        let rows: Vec<Vec<String>> = r.plans.iter().map(plan_cells).collect();
+        table_of(&mut out, &plan_heads(w), &rows, 1);
+    }
+
     let _ = writeln!(out, "\n{}", w.coaching);
     for a in &r.agents {
         let aw = words(a.language);
@@ -310,6 +316,27 @@ const CSV_COLUMNS: [(&str, &str); 34] = [
 
 /// A byte-order mark, so Excel (on Chinese Windows too) reads UTF-8.
 pub const BOM: &str = "\u{feff}";
+
+/// A review plan's progress: plan, tasks, done (with its share), overdue,
+/// unassigned (the table and the HTML page).
+pub(super) fn plan_cells(p: &crate::desk::progress::PlanProgress) -> Vec<String> {
+    let share = if p.total == 0 {
+        String::new()
+    } else {
+        format!(" ({})", pct(Some(p.done as f64 / p.total as f64)))
+    };
+    vec![
+        p.plan.clone(),
+        p.total.to_string(),
+        format!("{}{share}", p.done),
+        p.overdue.to_string(),
+        p.unassigned.to_string(),
+    ]
+}
+
+pub(super) fn plan_heads(w: &Words) -> Vec<&'static str> {
+    vec![w.plan, w.tasks, w.done, w.overdue, w.unassigned]
+}
 
 /// A cell of the team and agent table: text, or a number (empty when
 /// there is none), so a spreadsheet gets numbers it can sum.

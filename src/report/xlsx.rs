@@ -2,7 +2,7 @@
 //! sheet per table, headings in the report's language: teams and agents
 //! (the CSV's table, with numbers as numbers), each agent's weeks, coaching
 //! items with their evidence, every contact, and every flag that counts
-//! with its first piece of evidence. Text cells are written as text, never
+//! with its first piece of evidence, the review plans' progress. Text cells are written as text, never
 //! as formulas, so an agent's name cannot run one. This module owns
 //! `rust_xlsxwriter`.
 
@@ -21,6 +21,8 @@ struct Names {
     contacts: &'static str,
     flags: &'static str,
     unscoreable: &'static str,
+    plans: &'static str,
+    plan_cols: [&'static str; 6],
     week_cols: [&'static str; 8],
     coaching_cols: [&'static str; 10],
     contact_cols: [&'static str; 16],
@@ -37,6 +39,8 @@ const EN: Names = Names {
     contacts: "Contacts",
     flags: "Flags",
     unscoreable: "Not scoreable",
+    plans: "Review plans",
+    plan_cols: ["plan", "period", "tasks", "done", "overdue", "unassigned"],
     week_cols: [
         "team",
         "agent_id",
@@ -93,6 +97,8 @@ const ZH: Names = Names {
     contacts: "会话明细",
     flags: "标记明细",
     unscoreable: "无法评分",
+    plans: "抽检计划进度",
+    plan_cols: ["抽检计划", "周期", "任务数", "已完成", "已逾期", "未分配"],
     week_cols: [
         "班组",
         "坐席工号",
@@ -272,6 +278,23 @@ pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
         unscoreable,
         &bold,
     )?;
+
+    let count = |n: usize| Cell::Num(Some(n as f64));
+    let plans = r
+        .plans
+        .iter()
+        .map(|p| {
+            vec![
+                text(&p.plan),
+                text(&p.period),
+                count(p.total),
+                count(p.done),
+                count(p.overdue),
+                count(p.unassigned),
+            ]
+        })
+        .collect();
+    sheet(&mut wb, n.plans, &n.plan_cols, plans, &bold)?;
 
     // The period and scheme, so a forwarded file says what it is.
     let w = words(lang);

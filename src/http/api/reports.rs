@@ -89,6 +89,8 @@ pub(super) fn own_figures(r: &mut report::Report, inputs: &report::Inputs, agent
     r.agents.retain(|a| a.agent_id == agent);
     r.contacts.retain(|c| c.agent_id == agent);
     r.unscoreable.retain(|u| u.agent_id == agent);
+    // Which colleagues' contacts are sampled for review is not theirs to see.
+    r.plans.clear();
     r.overall = r.agents.first().map(|a| a.kpis.clone()).unwrap_or_default();
     let own_jobs: std::collections::BTreeSet<&str> = inputs
         .results

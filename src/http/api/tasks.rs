@@ -13,6 +13,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::desk::progress::PlanProgress;
 use crate::desk::sampling::{self, Plan};
 use crate::store::{NewTask, TaskFilter};
 
@@ -159,21 +160,11 @@ pub(super) struct TaskDto {
     pub(super) done_by: Option<String>,
 }
 
-#[derive(Serialize, Default)]
-pub(super) struct ProgressDto {
-    pub(super) plan: String,
-    pub(super) period: String,
-    pub(super) total: usize,
-    pub(super) done: usize,
-    pub(super) overdue: usize,
-    pub(super) unassigned: usize,
-}
-
 #[derive(Serialize)]
 pub(super) struct TasksDto {
     pub(super) tasks: Vec<TaskDto>,
     /// Per plan and period, over every reviewer.
-    pub(super) progress: Vec<ProgressDto>,
+    pub(super) progress: Vec<PlanProgress>,
 }
 
 pub(super) async fn list_tasks(
@@ -208,20 +199,7 @@ pub(super) async fn list_tasks(
             limit: 100_000,
         })
         .await?;
-    let mut progress: BTreeMap<(String, String), ProgressDto> = BTreeMap::new();
-    for t in &all {
-        let p = progress
-            .entry((t.plan_id.clone(), t.period.clone()))
-            .or_insert_with(|| ProgressDto {
-                plan: t.plan_id.clone(),
-                period: t.period.clone(),
-                ..Default::default()
-            });
-        p.total += 1;
-        p.done += usize::from(t.done_at.is_some());
-        p.overdue += usize::from(t.done_at.is_none() && t.due_at < now);
-        p.unassigned += usize::from(t.reviewer.is_none());
-    }
+    let progress = crate::desk::progress::progress(all.iter().map(task_state), &now);
     let n = limit(q.limit, 200)? as usize;
     let tasks = all
         .into_iter()
@@ -241,10 +219,7 @@ pub(super) async fn list_tasks(
             done_by: t.done_by,
         })
         .collect();
-    Ok(Json(TasksDto {
-        tasks,
-        progress: progress.into_values().collect(),
-    }))
+    Ok(Json(TasksDto { tasks, progress }))
 }
 
 #[derive(Deserialize)]
@@ -292,5 +267,15 @@ pub(super) async fn complete_task(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::Conflict("this task is done already".into()))
+    }
+}
+
+fn task_state(t: &crate::store::TaskRow) -> crate::desk::progress::TaskState<'_> {
+    crate::desk::progress::TaskState {
+        plan: &t.plan_id,
+        period: &t.period,
+        done: t.done_at.is_some(),
+        due_at: &t.due_at,
+        assigned: t.reviewer.is_some(),
     }
 }
