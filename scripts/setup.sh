@@ -38,6 +38,8 @@ fi
 if [ "$TEST" = 1 ]; then
   check chromium chromium    # end-to-end test of the review page
   check chromedriver chromium-driver
+  # Chinese glyphs in the page's screenshots (docs/*.png), not tofu boxes.
+  fc-list 2>/dev/null | grep -qi "wenquanyi zen hei" || need+=(fonts-wqy-zenhei)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   log "installing Debian packages: ${need[*]}"
