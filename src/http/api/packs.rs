@@ -55,6 +55,18 @@ pub(super) struct PackSaved {
 
 pub(super) const PACK_MAX: usize = 512 * 1024;
 
+/// The language of a proposed pack (from the path), once its two files are
+/// known to be within `PACK_MAX`.
+fn proposed(lang: &str, rules: &str, scorecard: &str) -> ApiResult<Language> {
+    let lang = lang_of(lang)?;
+    if rules.len() > PACK_MAX || scorecard.len() > PACK_MAX {
+        return Err(ApiError::BadRequest(format!(
+            "each file must be under {PACK_MAX} bytes"
+        )));
+    }
+    Ok(lang)
+}
+
 /// Replaces a language's rule pack and scorecard, after loading both
 /// exactly as the worker will (`RulePack::load`); a pack that does not load
 /// is refused with its file and line and nothing changes. A changed file
@@ -70,12 +82,7 @@ pub(super) async fn put_pack(
     let Path(lang) = lang?;
     let Json(b) = body?;
     user.require(Role::Admin)?;
-    let lang = lang_of(&lang)?;
-    if b.rules.len() > PACK_MAX || b.scorecard.len() > PACK_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "each file must be under {PACK_MAX} bytes"
-        )));
-    }
+    let lang = proposed(&lang, &b.rules, &b.scorecard)?;
     let _one_at_a_time = st.0.pack_edit.lock().await;
     let dir = pack_dir(&st, lang)?;
     let current = st
@@ -179,12 +186,7 @@ pub(super) async fn backtest(
     let Path(lang) = lang?;
     let Json(b) = body?;
     user.require(Role::Admin)?;
-    let lang = lang_of(&lang)?;
-    if b.rules.len() > PACK_MAX || b.scorecard.len() > PACK_MAX {
-        return Err(ApiError::BadRequest(format!(
-            "each file must be under {PACK_MAX} bytes"
-        )));
-    }
+    let lang = proposed(&lang, &b.rules, &b.scorecard)?;
     let period = parse_period(&st, &b.period).await?;
     let dir = pack_dir(&st, lang)?;
     // The pack first: a broken one is refused before any contact is read.
