@@ -156,12 +156,19 @@ pub struct Padded {
 /// before its 127th token.
 pub const E5_MAX_TOKENS: usize = 126;
 
+/// How texts are cut before encoding (both encoders): part of the key of
+/// cached embeddings, so changing the cut never reads stale vectors. Bump
+/// it whenever `pad`, `pack` or their limits change.
+pub const INPUT_FORM: &str = "use-254-head;e5-126-head";
+
 /// e5's `<pad>` id (XLM-R vocabulary: `<s>` 0, `<pad>` 1, `</s>` 2).
 const E5_PAD: i64 = 1;
 const E5_EOS: u32 = 2;
 
 /// Pads per-text ids (each already wrapped as `<s> … </s>`) to the longest,
 /// cutting over-long texts to `E5_MAX_TOKENS + 2` while keeping their `</s>`.
+/// (Keeping head and tail instead was measured and gained nothing: see
+/// docs/models.md.)
 pub fn pad(texts: &[Vec<u32>]) -> Padded {
     let cut = |ids: &Vec<u32>| -> Vec<u32> {
         if ids.len() > E5_MAX_TOKENS + 2 {
@@ -523,6 +530,8 @@ mod tests {
         let p = pad(&[long]);
         assert_eq!(p.len, E5_MAX_TOKENS + 2);
         assert_eq!(p.input_ids[E5_MAX_TOKENS + 1], 2, "keeps </s>");
+        assert_eq!(p.input_ids[0], 0, "keeps <s>");
+        assert_eq!(p.input_ids[E5_MAX_TOKENS], 100 + E5_MAX_TOKENS as i64 - 1);
     }
 
     #[test]

@@ -149,8 +149,9 @@ pub fn split_sentiment(
 
 /// Where embeddings of training and test texts are cached:
 /// `$CALLQA_CACHE/embeddings` (default `~/.cache/callqa/embeddings`), the
-/// cache scripts/fetch-models.sh uses. Keyed by the encoder's checksum and
-/// the exact texts, so a stale entry is never read.
+/// cache scripts/fetch-models.sh uses. Keyed by the encoder's checksum,
+/// how texts are cut before encoding (`encoder::INPUT_FORM`) and the exact
+/// texts, so a stale entry is never read.
 pub fn embedding_cache_dir() -> Option<PathBuf> {
     let base = std::env::var_os("CALLQA_CACHE")
         .map(PathBuf::from)
@@ -165,6 +166,7 @@ fn cache_key(encoder_sha: &str, texts: &[&str]) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();
     h.update(encoder_sha.as_bytes());
+    h.update(crate::embed::encoder::INPUT_FORM.as_bytes());
     for t in texts {
         h.update((t.len() as u64).to_le_bytes());
         h.update(t.as_bytes());
