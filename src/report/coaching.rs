@@ -19,7 +19,7 @@ use serde::Serialize;
 use super::kpi::Kpis;
 use super::labels::weakness_line;
 use super::scheme::CoachingOptions;
-use super::{round_to, Contact};
+use super::{round_to, Contact, CountedFlag};
 use crate::domain::{FlagId, Language, Severity, Speaker};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,16 +74,7 @@ pub fn weaknesses(
     }
     let mut out: Vec<(f64, Weakness)> = Vec::new();
     for (rule, &k) in &agent_kpis.contacts_by_rule {
-        let hits: Vec<(&Contact, &super::CountedFlag)> = agent
-            .iter()
-            .filter(|c| c.scoreable)
-            .flat_map(|c| {
-                c.flags
-                    .iter()
-                    .filter(|f| f.is_violation() && &f.rule == rule)
-                    .map(move |f| (*c, f))
-            })
-            .collect();
+        let hits = violations_of(agent, rule);
         let Some(&(_, first)) = hits.first() else {
             continue;
         };
@@ -107,26 +98,6 @@ pub fn weaknesses(
             .suggestion
             .or_else(|| hits.iter().find_map(|(_, f)| f.coaching.clone()))
             .unwrap_or_default();
-        let mut examples = Vec::new();
-        let mut seen_jobs = Vec::new();
-        for (c, f) in &hits {
-            if examples.len() >= opts.examples {
-                break;
-            }
-            // One example per conversation shows the pattern, not one call.
-            if seen_jobs.contains(&c.job_id.as_str()) {
-                continue;
-            }
-            if let Some(e) = &f.evidence {
-                seen_jobs.push(c.job_id.as_str());
-                examples.push(Example {
-                    job_id: c.job_id.clone(),
-                    speaker: e.speaker,
-                    start: e.start,
-                    text: e.text.chars().take(200).collect(),
-                });
-            }
-        }
         let team_eq = team_rate * n as f64;
         let excess = k as f64 / n as f64 - team_rate;
         out.push((
@@ -142,10 +113,55 @@ pub fn weaknesses(
                 team_equivalent: round_to::<1>(team_eq),
                 team_rate: round_to::<4>(team_rate),
                 suggestion,
-                examples,
+                examples: examples(&hits, opts.examples),
             },
         ));
     }
+    worst_first(out, opts.max_items)
+}
+
+/// The violations of `rule` in the agent's scoreable contacts.
+fn violations_of<'a>(agent: &[&'a Contact], rule: &str) -> Vec<(&'a Contact, &'a CountedFlag)> {
+    agent
+        .iter()
+        .filter(|c| c.scoreable)
+        .flat_map(|c| {
+            c.flags
+                .iter()
+                .filter(|f| f.is_violation() && f.rule == rule)
+                .map(move |f| (*c, f))
+        })
+        .collect()
+}
+
+/// Up to `max` pieces of evidence, one per conversation: they show the
+/// pattern, not one call.
+fn examples(hits: &[(&Contact, &CountedFlag)], max: usize) -> Vec<Example> {
+    let mut examples = Vec::new();
+    let mut seen_jobs = Vec::new();
+    for (c, f) in hits {
+        if examples.len() >= max {
+            break;
+        }
+        if seen_jobs.contains(&c.job_id.as_str()) {
+            continue;
+        }
+        if let Some(e) = &f.evidence {
+            seen_jobs.push(c.job_id.as_str());
+            examples.push(Example {
+                job_id: c.job_id.clone(),
+                speaker: e.speaker,
+                start: e.start,
+                text: e.text.chars().take(200).collect(),
+            });
+        }
+    }
+    examples
+}
+
+/// Critical and major weaknesses first, all of them; then the others by
+/// excess over the team (the `f64`), by count, up to `max_items` in all.
+fn worst_first(mut out: Vec<(f64, Weakness)>, max_items: usize) -> Vec<Weakness> {
     let severe = |w: &Weakness| w.severity >= Severity::Major;
     out.sort_by(|(ea, a), (eb, b)| {
         severe(b)
@@ -154,11 +170,7 @@ pub fn weaknesses(
             .then(b.contacts.cmp(&a.contacts))
             .then(a.rule.cmp(&b.rule))
     });
-    let keep = out
-        .iter()
-        .filter(|(_, w)| severe(w))
-        .count()
-        .max(opts.max_items);
+    let keep = out.iter().filter(|(_, w)| severe(w)).count().max(max_items);
     out.into_iter().take(keep).map(|(_, w)| w).collect()
 }
 

@@ -38,9 +38,38 @@ fn pct(v: Option<f64>) -> String {
         .unwrap_or_else(|| "–".into())
 }
 
+/// The trend chart's box: width, height and the left, right, top and
+/// bottom margins around the plot.
+const TREND_BOX: (f64, f64, f64, f64, f64, f64) = (680.0, 260.0, 40.0, 130.0, 16.0, 40.0);
+
+/// Where the trend chart puts things: dates along x, scores from `lo` to
+/// 100 up y.
+struct TrendScale<'a> {
+    dates: Vec<&'a str>,
+    lo: f64,
+}
+
+impl TrendScale<'_> {
+    fn x(&self, i: usize) -> f64 {
+        let (width, _, left, right, _, _) = TREND_BOX;
+        let plot_w = width - left - right;
+        if self.dates.len() == 1 {
+            left + plot_w / 2.0
+        } else {
+            left + plot_w * i as f64 / (self.dates.len() - 1) as f64
+        }
+    }
+
+    fn y(&self, v: f64) -> f64 {
+        let (_, height, _, _, top, bottom) = TREND_BOX;
+        let plot_h = height - top - bottom;
+        top + plot_h * (1.0 - (v - self.lo) / (100.0 - self.lo))
+    }
+}
+
 /// Line chart of the daily mean QA score: all contacts, and each team.
 fn trend_chart(r: &Report, w: &Words) -> String {
-    let (width, height, left, right, top, bottom) = (680.0, 260.0, 40.0, 130.0, 16.0, 40.0);
+    let (width, height, _, _, _, _) = TREND_BOX;
     let mut dates: Vec<&str> = r.trend.iter().map(|p| p.date.as_str()).collect();
     dates.sort();
     dates.dedup();
@@ -54,37 +83,8 @@ fn trend_chart(r: &Report, w: &Words) -> String {
     }
     let lo = r.trend.iter().map(|p| p.avg_score).fold(100.0f64, f64::min);
     let lo = ((lo / 10.0).floor() * 10.0).clamp(0.0, 90.0);
-    let plot_w = width - left - right;
-    let plot_h = height - top - bottom;
-    let x = |i: usize| {
-        if dates.len() == 1 {
-            left + plot_w / 2.0
-        } else {
-            left + plot_w * i as f64 / (dates.len() - 1) as f64
-        }
-    };
-    let y = |v: f64| top + plot_h * (1.0 - (v - lo) / (100.0 - lo));
-    for k in 0..=4 {
-        let v = lo + (100.0 - lo) * k as f64 / 4.0;
-        let _ = write!(
-            s,
-            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" class="tick" text-anchor="end">{v:.0}</text>"##,
-            left + plot_w,
-            left - 4.0,
-            y(v) + 4.0,
-            y = y(v)
-        );
-    }
-    let step = (dates.len() / 8).max(1);
-    for (i, d) in dates.iter().enumerate().step_by(step) {
-        let _ = write!(
-            s,
-            r#"<text x="{:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"#,
-            x(i),
-            height - bottom + 16.0,
-            esc(&d[5..])
-        );
-    }
+    let scale = TrendScale { dates, lo };
+    trend_axes(&mut s, &scale);
     let mut series: Vec<Option<String>> = vec![None];
     for p in &r.trend {
         if p.team.is_some() && !series.contains(&p.team) {
@@ -96,60 +96,102 @@ fn trend_chart(r: &Report, w: &Words) -> String {
         series.truncate(1);
     }
     for (si, team) in series.iter().enumerate() {
-        let color = if si == 0 {
-            "#333"
-        } else {
-            PALETTE[(si - 1) % PALETTE.len()]
-        };
-        let pts: Vec<(usize, f64, usize)> = r
-            .trend
-            .iter()
-            .filter(|p| &p.team == team)
-            .filter_map(|p| {
-                dates
-                    .iter()
-                    .position(|d| *d == p.date)
-                    .map(|i| (i, p.avg_score, p.contacts))
-            })
-            .collect();
-        let path: Vec<String> = pts
-            .iter()
-            .map(|(i, v, _)| format!("{:.1},{:.1}", x(*i), y(*v)))
-            .collect();
-        let dash = if si == 0 {
-            r#" stroke-dasharray="5 3""#
-        } else {
-            ""
-        };
-        let _ = write!(
-            s,
-            r#"<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{}"/>"#,
-            path.join(" ")
-        );
-        let name = team.clone().unwrap_or_else(|| "all".into());
-        for (i, v, n) in &pts {
-            let _ = write!(
-                s,
-                r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{} {}: {v:.1} ({n})</title></circle>"#,
-                x(*i),
-                y(*v),
-                esc(&name),
-                esc(dates[*i])
-            );
-        }
-        let ly = top + 14.0 * si as f64 + 6.0;
-        let _ = write!(
-            s,
-            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="2"{dash}/><text x="{}" y="{}" class="tick">{}</text>"#,
-            width - right + 10.0,
-            width - right + 28.0,
-            width - right + 32.0,
-            ly + 4.0,
-            esc(&name)
-        );
+        trend_line(&mut s, r, &scale, si, team);
     }
     s.push_str("</svg>");
     s
+}
+
+/// The score grid lines with their values, and the dates below.
+fn trend_axes(s: &mut String, scale: &TrendScale<'_>) {
+    let (width, height, left, right, _, bottom) = TREND_BOX;
+    let plot_w = width - left - right;
+    let lo = scale.lo;
+    for k in 0..=4 {
+        let v = lo + (100.0 - lo) * k as f64 / 4.0;
+        let _ = write!(
+            s,
+            r##"<line x1="{left}" x2="{}" y1="{y:.1}" y2="{y:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" class="tick" text-anchor="end">{v:.0}</text>"##,
+            left + plot_w,
+            left - 4.0,
+            scale.y(v) + 4.0,
+            y = scale.y(v)
+        );
+    }
+    let step = (scale.dates.len() / 8).max(1);
+    for (i, d) in scale.dates.iter().enumerate().step_by(step) {
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{}" class="tick" text-anchor="middle">{}</text>"#,
+            scale.x(i),
+            height - bottom + 16.0,
+            esc(&d[5..])
+        );
+    }
+}
+
+/// One series of the trend (`si` 0: everyone, dashed; then each team):
+/// its line, its points with their values, and its legend entry.
+fn trend_line(
+    s: &mut String,
+    r: &Report,
+    scale: &TrendScale<'_>,
+    si: usize,
+    team: &Option<String>,
+) {
+    let (width, _, _, right, top, _) = TREND_BOX;
+    let color = if si == 0 {
+        "#333"
+    } else {
+        PALETTE[(si - 1) % PALETTE.len()]
+    };
+    let pts: Vec<(usize, f64, usize)> = r
+        .trend
+        .iter()
+        .filter(|p| &p.team == team)
+        .filter_map(|p| {
+            scale
+                .dates
+                .iter()
+                .position(|d| *d == p.date)
+                .map(|i| (i, p.avg_score, p.contacts))
+        })
+        .collect();
+    let path: Vec<String> = pts
+        .iter()
+        .map(|(i, v, _)| format!("{:.1},{:.1}", scale.x(*i), scale.y(*v)))
+        .collect();
+    let dash = if si == 0 {
+        r#" stroke-dasharray="5 3""#
+    } else {
+        ""
+    };
+    let _ = write!(
+        s,
+        r#"<polyline fill="none" stroke="{color}" stroke-width="2"{dash} points="{}"/>"#,
+        path.join(" ")
+    );
+    let name = team.clone().unwrap_or_else(|| "all".into());
+    for (i, v, n) in &pts {
+        let _ = write!(
+            s,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{color}"><title>{} {}: {v:.1} ({n})</title></circle>"#,
+            scale.x(*i),
+            scale.y(*v),
+            esc(&name),
+            esc(scale.dates[*i])
+        );
+    }
+    let ly = top + 14.0 * si as f64 + 6.0;
+    let _ = write!(
+        s,
+        r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{color}" stroke-width="2"{dash}/><text x="{}" y="{}" class="tick">{}</text>"#,
+        width - right + 10.0,
+        width - right + 28.0,
+        width - right + 32.0,
+        ly + 4.0,
+        esc(&name)
+    );
 }
 
 /// Horizontal bars of violations by flag kind.
@@ -294,6 +336,44 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}.chart{width:100%;max-wi
 pub fn page(r: &Report, lang: Language) -> String {
     let w = words(lang);
     let mut s = String::new();
+    page_head(&mut s, r, lang, w);
+    if r.overall.contacts == 0 {
+        let _ = writeln!(
+            s,
+            "<p id=\"empty\">{}</p></body></html>",
+            esc(w.empty_period)
+        );
+        return s;
+    }
+    let _ = write!(
+        s,
+        "<div class=\"charts\"><figure><figcaption>{}</figcaption>{}</figure><figure><figcaption>{}</figcaption>{}</figure><figure><figcaption>{}</figcaption>{}</figure></div>",
+        esc(w.score_trend),
+        trend_chart(r, w),
+        esc(w.violations_by_kind),
+        violations_chart(&r.overall, lang, w),
+        esc(w.agent_vs_team),
+        agents_chart(r, w)
+    );
+    teams_table(&mut s, r, w);
+    agents_table(&mut s, r, w);
+    if !r.unscoreable.is_empty() {
+        unscoreable_table(&mut s, r, w);
+    }
+    if !r.plans.is_empty() {
+        plans_table(&mut s, r, w);
+    }
+    let _ = write!(s, "<h2>{}</h2>", esc(w.coaching));
+    for a in &r.agents {
+        agent_coaching(&mut s, a);
+    }
+    s.push_str("</body></html>\n");
+    s
+}
+
+/// The document head, the title and the lines saying what the report
+/// covers and what it leaves out.
+fn page_head(s: &mut String, r: &Report, lang: Language, w: &Words) {
     let _ = write!(
         s,
         "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width\"><title>{} {}</title><style>{STYLE}</style></head><body>",
@@ -331,24 +411,9 @@ pub fn page(r: &Report, lang: Language) -> String {
             esc(w.placed_by_processing)
         );
     }
-    if r.overall.contacts == 0 {
-        let _ = writeln!(
-            s,
-            "<p id=\"empty\">{}</p></body></html>",
-            esc(w.empty_period)
-        );
-        return s;
-    }
-    let _ = write!(
-        s,
-        "<div class=\"charts\"><figure><figcaption>{}</figcaption>{}</figure><figure><figcaption>{}</figcaption>{}</figure><figure><figcaption>{}</figcaption>{}</figure></div>",
-        esc(w.score_trend),
-        trend_chart(r, w),
-        esc(w.violations_by_kind),
-        violations_chart(&r.overall, lang, w),
-        esc(w.agent_vs_team),
-        agents_chart(r, w)
-    );
+}
+
+fn teams_table(s: &mut String, r: &Report, w: &Words) {
     let _ = write!(
         s,
         "<h2>{}</h2><div class=\"scroll\"><table id=\"teams\"><tr><th>{}</th><th>{}</th>{}<th>{}</th></tr>",
@@ -369,6 +434,9 @@ pub fn page(r: &Report, lang: Language) -> String {
         );
     }
     s.push_str("</table></div>");
+}
+
+fn agents_table(s: &mut String, r: &Report, w: &Words) {
     let _ = write!(
         s,
         "<h2>{}</h2><div class=\"scroll\"><table id=\"agents\"><tr><th>{}</th><th>{}</th><th>{}</th>{}<th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
@@ -402,109 +470,116 @@ pub fn page(r: &Report, lang: Language) -> String {
         );
     }
     s.push_str("</table></div>");
-    if !r.unscoreable.is_empty() {
+}
+
+fn unscoreable_table(s: &mut String, r: &Report, w: &Words) {
+    let _ = write!(
+        s,
+        "<h2>{}</h2><table id=\"unscoreable\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        esc(w.unscoreable),
+        esc(w.job),
+        esc(w.agent),
+        esc(w.started),
+        esc(w.reason)
+    );
+    for u in &r.unscoreable {
         let _ = write!(
             s,
-            "<h2>{}</h2><table id=\"unscoreable\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-            esc(w.unscoreable),
-            esc(w.job),
-            esc(w.agent),
-            esc(w.started),
-            esc(w.reason)
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            esc(&u.job_id),
+            esc(&u.agent_id),
+            esc(u.started.as_deref().unwrap_or("–")),
+            esc(&u.reason)
         );
-        for u in &r.unscoreable {
-            let _ = write!(
-                s,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                esc(&u.job_id),
-                esc(&u.agent_id),
-                esc(u.started.as_deref().unwrap_or("–")),
-                esc(&u.reason)
-            );
-        }
-        s.push_str("</table>");
     }
-    if !r.plans.is_empty() {
-        let _ = write!(
-            s,
-            "<h2>{}</h2><table id=\"plans\"><tr>",
-            esc(w.review_plans)
-        );
-        for h in super::render::plan_heads(w) {
-            let _ = write!(s, "<th>{}</th>", esc(h));
+    s.push_str("</table>");
+}
+
+fn plans_table(s: &mut String, r: &Report, w: &Words) {
+    let _ = write!(
+        s,
+        "<h2>{}</h2><table id=\"plans\"><tr>",
+        esc(w.review_plans)
+    );
+    for h in super::render::plan_heads(w) {
+        let _ = write!(s, "<th>{}</th>", esc(h));
+    }
+    s.push_str("</tr>");
+    for p in &r.plans {
+        s.push_str("<tr>");
+        for (i, c) in super::render::plan_cells(p).iter().enumerate() {
+            let class = if i == 0 { "" } else { " class=\"n\"" };
+            let _ = write!(s, "<td{class}>{}</td>", esc(c));
         }
         s.push_str("</tr>");
-        for p in &r.plans {
-            s.push_str("<tr>");
-            for (i, c) in super::render::plan_cells(p).iter().enumerate() {
-                let class = if i == 0 { "" } else { " class=\"n\"" };
-                let _ = write!(s, "<td{class}>{}</td>", esc(c));
-            }
-            s.push_str("</tr>");
-        }
-        s.push_str("</table>");
     }
-    let _ = write!(s, "<h2>{}</h2>", esc(w.coaching));
-    for a in &r.agents {
-        let aw = words(a.language);
-        let _ = write!(
-            s,
-            "<h3>{}{}</h3><ul class=\"coach\" lang=\"{}\">",
-            esc(&a.agent_id),
-            a.name
-                .as_deref()
-                .map(|n| format!(" {}", esc(n)))
-                .unwrap_or_default(),
-            a.language.as_str()
-        );
-        if !a.weeks.is_empty() {
+    s.push_str("</table>");
+}
+
+/// One agent's coaching, in their language: their weeks, then each
+/// weakness with its suggestion and examples.
+fn agent_coaching(s: &mut String, a: &AgentReport) {
+    let aw = words(a.language);
+    let _ = write!(
+        s,
+        "<h3>{}{}</h3><ul class=\"coach\" lang=\"{}\">",
+        esc(&a.agent_id),
+        a.name
+            .as_deref()
+            .map(|n| format!(" {}", esc(n)))
+            .unwrap_or_default(),
+        a.language.as_str()
+    );
+    if !a.weeks.is_empty() {
+        agent_weeks(s, a, aw);
+    }
+    if a.coaching.is_empty() {
+        let _ = write!(s, "<li>{}</li>", esc(aw.no_weaknesses));
+    }
+    for wk in &a.coaching {
+        let _ = write!(s, "<li><b>{}</b>", esc(&wk.summary));
+        if !wk.suggestion.is_empty() {
+            let _ = write!(s, "<br>{}: {}", esc(aw.suggestion), esc(&wk.suggestion));
+        }
+        for e in &wk.examples {
             let _ = write!(
                 s,
-                "<li><b>{}</b><table class=\"weeks\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
-                esc(aw.weeks),
-                esc(aw.week),
-                esc(aw.contacts),
-                esc(aw.qa_score),
-                esc(aw.pass_rate),
-                esc(aw.top_violation)
+                "<div class=\"ex\">{} · {} {:.1}s · “{}”</div>",
+                esc(&e.job_id),
+                esc(e.speaker.map(|x| x.as_str()).unwrap_or("-")),
+                e.start,
+                esc(&e.text)
             );
-            for wk in &a.weeks {
-                let _ = write!(
-                    s,
-                    "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
-                    esc(&wk.week),
-                    wk.contacts,
-                    num(wk.avg_score, 1),
-                    pct(wk.pass_rate),
-                    esc(wk.top_violation.as_deref().unwrap_or("–"))
-                );
-            }
-            s.push_str("</table></li>");
         }
-        if a.coaching.is_empty() {
-            let _ = write!(s, "<li>{}</li>", esc(aw.no_weaknesses));
-        }
-        for wk in &a.coaching {
-            let _ = write!(s, "<li><b>{}</b>", esc(&wk.summary));
-            if !wk.suggestion.is_empty() {
-                let _ = write!(s, "<br>{}: {}", esc(aw.suggestion), esc(&wk.suggestion));
-            }
-            for e in &wk.examples {
-                let _ = write!(
-                    s,
-                    "<div class=\"ex\">{} · {} {:.1}s · “{}”</div>",
-                    esc(&e.job_id),
-                    esc(e.speaker.map(|x| x.as_str()).unwrap_or("-")),
-                    e.start,
-                    esc(&e.text)
-                );
-            }
-            s.push_str("</li>");
-        }
-        s.push_str("</ul>");
+        s.push_str("</li>");
     }
-    s.push_str("</body></html>\n");
-    s
+    s.push_str("</ul>");
+}
+
+/// An agent's weeks as a small table inside their coaching list.
+fn agent_weeks(s: &mut String, a: &AgentReport, aw: &Words) {
+    let _ = write!(
+        s,
+        "<li><b>{}</b><table class=\"weeks\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr>",
+        esc(aw.weeks),
+        esc(aw.week),
+        esc(aw.contacts),
+        esc(aw.qa_score),
+        esc(aw.pass_rate),
+        esc(aw.top_violation)
+    );
+    for wk in &a.weeks {
+        let _ = write!(
+            s,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td>{}</td></tr>",
+            esc(&wk.week),
+            wk.contacts,
+            num(wk.avg_score, 1),
+            pct(wk.pass_rate),
+            esc(wk.top_violation.as_deref().unwrap_or("–"))
+        );
+    }
+    s.push_str("</table></li>");
 }
 
 #[cfg(test)]

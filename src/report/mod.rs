@@ -651,93 +651,10 @@ fn fatal_label(packs: Option<&PackSet>, lang: Language, h: &FatalHit) -> String 
 /// Builds the report. Pure: everything comes from `inputs` and `o`.
 pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
     let tz = o.scheme.utc_offset;
-    let mut dismissed: HashMap<&str, BTreeSet<usize>> = HashMap::new();
-    for (job, idx) in &inputs.dismissed {
-        dismissed.entry(job.as_str()).or_default().insert(*idx);
-    }
-    let none = BTreeSet::new();
-    let mut without_card = 0;
-    let mut contacts: Vec<Contact> = inputs
-        .results
-        .iter()
-        .map(|r| {
-            let d = dismissed.get(r.job_id.as_str()).unwrap_or(&none);
-            let card = o
-                .packs
-                .and_then(|p| p.get(r.language))
-                .map(|p| &p.scorecard)
-                .filter(|c| c.label() == r.versions.scorecard);
-            let c = Contact::from_result(r, d, card, tz);
-            if card.is_none() && c.dismissed > 0 {
-                without_card += 1;
-            }
-            c
-        })
-        .collect();
-    // First-contact resolution looks at every loaded contact, including
-    // those after the period.
-    let fcr = {
-        let keys: Vec<kpi::ContactKey> = inputs
-            .results
-            .iter()
-            .zip(&contacts)
-            .map(|(r, c)| kpi::ContactKey {
-                job_id: &c.job_id,
-                customer_id: r.metadata.customer_id.as_deref(),
-                // A processing time says nothing of when the customer
-                // called: such contacts are not ordered for FCR.
-                started: c.started.filter(|_| !c.started_is_processed),
-                resolved: c.resolved,
-            })
-            .collect();
-        kpi::first_contact_resolution(&keys, o.scheme.fcr_window_days)
-    };
-    for ((c, f), r) in contacts.iter_mut().zip(fcr).zip(&inputs.results) {
-        // The CRM's own first-contact-resolution mark wins over the
-        // return-visit rule.
-        c.fcr = r.metadata.first_contact_resolved.or(f);
-    }
-
-    // Flags the scheme makes fatal whatever the scorecard says.
-    for c in &mut contacts {
-        let extra: Vec<FatalHit> = c
-            .flags
-            .iter()
-            .filter(|f| o.scheme.fatal.flags.contains(&f.id))
-            .filter(|f| !c.fatal.iter().any(|h| h.flag == f.id && h.rule == f.rule))
-            .map(|f| FatalHit {
-                flag: f.id,
-                rule: f.rule.clone(),
-                item: None,
-            })
-            .collect();
-        for h in extra {
-            if !c.fatal.contains(&h) {
-                c.fatal.push(h);
-            }
-        }
-    }
-
-    // Scope: in the period, in the team; for one agent, their team(s).
-    let in_period: Vec<&Contact> = contacts
-        .iter()
-        .filter(|c| c.started.is_some_and(|t| o.period.contains(t)))
-        .filter(|c| o.team.is_none_or(|t| c.team.as_deref() == Some(t)))
-        .collect();
-    let scope: Vec<&Contact> = match o.agent {
-        Some(a) => {
-            let teams: BTreeSet<&Option<String>> = in_period
-                .iter()
-                .filter(|c| c.agent_id == a)
-                .map(|c| &c.team)
-                .collect();
-            in_period
-                .into_iter()
-                .filter(|c| teams.contains(&c.team))
-                .collect()
-        }
-        None => in_period,
-    };
+    let (mut contacts, without_card) = contacts_of(inputs, o);
+    mark_fcr(&mut contacts, &inputs.results, o.scheme.fcr_window_days);
+    add_scheme_fatal(&mut contacts, &o.scheme.fatal);
+    let scope = scope_of(&contacts, o);
 
     let mut by_team: BTreeMap<Option<String>, Vec<&Contact>> = BTreeMap::new();
     let mut by_agent: BTreeMap<&str, Vec<&Contact>> = BTreeMap::new();
@@ -752,62 +669,218 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
 
     let mut agents: Vec<AgentReport> = by_agent
         .iter()
-        .map(|(&id, cs)| {
-            let k = Kpis::of(cs.iter().copied());
-            let team = most_common(cs.iter().map(|c| c.team.clone())).flatten();
-            let role = most_common(cs.iter().filter_map(|c| c.role.clone()));
-            let language = o
-                .lang
-                .or_else(|| {
-                    most_common(cs.iter().map(|c| c.language.as_str())).and_then(|l| l.parse().ok())
-                })
-                .unwrap_or(Language::En);
-            // Fatal items of scoreable contacts (a garbled transcript is no
-            // basis for a 一票否决 either; it is listed for a human).
-            let fatal: Vec<FatalNote> = cs
-                .iter()
-                .filter(|c| c.scoreable)
-                .flat_map(|c| {
-                    c.fatal.iter().map(|h| FatalNote {
-                        job_id: c.job_id.clone(),
-                        flag: h.flag,
-                        label: fatal_label(o.packs, language, h),
-                    })
-                })
-                .collect();
-            let composite = o.scheme.composite(
-                cs,
-                &k,
-                role.as_deref(),
-                inputs.supervisor.get(id).copied(),
-                !fatal.is_empty(),
-            );
-            let empty = Kpis::default();
-            let tk = team_kpis.get(&team).unwrap_or(&empty);
-            let text = |rule: &str, flag: FlagId| rule_text(o.packs, language, rule, flag);
-            let coaching = coaching::weaknesses(cs, &k, tk, language, &o.scheme.coaching, &text);
-            AgentReport {
-                agent_id: id.to_owned(),
-                name: cs.iter().rev().find_map(|c| c.agent_name.clone()),
-                team,
-                role,
-                language,
-                kpis: k,
-                composite,
-                rank: None,
-                grade: None,
-                bonus: None,
-                graded_by: grade::Basis::NoScore,
-                grade_note: None,
-                fatal,
-                coaching,
-                weeks: weeks_of(cs, language),
+        .map(|(&id, cs)| agent_report(id, cs, &team_kpis, inputs, o))
+        .collect();
+    grade_agents(&mut agents, o.scheme);
+    agents.sort_by(|a, b| {
+        a.team
+            .cmp(&b.team)
+            .then(
+                a.rank
+                    .unwrap_or(usize::MAX)
+                    .cmp(&b.rank.unwrap_or(usize::MAX)),
+            )
+            .then(a.agent_id.cmp(&b.agent_id))
+    });
+    let teams = team_reports(team_kpis, &agents);
+    let trend = daily_trend(&scope);
+    let unscoreable = unscoreable_notes(&scope, o.agent);
+    let contact_lines = scope
+        .iter()
+        .filter(|c| o.agent.is_none_or(|a| c.agent_id == a))
+        .map(|c| contact_line(c))
+        .collect();
+    let placed_by_processing_time = scope.iter().filter(|c| c.started_is_processed).count();
+    let overall = Kpis::of(scope.iter().copied());
+    let dismissed_flags = scope.iter().map(|c| c.dismissed).sum();
+    if let Some(a) = o.agent {
+        agents.retain(|x| x.agent_id == a);
+    }
+    Report {
+        period: period_info(o.period, tz),
+        lang: o.lang,
+        scheme: o.scheme.label(),
+        grading: o.scheme.grading.method,
+        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        team_filter: o.team.map(str::to_owned),
+        agent_filter: o.agent.map(str::to_owned),
+        overall,
+        teams,
+        agents,
+        trend,
+        unscoreable,
+        placed_by_processing_time,
+        dismissed_flags,
+        rescored_without_scorecard: without_card,
+        contacts: contact_lines,
+        plans: inputs.plans.clone(),
+    }
+}
+
+/// Every loaded result as a contact, without its dismissed flags, and how
+/// many of those were rescored without their scorecard (see `rescore`).
+fn contacts_of(inputs: &Inputs, o: &Options<'_>) -> (Vec<Contact>, usize) {
+    let mut dismissed: HashMap<&str, BTreeSet<usize>> = HashMap::new();
+    for (job, idx) in &inputs.dismissed {
+        dismissed.entry(job.as_str()).or_default().insert(*idx);
+    }
+    let none = BTreeSet::new();
+    let mut without_card = 0;
+    let contacts = inputs
+        .results
+        .iter()
+        .map(|r| {
+            let d = dismissed.get(r.job_id.as_str()).unwrap_or(&none);
+            let card = o
+                .packs
+                .and_then(|p| p.get(r.language))
+                .map(|p| &p.scorecard)
+                .filter(|c| c.label() == r.versions.scorecard);
+            let c = Contact::from_result(r, d, card, o.scheme.utc_offset);
+            if card.is_none() && c.dismissed > 0 {
+                without_card += 1;
             }
+            c
         })
         .collect();
+    (contacts, without_card)
+}
 
-    // Grades: insufficient data, fatal items, pools (see `grade::assign`).
-    let g = &o.scheme.grading;
+/// Sets each contact's first-contact resolution. It looks at every loaded
+/// contact, including those after the period; `results` are the contacts'
+/// stored results, in the same order.
+fn mark_fcr(contacts: &mut [Contact], results: &[ResultWire], window_days: f64) {
+    let fcr = {
+        let keys: Vec<kpi::ContactKey> = results
+            .iter()
+            .zip(contacts.iter())
+            .map(|(r, c)| kpi::ContactKey {
+                job_id: &c.job_id,
+                customer_id: r.metadata.customer_id.as_deref(),
+                // A processing time says nothing of when the customer
+                // called: such contacts are not ordered for FCR.
+                started: c.started.filter(|_| !c.started_is_processed),
+                resolved: c.resolved,
+            })
+            .collect();
+        kpi::first_contact_resolution(&keys, window_days)
+    };
+    for ((c, f), r) in contacts.iter_mut().zip(fcr).zip(results) {
+        // The CRM's own first-contact-resolution mark wins over the
+        // return-visit rule.
+        c.fcr = r.metadata.first_contact_resolved.or(f);
+    }
+}
+
+/// Adds the flags the scheme makes fatal whatever the scorecard says.
+fn add_scheme_fatal(contacts: &mut [Contact], policy: &scheme::FatalPolicy) {
+    for c in contacts {
+        let extra: Vec<FatalHit> = c
+            .flags
+            .iter()
+            .filter(|f| policy.flags.contains(&f.id))
+            .filter(|f| !c.fatal.iter().any(|h| h.flag == f.id && h.rule == f.rule))
+            .map(|f| FatalHit {
+                flag: f.id,
+                rule: f.rule.clone(),
+                item: None,
+            })
+            .collect();
+        for h in extra {
+            if !c.fatal.contains(&h) {
+                c.fatal.push(h);
+            }
+        }
+    }
+}
+
+/// Scope: in the period, in the team; for one agent, their team(s).
+fn scope_of<'a>(contacts: &'a [Contact], o: &Options<'_>) -> Vec<&'a Contact> {
+    let in_period: Vec<&Contact> = contacts
+        .iter()
+        .filter(|c| c.started.is_some_and(|t| o.period.contains(t)))
+        .filter(|c| o.team.is_none_or(|t| c.team.as_deref() == Some(t)))
+        .collect();
+    match o.agent {
+        Some(a) => {
+            let teams: BTreeSet<&Option<String>> = in_period
+                .iter()
+                .filter(|c| c.agent_id == a)
+                .map(|c| &c.team)
+                .collect();
+            in_period
+                .into_iter()
+                .filter(|c| teams.contains(&c.team))
+                .collect()
+        }
+        None => in_period,
+    }
+}
+
+/// One agent's row before grading: KPIs, composite, fatal items, coaching
+/// and weeks of their contacts `cs`.
+fn agent_report(
+    id: &str,
+    cs: &[&Contact],
+    team_kpis: &BTreeMap<Option<String>, Kpis>,
+    inputs: &Inputs,
+    o: &Options<'_>,
+) -> AgentReport {
+    let k = Kpis::of(cs.iter().copied());
+    let team = most_common(cs.iter().map(|c| c.team.clone())).flatten();
+    let role = most_common(cs.iter().filter_map(|c| c.role.clone()));
+    let language = o
+        .lang
+        .or_else(|| {
+            most_common(cs.iter().map(|c| c.language.as_str())).and_then(|l| l.parse().ok())
+        })
+        .unwrap_or(Language::En);
+    // Fatal items of scoreable contacts (a garbled transcript is no
+    // basis for a 一票否决 either; it is listed for a human).
+    let fatal: Vec<FatalNote> = cs
+        .iter()
+        .filter(|c| c.scoreable)
+        .flat_map(|c| {
+            c.fatal.iter().map(|h| FatalNote {
+                job_id: c.job_id.clone(),
+                flag: h.flag,
+                label: fatal_label(o.packs, language, h),
+            })
+        })
+        .collect();
+    let composite = o.scheme.composite(
+        cs,
+        &k,
+        role.as_deref(),
+        inputs.supervisor.get(id).copied(),
+        !fatal.is_empty(),
+    );
+    let empty = Kpis::default();
+    let tk = team_kpis.get(&team).unwrap_or(&empty);
+    let text = |rule: &str, flag: FlagId| rule_text(o.packs, language, rule, flag);
+    let coaching = coaching::weaknesses(cs, &k, tk, language, &o.scheme.coaching, &text);
+    AgentReport {
+        agent_id: id.to_owned(),
+        name: cs.iter().rev().find_map(|c| c.agent_name.clone()),
+        team,
+        role,
+        language,
+        kpis: k,
+        composite,
+        rank: None,
+        grade: None,
+        bonus: None,
+        graded_by: grade::Basis::NoScore,
+        grade_note: None,
+        fatal,
+        coaching,
+        weeks: weeks_of(cs, language),
+    }
+}
+
+/// Grades: insufficient data, fatal items, pools (see `grade::assign`).
+fn grade_agents(agents: &mut [AgentReport], s: &Scheme) {
+    let g = &s.grading;
     let candidates: Vec<grade::Candidate> = agents
         .iter()
         .map(|a| grade::Candidate {
@@ -817,17 +890,12 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
             fatal: !a.fatal.is_empty(),
         })
         .collect();
-    let graded = grade::assign(
-        &candidates,
-        g,
-        g.within == scheme::Within::Team,
-        &o.scheme.fatal,
-    );
+    let graded = grade::assign(&candidates, g, g.within == scheme::Within::Team, &s.fatal);
     for (a, gr) in agents.iter_mut().zip(graded) {
         let def = gr.grade.and_then(|i| g.grades.get(i));
         a.grade = def.map(|d| d.name.clone());
         a.bonus = def.map(|d| match gr.basis {
-            grade::Basis::Fatal => o.scheme.fatal.bonus.unwrap_or(d.bonus),
+            grade::Basis::Fatal => s.fatal.bonus.unwrap_or(d.bonus),
             _ => d.bonus,
         });
         a.rank = gr.rank;
@@ -843,18 +911,14 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
             g.min_pool,
         );
     }
-    agents.sort_by(|a, b| {
-        a.team
-            .cmp(&b.team)
-            .then(
-                a.rank
-                    .unwrap_or(usize::MAX)
-                    .cmp(&b.rank.unwrap_or(usize::MAX)),
-            )
-            .then(a.agent_id.cmp(&b.agent_id))
-    });
+}
 
-    let teams: Vec<TeamReport> = team_kpis
+/// Each team's KPIs with its graded agents' mean composite and grades.
+fn team_reports(
+    team_kpis: BTreeMap<Option<String>, Kpis>,
+    agents: &[AgentReport],
+) -> Vec<TeamReport> {
+    team_kpis
         .into_iter()
         .map(|(team, kpis)| {
             let members: Vec<&AgentReport> = agents.iter().filter(|a| a.team == team).collect();
@@ -872,11 +936,13 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
                 grades,
             }
         })
-        .collect();
+        .collect()
+}
 
-    // Daily trend, overall and per team.
+/// Daily trend, overall and per team.
+fn daily_trend(scope: &[&Contact]) -> Vec<TrendPoint> {
     let mut days: BTreeMap<(String, Option<String>), (usize, f64)> = BTreeMap::new();
-    for c in &scope {
+    for c in scope {
         let Some(t) = c.started else { continue };
         let day = t.format("%Y-%m-%d").to_string();
         for key in [(day.clone(), None), (day, c.team.clone())] {
@@ -886,17 +952,19 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
         }
     }
     // Overall and per-team points coincide when everyone has no team.
-    let trend = days
-        .into_iter()
+    days.into_iter()
         .map(|((date, team), (n, sum))| TrendPoint {
             date,
             team,
             contacts: n,
             avg_score: round_to::<2>(sum / n as f64),
         })
-        .collect();
+        .collect()
+}
 
-    let unscoreable = scope
+/// Contacts in scope that could not be scored (for one agent, theirs).
+fn unscoreable_notes(scope: &[&Contact], agent: Option<&str>) -> Vec<UnscoreableNote> {
+    scope
         .iter()
         .filter(|c| !c.scoreable)
         .map(|c| UnscoreableNote {
@@ -906,62 +974,41 @@ pub fn build(inputs: &Inputs, o: &Options<'_>) -> Report {
             started: c.started.map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
             reason: c.unscoreable_reason.clone().unwrap_or_default(),
         })
-        .filter(|n| o.agent.is_none_or(|a| n.agent_id == a))
-        .collect();
-    let contact_lines = scope
-        .iter()
-        .filter(|c| o.agent.is_none_or(|a| c.agent_id == a))
-        .map(|c| ContactLine {
-            job_id: c.job_id.clone(),
-            agent_id: c.agent_id.clone(),
-            agent_name: c.agent_name.clone(),
-            team: c.team.clone(),
-            kind: c.kind,
-            language: c.language,
-            started: c.started.map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
-            score: c.score,
-            passed: c.passed,
-            scoreable: c.scoreable,
-            unscoreable_reason: c.unscoreable_reason.clone(),
-            csat5: c.csat5(),
-            predicted_csat: c.predicted_csat,
-            resolved: c.resolved,
-            fcr: c.fcr,
-            fatal: !c.fatal.is_empty(),
-            flags: c.flags.clone(),
-        })
-        .collect();
-    let placed_by_processing_time = scope.iter().filter(|c| c.started_is_processed).count();
-    let overall = Kpis::of(scope.iter().copied());
-    let dismissed_flags = scope.iter().map(|c| c.dismissed).sum();
-    if let Some(a) = o.agent {
-        agents.retain(|x| x.agent_id == a);
+        .filter(|n| agent.is_none_or(|a| n.agent_id == a))
+        .collect()
+}
+
+/// A contact as the spreadsheet's detail sheets list it.
+fn contact_line(c: &Contact) -> ContactLine {
+    ContactLine {
+        job_id: c.job_id.clone(),
+        agent_id: c.agent_id.clone(),
+        agent_name: c.agent_name.clone(),
+        team: c.team.clone(),
+        kind: c.kind,
+        language: c.language,
+        started: c.started.map(|t| t.format("%Y-%m-%d %H:%M").to_string()),
+        score: c.score,
+        passed: c.passed,
+        scoreable: c.scoreable,
+        unscoreable_reason: c.unscoreable_reason.clone(),
+        csat5: c.csat5(),
+        predicted_csat: c.predicted_csat,
+        resolved: c.resolved,
+        fcr: c.fcr,
+        fatal: !c.fatal.is_empty(),
+        flags: c.flags.clone(),
     }
-    Report {
-        period: PeriodInfo {
-            label: o.period.label.clone(),
-            since: o.period.since_utc(),
-            until: o.period.until_utc(),
-            utc_offset: tz.to_string(),
-            first_day: o.period.first_day(),
-            last_day: o.period.last_day(),
-        },
-        lang: o.lang,
-        scheme: o.scheme.label(),
-        grading: g.method,
-        generated_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        team_filter: o.team.map(str::to_owned),
-        agent_filter: o.agent.map(str::to_owned),
-        overall,
-        teams,
-        agents,
-        trend,
-        unscoreable,
-        placed_by_processing_time,
-        dismissed_flags,
-        rescored_without_scorecard: without_card,
-        contacts: contact_lines,
-        plans: inputs.plans.clone(),
+}
+
+fn period_info(p: &Period, tz: FixedOffset) -> PeriodInfo {
+    PeriodInfo {
+        label: p.label.clone(),
+        since: p.since_utc(),
+        until: p.until_utc(),
+        utc_offset: tz.to_string(),
+        first_day: p.first_day(),
+        last_day: p.last_day(),
     }
 }
 

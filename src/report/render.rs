@@ -158,45 +158,8 @@ pub fn table(r: &Report, lang: Language) -> String {
         let _ = writeln!(out, "\n{}", w.empty_period);
         return out;
     }
-    let _ = writeln!(out, "\n{}", w.teams);
-    let mut heads = vec![w.team, w.agents];
-    heads.extend(kpi_heads(w));
-    heads.push(w.composite);
-    let rows: Vec<Vec<String>> = r
-        .teams
-        .iter()
-        .map(|t| {
-            let mut row = vec![team_name(&t.team), t.agents.to_string()];
-            row.extend(kpi_cells(&t.kpis));
-            row.push(num(t.avg_composite, 1));
-            row
-        })
-        .collect();
-    table_of(&mut out, &heads, &rows, 1);
-
-    let _ = writeln!(out, "\n{}", w.agents);
-    let mut heads = vec![w.agent, w.team, w.role];
-    heads.extend(kpi_heads(w));
-    heads.extend([w.composite, w.grade, w.bonus, w.note]);
-    let rows: Vec<Vec<String>> = r
-        .agents
-        .iter()
-        .map(|a| {
-            let mut row = vec![
-                agent_label(a),
-                team_name(&a.team),
-                a.role.clone().unwrap_or_else(|| "-".into()),
-            ];
-            row.extend(kpi_cells(&a.kpis));
-            row.push(num(a.composite.total, 1));
-            row.push(a.grade.clone().unwrap_or_else(|| "-".into()));
-            row.push(num(a.bonus, 1));
-            row.push(a.grade_note.clone().unwrap_or_default());
-            row
-        })
-        .collect();
-    table_of(&mut out, &heads, &rows, 3);
-
+    teams_section(&mut out, r, w);
+    agents_section(&mut out, r, w);
     if !r.unscoreable.is_empty() {
         let _ = writeln!(out, "\n{}", w.unscoreable);
         let rows: Vec<Vec<String>> = r
@@ -222,38 +185,86 @@ pub fn table(r: &Report, lang: Language) -> String {
 
     let _ = writeln!(out, "\n{}", w.coaching);
     for a in &r.agents {
-        let aw = words(a.language);
-        let _ = writeln!(out, "{}:", agent_label(a));
-        if a.weeks.len() > 1 {
-            let weeks: Vec<String> = a
-                .weeks
-                .iter()
-                .map(|wk| format!("{} {} {}", wk.week, num(wk.avg_score, 1), pct(wk.pass_rate)))
-                .collect();
-            let _ = writeln!(out, "  {}: {}", aw.weeks, weeks.join(" · "));
-        }
-        if a.coaching.is_empty() {
-            let _ = writeln!(out, "  {}", aw.no_weaknesses);
-        }
-        for wk in &a.coaching {
-            let _ = writeln!(out, "  - {}", wk.summary);
-            if !wk.suggestion.is_empty() {
-                let _ = writeln!(out, "    → {}", wk.suggestion);
-            }
-            for e in &wk.examples {
-                let who = e.speaker.map(|s| s.as_str()).unwrap_or("-");
-                let _ = writeln!(
-                    out,
-                    "    · {} {} {} “{}”",
-                    e.job_id,
-                    clock(e.start),
-                    who,
-                    e.text
-                );
-            }
-        }
+        agent_coaching(&mut out, a);
     }
     out
+}
+
+fn teams_section(out: &mut String, r: &Report, w: &Words) {
+    let _ = writeln!(out, "\n{}", w.teams);
+    let mut heads = vec![w.team, w.agents];
+    heads.extend(kpi_heads(w));
+    heads.push(w.composite);
+    let rows: Vec<Vec<String>> = r
+        .teams
+        .iter()
+        .map(|t| {
+            let mut row = vec![team_name(&t.team), t.agents.to_string()];
+            row.extend(kpi_cells(&t.kpis));
+            row.push(num(t.avg_composite, 1));
+            row
+        })
+        .collect();
+    table_of(out, &heads, &rows, 1);
+}
+
+fn agents_section(out: &mut String, r: &Report, w: &Words) {
+    let _ = writeln!(out, "\n{}", w.agents);
+    let mut heads = vec![w.agent, w.team, w.role];
+    heads.extend(kpi_heads(w));
+    heads.extend([w.composite, w.grade, w.bonus, w.note]);
+    let rows: Vec<Vec<String>> = r
+        .agents
+        .iter()
+        .map(|a| {
+            let mut row = vec![
+                agent_label(a),
+                team_name(&a.team),
+                a.role.clone().unwrap_or_else(|| "-".into()),
+            ];
+            row.extend(kpi_cells(&a.kpis));
+            row.push(num(a.composite.total, 1));
+            row.push(a.grade.clone().unwrap_or_else(|| "-".into()));
+            row.push(num(a.bonus, 1));
+            row.push(a.grade_note.clone().unwrap_or_default());
+            row
+        })
+        .collect();
+    table_of(out, &heads, &rows, 3);
+}
+
+/// One agent's weeks and weaknesses, in the agent's language.
+fn agent_coaching(out: &mut String, a: &AgentReport) {
+    let aw = words(a.language);
+    let _ = writeln!(out, "{}:", agent_label(a));
+    if a.weeks.len() > 1 {
+        let weeks: Vec<String> = a
+            .weeks
+            .iter()
+            .map(|wk| format!("{} {} {}", wk.week, num(wk.avg_score, 1), pct(wk.pass_rate)))
+            .collect();
+        let _ = writeln!(out, "  {}: {}", aw.weeks, weeks.join(" · "));
+    }
+    if a.coaching.is_empty() {
+        let _ = writeln!(out, "  {}", aw.no_weaknesses);
+    }
+    for wk in &a.coaching {
+        let _ = writeln!(out, "  - {}", wk.summary);
+        if !wk.suggestion.is_empty() {
+            let _ = writeln!(out, "    → {}", wk.suggestion);
+        }
+        for e in &wk.examples {
+            let who = e.speaker.map(|s| s.as_str()).unwrap_or("-");
+            let _ = writeln!(
+                out,
+                "    · {} {} {} “{}”",
+                e.job_id,
+                clock(e.start),
+                who,
+                e.text
+            );
+        }
+    }
 }
 
 fn csv_cell(s: &str) -> String {

@@ -476,7 +476,39 @@ impl Scheme {
         if !(h.fcr_window_days.is_finite() && h.fcr_window_days > 0.0) {
             return Err(src.err(None, "[scheme] fcr_window_days must be more than 0"));
         }
-        let t = &file.targets;
+        src.check_targets(&file.targets)?;
+        let w = &file.weights;
+        src.check_weights(w)?;
+        let common = src.items("common", &file.common)?;
+        let mut roles = BTreeMap::new();
+        for (name, map) in &file.roles {
+            roles.insert(name.clone(), src.items(&format!("roles.{name}"), map)?);
+        }
+        let grading = src.grading(&file.grading)?;
+        let fatal = src.fatal(&file.fatal, &grading.grades)?;
+        Ok(Scheme {
+            id: h.id.clone(),
+            version: h.version.clone(),
+            description: h.description.clone(),
+            utc_offset,
+            fcr_window_days: h.fcr_window_days,
+            targets: file.targets,
+            common_weight: *w.common.get_ref(),
+            role_weight: w.role,
+            data_weight: *w.data.get_ref(),
+            supervisor_weight: w.supervisor,
+            common,
+            roles,
+            grading,
+            coaching: file.coaching,
+            fatal,
+        })
+    }
+}
+
+impl Src<'_> {
+    /// Every target is positive; rates and CSAT are within their scale.
+    fn check_targets(&self, t: &Targets) -> Result<(), SchemeError> {
         for (name, v) in [
             ("first_response_chat_s", t.first_response_chat_s),
             ("first_response_call_s", t.first_response_call_s),
@@ -489,7 +521,7 @@ impl Scheme {
             ("csat10", t.csat10),
         ] {
             if !(v.is_finite() && v > 0.0) {
-                return Err(src.err(None, format!("[targets] {name} must be more than 0")));
+                return Err(self.err(None, format!("[targets] {name} must be more than 0")));
             }
         }
         for (name, v, max) in [
@@ -500,10 +532,14 @@ impl Scheme {
             ("csat10", t.csat10, 10.0),
         ] {
             if v > max {
-                return Err(src.err(None, format!("[targets] {name} must be at most {max}")));
+                return Err(self.err(None, format!("[targets] {name} must be at most {max}")));
             }
         }
-        let w = &file.weights;
+        Ok(())
+    }
+
+    /// Each pair of weights is non-negative and adds up to 100.
+    fn check_weights(&self, w: &WeightsFile) -> Result<(), SchemeError> {
         for (a, b, span, what) in [
             (
                 *w.common.get_ref(),
@@ -519,23 +555,22 @@ impl Scheme {
             ),
         ] {
             if a < 0.0 || b < 0.0 || (a + b - 100.0).abs() > 1e-6 {
-                return Err(src.err(
+                return Err(self.err(
                     Some(span),
                     format!("[weights] {what} must be two non-negative weights adding up to 100"),
                 ));
             }
         }
-        let common = src.items("common", &file.common)?;
-        let mut roles = BTreeMap::new();
-        for (name, map) in &file.roles {
-            roles.insert(name.clone(), src.items(&format!("roles.{name}"), map)?);
-        }
-        let g = &file.grading;
+        Ok(())
+    }
+
+    /// `[grading]`: the method, pools and grades.
+    fn grading(&self, g: &GradingFile) -> Result<Grading, SchemeError> {
         let method = match g.method.get_ref().as_str() {
             "forced" => Method::Forced,
             "thresholds" => Method::Thresholds,
             other => {
-                return Err(src.err(
+                return Err(self.err(
                     Some(g.method.span()),
                     format!("[grading] method {other:?} (expected \"forced\" or \"thresholds\")"),
                 ))
@@ -545,7 +580,7 @@ impl Scheme {
             "team" => Within::Team,
             "all" => Within::All,
             other => {
-                return Err(src.err(
+                return Err(self.err(
                     Some(g.within.span()),
                     format!("[grading] within {other:?} (expected \"team\" or \"all\")"),
                 ))
@@ -554,59 +589,13 @@ impl Scheme {
         let grades = if g.grades.is_empty() {
             default_grades()
         } else {
-            let mut out: Vec<GradeDef> = Vec::new();
-            let n = g.grades.len();
-            for (i, gf) in g.grades.iter().enumerate() {
-                let span = Some(gf.name.span());
-                let name = gf.name.get_ref().trim().to_owned();
-                if name.is_empty() || name.chars().count() > 16 {
-                    return Err(src.err(span, "grade names must be 1 to 16 characters"));
-                }
-                if out.iter().any(|o| o.name == name) {
-                    return Err(src.err(span, format!("duplicate grade {name:?}")));
-                }
-                if !(gf.bonus.is_finite() && gf.bonus >= 0.0) {
-                    return Err(src.err(span, format!("grade {name}: bonus must not be negative")));
-                }
-                let min_score = match gf.min_score {
-                    Some(m) => m,
-                    None if method == Method::Thresholds && i + 1 < n => {
-                        return Err(src.err(
-                            span,
-                            format!("grade {name}: thresholds grading needs min_score (all but the last grade)"),
-                        ))
-                    }
-                    None => 0.0,
-                };
-                if let Some(prev) = out.last() {
-                    if method == Method::Thresholds && min_score >= prev.min_score {
-                        return Err(src.err(
-                            span,
-                            format!("grade {name}: min_score must be below the grade above it"),
-                        ));
-                    }
-                }
-                out.push(GradeDef {
-                    name,
-                    share: gf.share,
-                    min_score,
-                    bonus: gf.bonus,
-                });
-            }
-            let total: u32 = out.iter().map(|g| g.share).sum();
-            if method == Method::Forced && total != 100 {
-                return Err(src.err(
-                    g.grades.first().map(|g| g.name.span()),
-                    format!("[grading] grade shares add up to {total}, not 100"),
-                ));
-            }
-            out
+            self.grades(&g.grades, method)?
         };
         let small_pools = match g.small_pools.get_ref().as_str() {
             "thresholds" => SmallPools::Thresholds,
             "merge" => SmallPools::Merge,
             other => {
-                return Err(src.err(
+                return Err(self.err(
                     Some(g.small_pools.span()),
                     format!(
                         "[grading] small_pools {other:?} (expected \"thresholds\" or \"merge\")"
@@ -614,70 +603,107 @@ impl Scheme {
                 ))
             }
         };
-        let fatal = {
-            let f = &file.fatal;
-            let mut flags = Vec::new();
-            for name in f.flags.get_ref() {
-                let id: FlagId = name.parse().map_err(|e: String| {
-                    src.err(Some(f.flags.span()), format!("[fatal] flags: {e}"))
-                })?;
-                flags.push(id);
+        Ok(Grading {
+            method,
+            within,
+            min_contacts: g.min_contacts,
+            min_pool: g.min_pool.max(1),
+            small_pools,
+            grades,
+        })
+    }
+
+    /// The grades, best first: unique names, bonuses not negative, and
+    /// what `method` needs — falling thresholds, or shares adding up to 100.
+    fn grades(&self, grades: &[GradeFile], method: Method) -> Result<Vec<GradeDef>, SchemeError> {
+        let mut out: Vec<GradeDef> = Vec::new();
+        let n = grades.len();
+        for (i, gf) in grades.iter().enumerate() {
+            let span = Some(gf.name.span());
+            let name = gf.name.get_ref().trim().to_owned();
+            if name.is_empty() || name.chars().count() > 16 {
+                return Err(self.err(span, "grade names must be 1 to 16 characters"));
             }
-            if let Some(q) = f.qa_score {
-                if !(0.0..=100.0).contains(&q) {
-                    return Err(src.err(None, "[fatal] qa_score must be between 0 and 100"));
+            if out.iter().any(|o| o.name == name) {
+                return Err(self.err(span, format!("duplicate grade {name:?}")));
+            }
+            if !(gf.bonus.is_finite() && gf.bonus >= 0.0) {
+                return Err(self.err(span, format!("grade {name}: bonus must not be negative")));
+            }
+            let min_score = match gf.min_score {
+                Some(m) => m,
+                None if method == Method::Thresholds && i + 1 < n => {
+                    return Err(self.err(
+                        span,
+                        format!("grade {name}: thresholds grading needs min_score (all but the last grade)"),
+                    ));
                 }
-            }
-            if let Some(b) = f.bonus {
-                if !(b.is_finite() && b >= 0.0) {
-                    return Err(src.err(None, "[fatal] bonus must not be negative"));
-                }
-            }
-            let max_grade = match &f.max_grade {
-                None => grades.len().saturating_sub(1),
-                Some(name) => grades
-                    .iter()
-                    .position(|g| g.name == name.get_ref().trim())
-                    .ok_or_else(|| {
-                        src.err(
-                            Some(name.span()),
-                            format!(
-                                "[fatal] max_grade {:?} is not one of the grades",
-                                name.get_ref()
-                            ),
-                        )
-                    })?,
+                None => 0.0,
             };
-            FatalPolicy {
-                flags,
-                qa_score: f.qa_score,
-                max_grade,
-                bonus: f.bonus,
+            if let Some(prev) = out.last() {
+                if method == Method::Thresholds && min_score >= prev.min_score {
+                    return Err(self.err(
+                        span,
+                        format!("grade {name}: min_score must be below the grade above it"),
+                    ));
+                }
             }
+            out.push(GradeDef {
+                name,
+                share: gf.share,
+                min_score,
+                bonus: gf.bonus,
+            });
+        }
+        let total: u32 = out.iter().map(|g| g.share).sum();
+        if method == Method::Forced && total != 100 {
+            return Err(self.err(
+                grades.first().map(|g| g.name.span()),
+                format!("[grading] grade shares add up to {total}, not 100"),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// `[fatal]`, with `max_grade` looked up among `grades`.
+    fn fatal(&self, f: &FatalFile, grades: &[GradeDef]) -> Result<FatalPolicy, SchemeError> {
+        let mut flags = Vec::new();
+        for name in f.flags.get_ref() {
+            let id: FlagId = name.parse().map_err(|e: String| {
+                self.err(Some(f.flags.span()), format!("[fatal] flags: {e}"))
+            })?;
+            flags.push(id);
+        }
+        if let Some(q) = f.qa_score {
+            if !(0.0..=100.0).contains(&q) {
+                return Err(self.err(None, "[fatal] qa_score must be between 0 and 100"));
+            }
+        }
+        if let Some(b) = f.bonus {
+            if !(b.is_finite() && b >= 0.0) {
+                return Err(self.err(None, "[fatal] bonus must not be negative"));
+            }
+        }
+        let max_grade = match &f.max_grade {
+            None => grades.len().saturating_sub(1),
+            Some(name) => grades
+                .iter()
+                .position(|g| g.name == name.get_ref().trim())
+                .ok_or_else(|| {
+                    self.err(
+                        Some(name.span()),
+                        format!(
+                            "[fatal] max_grade {:?} is not one of the grades",
+                            name.get_ref()
+                        ),
+                    )
+                })?,
         };
-        Ok(Scheme {
-            id: h.id.clone(),
-            version: h.version.clone(),
-            description: h.description.clone(),
-            utc_offset,
-            fcr_window_days: h.fcr_window_days,
-            targets: file.targets,
-            common_weight: *w.common.get_ref(),
-            role_weight: w.role,
-            data_weight: *w.data.get_ref(),
-            supervisor_weight: w.supervisor,
-            common,
-            roles,
-            grading: Grading {
-                method,
-                within,
-                min_contacts: g.min_contacts,
-                min_pool: g.min_pool.max(1),
-                small_pools,
-                grades,
-            },
-            coaching: file.coaching,
-            fatal,
+        Ok(FatalPolicy {
+            flags,
+            qa_score: f.qa_score,
+            max_grade,
+            bonus: f.bonus,
         })
     }
 }

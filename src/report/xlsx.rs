@@ -157,20 +157,56 @@ const ZH: Names = Names {
     no: "否",
 };
 
+impl Names {
+    fn yes_no(&self, b: bool) -> &'static str {
+        if b {
+            self.yes
+        } else {
+            self.no
+        }
+    }
+
+    fn opt_yes_no(&self, b: Option<bool>) -> &'static str {
+        b.map(|b| self.yes_no(b)).unwrap_or("")
+    }
+}
+
 /// The workbook's bytes.
 pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
     let n = match lang {
         Language::Zh => &ZH,
         Language::En => &EN,
     };
-    let yes_no = |b: bool| if b { n.yes } else { n.no };
-    let opt_yes_no = |b: Option<bool>| b.map(yes_no).unwrap_or("");
     let mut wb = Workbook::new();
     let bold = Format::new().set_bold();
 
     let (heads, rows) = summary_table(r);
     sheet(&mut wb, n.summary, &heads, rows, &bold)?;
+    sheet(&mut wb, n.weeks, &n.week_cols, week_rows(r), &bold)?;
+    sheet(
+        &mut wb,
+        n.coaching,
+        &n.coaching_cols,
+        coaching_rows(r),
+        &bold,
+    )?;
+    let (contacts, flags) = contact_rows(r, lang, n);
+    sheet(&mut wb, n.contacts, &n.contact_cols, contacts, &bold)?;
+    sheet(&mut wb, n.flags, &n.flag_cols, flags, &bold)?;
+    sheet(
+        &mut wb,
+        n.unscoreable,
+        &n.unscoreable_cols,
+        unscoreable_rows(r),
+        &bold,
+    )?;
+    sheet(&mut wb, n.plans, &n.plan_cols, plan_rows(r), &bold)?;
+    about_sheet(&mut wb, r, lang, &bold)?;
+    wb.save_to_buffer()
+}
 
+/// Each agent's weeks.
+fn week_rows(r: &Report) -> Vec<Vec<Cell>> {
     let mut weeks = Vec::new();
     for a in &r.agents {
         for w in &a.weeks {
@@ -186,8 +222,11 @@ pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
             ]);
         }
     }
-    sheet(&mut wb, n.weeks, &n.week_cols, weeks, &bold)?;
+    weeks
+}
 
+/// Each agent's weaknesses, their examples in one cell.
+fn coaching_rows(r: &Report) -> Vec<Vec<Cell>> {
     let mut coaching = Vec::new();
     for a in &r.agents {
         for c in &a.coaching {
@@ -214,8 +253,11 @@ pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
             ]);
         }
     }
-    sheet(&mut wb, n.coaching, &n.coaching_cols, coaching, &bold)?;
+    coaching
+}
 
+/// Every contact, and every flag that counts with its first evidence.
+fn contact_rows(r: &Report, lang: Language, n: &Names) -> (Vec<Vec<Cell>>, Vec<Vec<Cell>>) {
     let mut contacts = Vec::new();
     let mut flags = Vec::new();
     for c in &r.contacts {
@@ -229,13 +271,13 @@ pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
             text(c.language.as_str()),
             text(c.started.as_deref().unwrap_or("")),
             Cell::Num(Some(c.score)),
-            text(yes_no(c.passed)),
-            text(yes_no(c.fatal)),
-            text(yes_no(c.scoreable)),
+            text(n.yes_no(c.passed)),
+            text(n.yes_no(c.fatal)),
+            text(n.yes_no(c.scoreable)),
             text(c.unscoreable_reason.as_deref().unwrap_or("")),
             Cell::Num(c.csat5),
             Cell::Num(c.predicted_csat),
-            text(opt_yes_no(c.resolved)),
+            text(n.opt_yes_no(c.resolved)),
             text(&labels.join("; ")),
         ]);
         for f in &c.flags {
@@ -255,11 +297,11 @@ pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
             ]);
         }
     }
-    sheet(&mut wb, n.contacts, &n.contact_cols, contacts, &bold)?;
-    sheet(&mut wb, n.flags, &n.flag_cols, flags, &bold)?;
+    (contacts, flags)
+}
 
-    let unscoreable = r
-        .unscoreable
+fn unscoreable_rows(r: &Report) -> Vec<Vec<Cell>> {
+    r.unscoreable
         .iter()
         .map(|u| {
             vec![
@@ -270,18 +312,12 @@ pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
                 text(&u.reason),
             ]
         })
-        .collect();
-    sheet(
-        &mut wb,
-        n.unscoreable,
-        &n.unscoreable_cols,
-        unscoreable,
-        &bold,
-    )?;
+        .collect()
+}
 
+fn plan_rows(r: &Report) -> Vec<Vec<Cell>> {
     let count = |n: usize| Cell::Num(Some(n as f64));
-    let plans = r
-        .plans
+    r.plans
         .iter()
         .map(|p| {
             vec![
@@ -293,10 +329,16 @@ pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
                 count(p.unassigned),
             ]
         })
-        .collect();
-    sheet(&mut wb, n.plans, &n.plan_cols, plans, &bold)?;
+        .collect()
+}
 
-    // The period and scheme, so a forwarded file says what it is.
+/// The period and scheme, so a forwarded file says what it is.
+fn about_sheet(
+    wb: &mut Workbook,
+    r: &Report,
+    lang: Language,
+    bold: &Format,
+) -> Result<(), XlsxError> {
     let w = words(lang);
     let about = wb.add_worksheet();
     about.set_name(w.report)?;
@@ -308,12 +350,12 @@ pub fn workbook(r: &Report, lang: Language) -> Result<Vec<u8>, XlsxError> {
     .into_iter()
     .enumerate()
     {
-        about.write_string_with_format(i as u32, 0, k, &bold)?;
+        about.write_string_with_format(i as u32, 0, k, bold)?;
         about.write_string(i as u32, 1, v)?;
     }
     about.set_column_width(0, 16)?;
     about.set_column_width(1, 40)?;
-    wb.save_to_buffer()
+    Ok(())
 }
 
 fn text(s: &str) -> Cell {

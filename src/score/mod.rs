@@ -103,6 +103,81 @@ fn severity_index(s: Severity) -> usize {
     }
 }
 
+/// Points per severity: the defaults, with the file's `severity_points`
+/// over them.
+fn severity_points(
+    src: &SourceFile,
+    points: &BTreeMap<String, f64>,
+) -> Result<[f64; 4], PackError> {
+    let mut severity_points = [0.0, 2.0, 5.0, 10.0];
+    for (k, v) in points {
+        let s: Severity = k.parse().map_err(|e: String| PackError {
+            file: src.path.clone(),
+            line: None,
+            message: format!("severity_points: {e}"),
+        })?;
+        severity_points[severity_index(s)] = *v;
+    }
+    Ok(severity_points)
+}
+
+/// One item of a section of `weight`: its rules exist in the pack, its
+/// flags are known, it names at least one of them, and its points are not
+/// negative.
+fn item(
+    src: &SourceFile,
+    it: ItemFile,
+    weight: f64,
+    known_rules: &HashSet<&str>,
+) -> Result<Item, PackError> {
+    let mut item_rules = Vec::new();
+    for r in &it.rules {
+        if !known_rules.contains(r.get_ref().as_str()) {
+            return Err(src.err_at(
+                r.span(),
+                format!(
+                    "item {:?} names rule {:?}, which the pack does not have (or it is disabled)",
+                    it.id.get_ref(),
+                    r.get_ref()
+                ),
+            ));
+        }
+        item_rules.push(RuleId::new(r.get_ref().clone()));
+    }
+    let mut item_flags = Vec::new();
+    for f in &it.flags {
+        item_flags.push(
+            f.get_ref()
+                .parse::<FlagId>()
+                .map_err(|e| src.err_at(f.span(), e))?,
+        );
+    }
+    if item_rules.is_empty() && item_flags.is_empty() {
+        return Err(src.err_at(
+            it.id.span(),
+            format!("item {:?} names no rules or flags", it.id.get_ref()),
+        ));
+    }
+    if let Some(p) = it.points {
+        if !(p.is_finite() && p >= 0.0) {
+            return Err(src.err_at(it.id.span(), "points must not be negative"));
+        }
+    }
+    Ok(Item {
+        id: it.id.get_ref().clone(),
+        name: if it.name.is_empty() {
+            it.id.get_ref().clone()
+        } else {
+            it.name
+        },
+        rules: item_rules,
+        flags: item_flags,
+        points: it.points,
+        max: it.max.unwrap_or(weight).min(weight),
+        fatal: it.fatal,
+    })
+}
+
 impl Scorecard {
     pub fn label(&self) -> String {
         format!("{}@{}", self.id, self.version)
@@ -119,15 +194,7 @@ impl Scorecard {
         if !(0.0..=100.0).contains(&pass) {
             return Err(src.err_at(h.pass_score.span(), "pass_score must be between 0 and 100"));
         }
-        let mut severity_points = [0.0, 2.0, 5.0, 10.0];
-        for (k, v) in &h.severity_points {
-            let s: Severity = k.parse().map_err(|e: String| PackError {
-                file: src.path.clone(),
-                line: None,
-                message: format!("severity_points: {e}"),
-            })?;
-            severity_points[severity_index(s)] = *v;
-        }
+        let severity_points = severity_points(&src, &h.severity_points)?;
         let total: f64 = file.sections.iter().map(|s| *s.weight.get_ref()).sum();
         if (total - 100.0).abs() > 1e-6 {
             let span = file
@@ -153,45 +220,7 @@ impl Scorecard {
                         format!("duplicate item id {:?}", it.id.get_ref()),
                     ));
                 }
-                let mut item_rules = Vec::new();
-                for r in &it.rules {
-                    if !known_rules.contains(r.get_ref().as_str()) {
-                        return Err(src.err_at(r.span(), format!("item {:?} names rule {:?}, which the pack does not have (or it is disabled)", it.id.get_ref(), r.get_ref())));
-                    }
-                    item_rules.push(RuleId::new(r.get_ref().clone()));
-                }
-                let mut item_flags = Vec::new();
-                for f in &it.flags {
-                    item_flags.push(
-                        f.get_ref()
-                            .parse::<FlagId>()
-                            .map_err(|e| src.err_at(f.span(), e))?,
-                    );
-                }
-                if item_rules.is_empty() && item_flags.is_empty() {
-                    return Err(src.err_at(
-                        it.id.span(),
-                        format!("item {:?} names no rules or flags", it.id.get_ref()),
-                    ));
-                }
-                if let Some(p) = it.points {
-                    if !(p.is_finite() && p >= 0.0) {
-                        return Err(src.err_at(it.id.span(), "points must not be negative"));
-                    }
-                }
-                items.push(Item {
-                    id: it.id.get_ref().clone(),
-                    name: if it.name.is_empty() {
-                        it.id.get_ref().clone()
-                    } else {
-                        it.name
-                    },
-                    rules: item_rules,
-                    flags: item_flags,
-                    points: it.points,
-                    max: it.max.unwrap_or(weight).min(weight),
-                    fatal: it.fatal,
-                });
+                items.push(item(&src, it, weight, &known_rules)?);
             }
             sections.push(Section {
                 id: s.id.get_ref().clone(),
@@ -208,7 +237,12 @@ impl Scorecard {
             severity_points,
             sections,
         };
-        // A rule counted by two items would be deducted twice.
+        card.check_counted_once(&src, rules)?;
+        Ok(card)
+    }
+
+    /// A rule counted by two items would be deducted twice.
+    fn check_counted_once(&self, src: &SourceFile, rules: &[Rule]) -> Result<(), PackError> {
         for r in rules {
             let probe = Flag {
                 id: r.meta.flag,
@@ -217,7 +251,7 @@ impl Scorecard {
                 message: String::new(),
                 evidence: Vec::new(),
             };
-            let hits: Vec<&str> = card
+            let hits: Vec<&str> = self
                 .sections
                 .iter()
                 .flat_map(|s| s.items.iter())
@@ -236,7 +270,7 @@ impl Scorecard {
                 });
             }
         }
-        Ok(card)
+        Ok(())
     }
 
     /// Scores a conversation's flags. Each flag costs its item's points (or

@@ -331,6 +331,69 @@ fn is_true(b: &bool) -> bool {
     *b
 }
 
+impl From<&domain::SectionScore> for SectionWire {
+    fn from(s: &domain::SectionScore) -> Self {
+        SectionWire {
+            id: s.id.clone(),
+            name: s.name.clone(),
+            weight: s.weight,
+            score: (s.score * 10.0).round() / 10.0,
+            deductions: s
+                .deductions
+                .iter()
+                .map(|d| DeductionWire {
+                    item: d.item.clone(),
+                    flag: d.flag,
+                    rule: d.rule.to_string(),
+                    points: d.points,
+                    flag_index: d.flag_index,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&domain::Versions> for VersionsWire {
+    fn from(v: &domain::Versions) -> Self {
+        VersionsWire {
+            callqa: v.callqa.clone(),
+            rule_pack: v.rule_pack.clone(),
+            scorecard: v.scorecard.clone(),
+            models: v.models.iter().cloned().collect(),
+        }
+    }
+}
+
+/// A turn with its sentiment and intent, where text models ran.
+fn turn_wire(t: &domain::Turn, note: Option<&domain::TurnNote>) -> TurnWire {
+    TurnWire {
+        speaker: t.speaker,
+        start: ms(t.start),
+        end: ms(t.end),
+        text: t.text.clone(),
+        sentiment: note.and_then(|n| n.sentiment).map(|s| SentimentWire {
+            label: s.label,
+            negative: s.negative,
+            neutral: s.neutral,
+            positive: s.positive,
+        }),
+        intent: note.and_then(|n| n.intent.as_ref()).map(IntentWire::from),
+    }
+}
+
+/// The metrics, with the unit of the agent's speech rate in `lang`.
+fn metrics_wire(m: &domain::Metrics, lang: Language) -> MetricsWire {
+    let mut m: MetricsWire = m.into();
+    m.agent_speech_rate_unit = m.agent_speech_rate.map(|_| {
+        match lang {
+            Language::Zh => "chars_per_minute",
+            Language::En => "words_per_minute",
+        }
+        .to_owned()
+    });
+    m
+}
+
 impl From<&QaResult> for ResultWire {
     fn from(r: &QaResult) -> Self {
         let a = &r.analysis;
@@ -351,17 +414,7 @@ impl From<&QaResult> for ResultWire {
             scoreable: r.unscoreable.is_none(),
             unscoreable_reason: r.unscoreable.clone(),
             flags: a.flags.iter().map(FlagWire::from).collect(),
-            metrics: {
-                let mut m: MetricsWire = (&a.metrics).into();
-                m.agent_speech_rate_unit = m.agent_speech_rate.map(|_| {
-                    match r.language {
-                        Language::Zh => "chars_per_minute",
-                        Language::En => "words_per_minute",
-                    }
-                    .to_owned()
-                });
-                m
-            },
+            metrics: metrics_wire(&a.metrics, r.language),
             coaching: r
                 .coaching
                 .iter()
@@ -371,28 +424,7 @@ impl From<&QaResult> for ResultWire {
                     text: c.text.clone(),
                 })
                 .collect(),
-            sections: r
-                .scored
-                .sections
-                .iter()
-                .map(|s| SectionWire {
-                    id: s.id.clone(),
-                    name: s.name.clone(),
-                    weight: s.weight,
-                    score: (s.score * 10.0).round() / 10.0,
-                    deductions: s
-                        .deductions
-                        .iter()
-                        .map(|d| DeductionWire {
-                            item: d.item.clone(),
-                            flag: d.flag,
-                            rule: d.rule.to_string(),
-                            points: d.points,
-                            flag_index: d.flag_index,
-                        })
-                        .collect(),
-                })
-                .collect(),
+            sections: r.scored.sections.iter().map(SectionWire::from).collect(),
             fatal: r
                 .scored
                 .fatal
@@ -408,22 +440,7 @@ impl From<&QaResult> for ResultWire {
                 .turns
                 .iter()
                 .enumerate()
-                .map(|(i, t)| {
-                    let note = a.notes.get(i);
-                    TurnWire {
-                        speaker: t.speaker,
-                        start: ms(t.start),
-                        end: ms(t.end),
-                        text: t.text.clone(),
-                        sentiment: note.and_then(|n| n.sentiment).map(|s| SentimentWire {
-                            label: s.label,
-                            negative: s.negative,
-                            neutral: s.neutral,
-                            positive: s.positive,
-                        }),
-                        intent: note.and_then(|n| n.intent.as_ref()).map(IntentWire::from),
-                    }
-                })
+                .map(|(i, t)| turn_wire(t, a.notes.get(i)))
                 .collect(),
             contact_reason: a.contact_reason.as_ref().map(IntentWire::from),
             diagnostics: a
@@ -435,12 +452,7 @@ impl From<&QaResult> for ResultWire {
                 })
                 .collect(),
             metadata: (&r.metadata).into(),
-            versions: VersionsWire {
-                callqa: r.versions.callqa.clone(),
-                rule_pack: r.versions.rule_pack.clone(),
-                scorecard: r.versions.scorecard.clone(),
-                models: r.versions.models.iter().cloned().collect(),
-            },
+            versions: (&r.versions).into(),
             processed_at: r
                 .processed_at
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
