@@ -908,23 +908,7 @@ fn eval_diarize(cfg: &Config, a: EvalDiarizeArgs) -> Result<i32> {
 
 fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
     use crate::learn::asr;
-    let mut items = asr::read_items(&a.refs).map_err(anyhow::Error::msg)?;
-    if let Some(l) = &a.lang {
-        let l: crate::domain::Language = l.parse().map_err(anyhow::Error::msg)?;
-        items.retain(|i| i.language == l);
-    }
-    if let Some(c) = &a.conditions {
-        let keep: Vec<&str> = c.split(',').map(str::trim).collect();
-        for i in &mut items {
-            i.audio.retain(|(cond, _)| keep.contains(&cond.as_str()));
-        }
-    }
-    if items.iter().all(|i| i.audio.is_empty()) {
-        bail!(
-            "nothing to evaluate in {} with these filters",
-            a.refs.display()
-        );
-    }
+    let items = asr_items(&a)?;
     let specs = if a.variants.is_empty() {
         vec!["configured".to_owned()]
     } else {
@@ -945,29 +929,74 @@ fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
     println!("variant\tid\tlang\tcondition\tunits\terrors\trate\taudio_s\telapsed_s\tunclear_s");
     let show = a.show_text;
     let scored = asr::evaluate(&cfg.models, &items, &variants, &spelling, |s| {
-        println!(
-            "{}\t{}\t{}\t{}\t{}\t{}\t{:.1}%\t{:.1}\t{:.2}\t{:.1}",
-            s.variant,
-            s.id,
-            s.language,
-            s.condition,
-            s.errors.reference,
-            s.errors.total(),
-            100.0 * s.errors.rate(),
-            s.audio_s,
-            s.elapsed_s,
-            s.unclear_s + 0.0
-        );
-        if show {
-            println!("#\t{}", s.hypothesis);
-        }
+        print_asr_scored(s, show)
     })
     .map_err(anyhow::Error::msg)?;
+    print_asr_totals(&scored);
+    if a.lang.is_none() || a.lang.as_deref() == Some("zh") {
+        print_asr_long(cfg, &dir, &variants)?;
+    }
+    println!(
+        "load average: {load_before} before, {} after ({} cores)",
+        load_average(),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    Ok(0)
+}
+
+/// The reference items `eval-asr` scores: those of `--lang`, with the audio
+/// of `--conditions`; an error when the filters leave nothing.
+fn asr_items(a: &EvalAsrArgs) -> Result<Vec<crate::learn::asr::Item>> {
+    let mut items = crate::learn::asr::read_items(&a.refs).map_err(anyhow::Error::msg)?;
+    if let Some(l) = &a.lang {
+        let l: crate::domain::Language = l.parse().map_err(anyhow::Error::msg)?;
+        items.retain(|i| i.language == l);
+    }
+    if let Some(c) = &a.conditions {
+        let keep: Vec<&str> = c.split(',').map(str::trim).collect();
+        for i in &mut items {
+            i.audio.retain(|(cond, _)| keep.contains(&cond.as_str()));
+        }
+    }
+    if items.iter().all(|i| i.audio.is_empty()) {
+        bail!(
+            "nothing to evaluate in {} with these filters",
+            a.refs.display()
+        );
+    }
+    Ok(items)
+}
+
+/// One scored recording of `eval-asr`: a tab-separated row, and with
+/// `show` the recognised text.
+fn print_asr_scored(s: &crate::learn::asr::Scored, show: bool) {
+    println!(
+        "{}\t{}\t{}\t{}\t{}\t{}\t{:.1}%\t{:.1}\t{:.2}\t{:.1}",
+        s.variant,
+        s.id,
+        s.language,
+        s.condition,
+        s.errors.reference,
+        s.errors.total(),
+        100.0 * s.errors.rate(),
+        s.audio_s,
+        s.elapsed_s,
+        s.unclear_s + 0.0
+    );
+    if show {
+        println!("#\t{}", s.hypothesis);
+    }
+}
+
+/// `eval-asr`'s totals per variant, language and condition.
+fn print_asr_totals(scored: &[crate::learn::asr::Scored]) {
     println!();
     println!(
         "overall (errors / reference units; speed = audio seconds per second of recognition):"
     );
-    for ((variant, lang, cond), e, audio_s, elapsed_s) in asr::totals(&scored) {
+    for ((variant, lang, cond), e, audio_s, elapsed_s) in crate::learn::asr::totals(scored) {
         let metric = match lang {
             crate::domain::Language::Zh => "CER",
             crate::domain::Language::En => "WER",
@@ -983,41 +1012,39 @@ fn eval_asr(cfg: &Config, a: EvalAsrArgs) -> Result<i32> {
             if elapsed_s > 0.0 { audio_s / elapsed_s } else { 0.0 },
         );
     }
-    if a.lang.is_none() || a.lang.as_deref() == Some("zh") {
-        let long = asr::read_longform(&dir);
-        if !long.is_empty() {
-            println!();
-            println!(
-                "long recordings (telephone audio; no reference: speed, stability, keywords):"
-            );
-            for l in
-                asr::evaluate_long(&cfg.models, &long, &variants).map_err(anyhow::Error::msg)?
-            {
-                println!(
-                    "{:<14} {:<22} {:.1} s in {:.1} s = {:.1}x real time; {} characters ({:.1}/s); unclear {:.1} s; cut short {}; keywords found {:?} missed {:?}",
-                    l.variant,
-                    l.id,
-                    l.audio_s,
-                    l.elapsed_s,
-                    l.audio_s / l.elapsed_s.max(1e-9),
-                    l.chars,
-                    l.chars as f64 / l.audio_s.max(1e-9),
-                    l.unclear_s + 0.0,
-                    l.cut_short,
-                    l.keywords_found,
-                    l.keywords_missed
-                );
-            }
-        }
+}
+
+/// `eval-asr` over the long recordings in `dir` (no reference: speed,
+/// stability, keywords), when there are any.
+fn print_asr_long(
+    cfg: &Config,
+    dir: &std::path::Path,
+    variants: &[crate::learn::asr::Variant],
+) -> Result<()> {
+    use crate::learn::asr;
+    let long = asr::read_longform(dir);
+    if long.is_empty() {
+        return Ok(());
     }
-    println!(
-        "load average: {load_before} before, {} after ({} cores)",
-        load_average(),
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1)
-    );
-    Ok(0)
+    println!();
+    println!("long recordings (telephone audio; no reference: speed, stability, keywords):");
+    for l in asr::evaluate_long(&cfg.models, &long, variants).map_err(anyhow::Error::msg)? {
+        println!(
+            "{:<14} {:<22} {:.1} s in {:.1} s = {:.1}x real time; {} characters ({:.1}/s); unclear {:.1} s; cut short {}; keywords found {:?} missed {:?}",
+            l.variant,
+            l.id,
+            l.audio_s,
+            l.elapsed_s,
+            l.audio_s / l.elapsed_s.max(1e-9),
+            l.chars,
+            l.chars as f64 / l.audio_s.max(1e-9),
+            l.unclear_s + 0.0,
+            l.cut_short,
+            l.keywords_found,
+            l.keywords_missed
+        );
+    }
+    Ok(())
 }
 
 fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
@@ -1184,47 +1211,8 @@ fn eval_dialogue(cfg: &Config, a: EvalDialogueArgs) -> Result<i32> {
 }
 
 fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
-    use crate::learn::{corpus, intent};
-    let runs: Vec<(String, Vec<PathBuf>, Option<PathBuf>)> = if a.data.is_empty() {
-        ["en", "zh"]
-            .into_iter()
-            .filter(|l| a.lang == "all" || a.lang == *l)
-            .map(|l| {
-                let map = PathBuf::from("docs/eval").join(format!("chatterbot-{l}.map"));
-                (
-                    l.to_owned(),
-                    vec![cfg
-                        .models
-                        .join("intent")
-                        .join(format!("chatterbot-{l}.csv"))],
-                    a.map.clone().or_else(|| map.is_file().then_some(map)),
-                )
-            })
-            .collect()
-    } else {
-        vec![(a.lang.clone(), a.data.clone(), a.map.clone())]
-    };
-    let read = |paths: &[PathBuf]| -> Result<Vec<corpus::Example>> {
-        let mut all = Vec::new();
-        for p in paths {
-            all.extend(
-                corpus::read(
-                    &corpus::Source {
-                        path: p.clone(),
-                        label: None,
-                    },
-                    0,
-                )
-                .with_context(|| {
-                    format!(
-                        "reading {} (scripts/fetch-models.sh fetches the default intent set)",
-                        p.display()
-                    )
-                })?,
-            );
-        }
-        Ok(all)
-    };
+    use crate::learn::corpus;
+    let runs = intent_runs(cfg, &a);
     let enc = load_encoder(cfg, a.encoder)?;
     let packs = crate::rules::PackSet::load(&cfg.rules)?;
     let mut summary = Vec::new();
@@ -1234,9 +1222,12 @@ fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
             .map(|p| p.display().to_string())
             .collect::<Vec<_>>()
             .join(" + ");
-        let (all, conflicts) = corpus::dedupe(read(&paths)?);
+        let (all, conflicts) = corpus::dedupe(read_intent_examples(&paths)?);
         let (train, test): (Vec<_>, Vec<_>) = match &a.train {
-            Some(t) => (corpus::dedupe(read(std::slice::from_ref(t))?).0, all),
+            Some(t) => (
+                corpus::dedupe(read_intent_examples(std::slice::from_ref(t))?).0,
+                all,
+            ),
             None => {
                 let (test, train) = all
                     .into_iter()
@@ -1253,56 +1244,9 @@ fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
                 .map(|t| t.display().to_string())
                 .unwrap_or_else(|| format!("the other {:.0}%", (1.0 - a.test_fraction) * 100.0))
         );
-        for &shots in &a.shots {
-            for &method in &a.method {
-                let opts = intent::FewShotOptions {
-                    shots,
-                    seed: a.seed,
-                    threshold: a.threshold,
-                    out_of_scope: a.out_of_scope.clone(),
-                    method,
-                };
-                let r = intent::few_shot(&enc, &train, &test, &opts)?;
-                println!(
-                    "few-shot: {shots} examples per class as the taxonomy, label by {method} (as analyse::intent with method {method})"
-                );
-                println!("{}", r.closed);
-                let oos = r
-                    .out_of_scope_recall
-                    .map(|x| format!("{:.1}% of {}", x * 100.0, r.out_of_scope_n));
-                println!(
-                    "with threshold {:.2}: in-scope accuracy {:.1}%{}",
-                    a.threshold,
-                    r.in_scope_accuracy * 100.0,
-                    oos.as_ref()
-                        .map(|o| format!(", out-of-scope marked unknown {o}"))
-                        .unwrap_or_default()
-                );
-                summary.push(format!(
-                    "{name:<48} {shots:>5} {method:<9} {:>8.1}% {:>8.3} {:>9.1}% {:>9}",
-                    r.closed.accuracy() * 100.0,
-                    r.closed.macro_f1(),
-                    r.in_scope_accuracy * 100.0,
-                    r.out_of_scope_recall
-                        .map(|x| format!("{:.1}%", x * 100.0))
-                        .unwrap_or_else(|| "-".into())
-                ));
-            }
-        }
+        summary.extend(intent_few_shot(&enc, &a, &name, &train, &test)?);
         if let Some(map) = map {
-            let mapping = intent::read_mapping(&map)?;
-            let l: crate::domain::Language = lang.parse().map_err(anyhow::Error::msg)?;
-            let pack = packs
-                .get(l)
-                .with_context(|| format!("no rule pack for language {l}"))?;
-            let p = intent::pack_taxonomy(&enc, pack, &test, &mapping)?;
-            println!(
-                "our pack's taxonomy ({}, threshold {:.2}) on the same test utterances, labels mapped by {}:\n{}",
-                pack.label(),
-                pack.intent_threshold,
-                map.display(),
-                p.confusion
-            );
+            print_pack_taxonomy(&enc, &packs, &lang, &test, &map)?;
         }
     }
     println!(
@@ -1317,4 +1261,130 @@ fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
         println!("{l}");
     }
     Ok(0)
+}
+
+/// What `eval-intent` runs: (language, data files, label mapping to the
+/// pack's intents). Without `--data`, the fetched ChatterBot sets of the
+/// languages asked for, each with its mapping in docs/eval when there is
+/// one (or `--map`).
+fn intent_runs(cfg: &Config, a: &EvalIntentArgs) -> Vec<(String, Vec<PathBuf>, Option<PathBuf>)> {
+    if !a.data.is_empty() {
+        return vec![(a.lang.clone(), a.data.clone(), a.map.clone())];
+    }
+    ["en", "zh"]
+        .into_iter()
+        .filter(|l| a.lang == "all" || a.lang == *l)
+        .map(|l| {
+            let map = PathBuf::from("docs/eval").join(format!("chatterbot-{l}.map"));
+            (
+                l.to_owned(),
+                vec![cfg
+                    .models
+                    .join("intent")
+                    .join(format!("chatterbot-{l}.csv"))],
+                a.map.clone().or_else(|| map.is_file().then_some(map)),
+            )
+        })
+        .collect()
+}
+
+/// The labelled utterances of all `paths`, in order.
+fn read_intent_examples(paths: &[PathBuf]) -> Result<Vec<crate::learn::corpus::Example>> {
+    use crate::learn::corpus;
+    let mut all = Vec::new();
+    for p in paths {
+        all.extend(
+            corpus::read(
+                &corpus::Source {
+                    path: p.clone(),
+                    label: None,
+                },
+                0,
+            )
+            .with_context(|| {
+                format!(
+                    "reading {} (scripts/fetch-models.sh fetches the default intent set)",
+                    p.display()
+                )
+            })?,
+        );
+    }
+    Ok(all)
+}
+
+/// Few-shot intent labelling of `test` with taxonomies drawn from `train`,
+/// for every `--shots` and `--method`: prints each result and returns its
+/// summary lines.
+fn intent_few_shot(
+    enc: &crate::embed::LoadedEncoder,
+    a: &EvalIntentArgs,
+    name: &str,
+    train: &[crate::learn::corpus::Example],
+    test: &[crate::learn::corpus::Example],
+) -> Result<Vec<String>> {
+    use crate::learn::intent;
+    let mut summary = Vec::new();
+    for &shots in &a.shots {
+        for &method in &a.method {
+            let opts = intent::FewShotOptions {
+                shots,
+                seed: a.seed,
+                threshold: a.threshold,
+                out_of_scope: a.out_of_scope.clone(),
+                method,
+            };
+            let r = intent::few_shot(enc, train, test, &opts)?;
+            println!(
+                "few-shot: {shots} examples per class as the taxonomy, label by {method} (as analyse::intent with method {method})"
+            );
+            println!("{}", r.closed);
+            let oos = r
+                .out_of_scope_recall
+                .map(|x| format!("{:.1}% of {}", x * 100.0, r.out_of_scope_n));
+            println!(
+                "with threshold {:.2}: in-scope accuracy {:.1}%{}",
+                a.threshold,
+                r.in_scope_accuracy * 100.0,
+                oos.as_ref()
+                    .map(|o| format!(", out-of-scope marked unknown {o}"))
+                    .unwrap_or_default()
+            );
+            summary.push(format!(
+                "{name:<48} {shots:>5} {method:<9} {:>8.1}% {:>8.3} {:>9.1}% {:>9}",
+                r.closed.accuracy() * 100.0,
+                r.closed.macro_f1(),
+                r.in_scope_accuracy * 100.0,
+                r.out_of_scope_recall
+                    .map(|x| format!("{:.1}%", x * 100.0))
+                    .unwrap_or_else(|| "-".into())
+            ));
+        }
+    }
+    Ok(summary)
+}
+
+/// How the language's rule pack's own intent taxonomy labels `test`, its
+/// labels mapped to the pack's intents by the file `map`.
+fn print_pack_taxonomy(
+    enc: &crate::embed::LoadedEncoder,
+    packs: &crate::rules::PackSet,
+    lang: &str,
+    test: &[crate::learn::corpus::Example],
+    map: &std::path::Path,
+) -> Result<()> {
+    use crate::learn::intent;
+    let mapping = intent::read_mapping(map)?;
+    let l: crate::domain::Language = lang.parse().map_err(anyhow::Error::msg)?;
+    let pack = packs
+        .get(l)
+        .with_context(|| format!("no rule pack for language {l}"))?;
+    let p = intent::pack_taxonomy(enc, pack, test, &mapping)?;
+    println!(
+        "our pack's taxonomy ({}, threshold {:.2}) on the same test utterances, labels mapped by {}:\n{}",
+        pack.label(),
+        pack.intent_threshold,
+        map.display(),
+        p.confusion
+    );
+    Ok(())
 }

@@ -422,6 +422,10 @@ async fn handle(shared: Arc<Shared>, publisher: Publisher, d: Delivery) {
     let _in_flight = InFlight;
     let source = d.source();
     let attempt = d.attempt();
+    let settling = Settling {
+        publisher: &publisher,
+        delivery: &d,
+    };
     if shared.redeliveries.exceeded(&d) {
         warn!(%source, limit = shared.redeliveries.limit,
               "delivered too many times without being settled; rejecting it to the dead-letter queue unprocessed");
@@ -444,7 +448,7 @@ async fn handle(shared: Arc<Shared>, publisher: Publisher, d: Delivery) {
             Ok(_) => Settle::Ack,
             Err(e) => on_error(&shared, &d, &source, attempt, e).await,
         };
-        if settle(&publisher, &d, &source, action).await {
+        if settle(&settling, &source, action).await {
             shared.redeliveries.forget(&d);
         }
         return;
@@ -483,7 +487,7 @@ async fn handle(shared: Arc<Shared>, publisher: Publisher, d: Delivery) {
         }),
         Err(e) => on_error(&shared, &d, &source, attempt, e).await,
     };
-    if settle(&publisher, &d, &source, action).await {
+    if settle(&settling, &source, action).await {
         shared.redeliveries.forget(&d);
     }
 }
@@ -537,9 +541,58 @@ async fn on_error(
     })
 }
 
+/// What settling a delivery takes from the broker: the delivery's
+/// acknowledgement and the publisher's copies of it. The seam `settle` is
+/// tested through; [`Settling`] is the real one.
+trait Settlement: Sync {
+    /// False once the delivery's channel is closed.
+    fn can_settle(&self) -> bool;
+    /// Parks a copy in the delay queue as attempt `attempt` (confirmed).
+    fn retry(
+        &self,
+        attempt: u32,
+        delay_ms: u64,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// Sends a copy to the dead-letter queue with `why` in its headers
+    /// (confirmed).
+    fn dead_letter(&self, why: &DeadLetter) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// The broker forgets the delivery.
+    fn ack(&self) -> impl Future<Output = Result<(), QueueError>> + Send;
+    /// The broker dead-letters the delivery itself, without requeueing.
+    fn reject(&self) -> impl Future<Output = Result<(), QueueError>> + Send;
+}
+
+/// A delivery and the publisher its copies go out on.
+struct Settling<'a> {
+    publisher: &'a Publisher,
+    delivery: &'a Delivery,
+}
+
+impl Settlement for Settling<'_> {
+    fn can_settle(&self) -> bool {
+        self.delivery.can_settle()
+    }
+    fn retry(
+        &self,
+        attempt: u32,
+        delay_ms: u64,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send {
+        self.publisher.retry(self.delivery, attempt, delay_ms)
+    }
+    fn dead_letter(&self, why: &DeadLetter) -> impl Future<Output = Result<(), QueueError>> + Send {
+        self.publisher.dead_letter(self.delivery, why)
+    }
+    fn ack(&self) -> impl Future<Output = Result<(), QueueError>> + Send {
+        self.delivery.ack()
+    }
+    fn reject(&self) -> impl Future<Output = Result<(), QueueError>> + Send {
+        self.delivery.reject()
+    }
+}
+
 /// The one place a delivery is acknowledged, retried or dead-lettered.
 /// True when the broker has settled it.
-async fn settle(publisher: &Publisher, d: &Delivery, source: &str, action: Settle) -> bool {
+async fn settle(d: &impl Settlement, source: &str, action: Settle) -> bool {
     if !d.can_settle() {
         // The connection went down under this job (the worker is already
         // reconnecting): the broker hands the message out again.
@@ -549,14 +602,14 @@ async fn settle(publisher: &Publisher, d: &Delivery, source: &str, action: Settl
     let copied = match &action {
         Settle::Ack => Ok(()),
         Settle::Retry { attempt, delay_ms } => {
-            let r = publisher.retry(d, *attempt, *delay_ms).await;
+            let r = d.retry(*attempt, *delay_ms).await;
             if r.is_ok() {
                 telemetry::count(Counter::JobsRetried);
             }
             r
         }
         Settle::DeadLetter(why) => {
-            let r = publisher.dead_letter(d, why).await;
+            let r = d.dead_letter(why).await;
             if r.is_ok() {
                 telemetry::count(Counter::JobsDeadLettered);
                 warn!(%source, stage = %why.stage, reason = %why.reason,
@@ -674,6 +727,143 @@ impl Probe for PublishProbe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `settle` asked of the broker.
+    #[derive(Debug, Clone, PartialEq)]
+    enum Call {
+        Retry { attempt: u32, delay_ms: u64 },
+        DeadLetter(DeadLetter),
+        Ack,
+        Reject,
+    }
+
+    /// A delivery whose channel is `open` or closed, whose copies fail to
+    /// publish with `publish_fails`, and whose ack and reject fail with
+    /// `settle_fails` (the channel went down); it records every call.
+    struct Fake {
+        open: bool,
+        publish_fails: bool,
+        settle_fails: bool,
+        calls: Mutex<Vec<Call>>,
+    }
+
+    impl Fake {
+        fn new(open: bool, publish_fails: bool, settle_fails: bool) -> Self {
+            Fake {
+                open,
+                publish_fails,
+                settle_fails,
+                calls: Mutex::new(Vec::new()),
+            }
+        }
+        /// Everything works.
+        fn healthy() -> Self {
+            Fake::new(true, false, false)
+        }
+        /// The retry or dead-letter copy is not confirmed.
+        fn copy_fails() -> Self {
+            Fake::new(true, true, false)
+        }
+        /// The channel closed under the job, before it was settled.
+        fn closed() -> Self {
+            Fake::new(false, false, false)
+        }
+        /// The channel closes during the ack or reject.
+        fn settle_lost() -> Self {
+            Fake::new(true, false, true)
+        }
+        /// Neither the copy nor the reject gets through.
+        fn all_lost() -> Self {
+            Fake::new(true, true, true)
+        }
+
+        fn answer(&self, call: Call) -> Result<(), QueueError> {
+            let fails = match call {
+                Call::Retry { .. } | Call::DeadLetter(_) => self.publish_fails,
+                Call::Ack | Call::Reject => self.settle_fails,
+            };
+            self.calls.lock().unwrap().push(call);
+            if fails {
+                Err(QueueError::ChannelGone("fake".into()))
+            } else {
+                Ok(())
+            }
+        }
+    }
+
+    impl Settlement for Fake {
+        fn can_settle(&self) -> bool {
+            self.open
+        }
+        fn retry(
+            &self,
+            attempt: u32,
+            delay_ms: u64,
+        ) -> impl Future<Output = Result<(), QueueError>> + Send {
+            std::future::ready(self.answer(Call::Retry { attempt, delay_ms }))
+        }
+        fn dead_letter(
+            &self,
+            why: &DeadLetter,
+        ) -> impl Future<Output = Result<(), QueueError>> + Send {
+            std::future::ready(self.answer(Call::DeadLetter(why.clone())))
+        }
+        fn ack(&self) -> impl Future<Output = Result<(), QueueError>> + Send {
+            std::future::ready(self.answer(Call::Ack))
+        }
+        fn reject(&self) -> impl Future<Output = Result<(), QueueError>> + Send {
+            std::future::ready(self.answer(Call::Reject))
+        }
+    }
+
+    fn bad_job() -> DeadLetter {
+        DeadLetter {
+            job_id: Some("call-0042".into()),
+            stage: Stage::Intake,
+            disposition: Disposition::Reject,
+            reason: "the job has no audio".into(),
+            attempts: 0,
+        }
+    }
+
+    fn gave_up() -> DeadLetter {
+        DeadLetter {
+            job_id: None,
+            stage: Stage::Store,
+            disposition: Disposition::Retry,
+            reason: "database is down (gave up after 3 retries)".into(),
+            attempts: 3,
+        }
+    }
+
+    #[tokio::test]
+    async fn settle_acks_retries_and_dead_letters_through_the_broker() {
+        use Call::*;
+        let retry = || Settle::Retry {
+            attempt: 2,
+            delay_ms: 30_000,
+        };
+        #[rustfmt::skip]
+        let cases: Vec<(&str, Fake, Settle, Vec<Call>, bool)> = vec![
+            // (case, broker, action, calls made, settled)
+            ("ack", Fake::healthy(), Settle::Ack, vec![Ack], true),
+            ("retry", Fake::healthy(), retry(), vec![Retry { attempt: 2, delay_ms: 30_000 }, Ack], true),
+            ("reject", Fake::healthy(), Settle::DeadLetter(bad_job()), vec![DeadLetter(bad_job()), Ack], true),
+            ("retries used up", Fake::healthy(), Settle::DeadLetter(gave_up()), vec![DeadLetter(gave_up()), Ack], true),
+            ("retry copy not published", Fake::copy_fails(), retry(), vec![Retry { attempt: 2, delay_ms: 30_000 }, Reject], true),
+            ("dead letter not published", Fake::copy_fails(), Settle::DeadLetter(bad_job()), vec![DeadLetter(bad_job()), Reject], true),
+            ("channel closed: ack", Fake::closed(), Settle::Ack, vec![], false),
+            ("channel closed: retry", Fake::closed(), retry(), vec![], false),
+            ("channel closed: dead letter", Fake::closed(), Settle::DeadLetter(bad_job()), vec![], false),
+            ("ack lost", Fake::settle_lost(), Settle::Ack, vec![Ack], false),
+            ("copy and reject lost", Fake::all_lost(), retry(), vec![Retry { attempt: 2, delay_ms: 30_000 }, Reject], false),
+        ];
+        for (case, fake, action, calls, settled) in cases {
+            let got = settle(&fake, "amqp:callqa.jobs#call-0042", action).await;
+            assert_eq!(got, settled, "{case}: settled");
+            assert_eq!(*fake.calls.lock().unwrap(), calls, "{case}: calls");
+        }
+    }
 
     #[test]
     fn backoff_doubles_to_the_cap_and_resets() {

@@ -103,23 +103,57 @@ pub fn voices(
     encoder: &SpeakerEncoder,
     opts: &DiarizeOptions,
 ) -> Result<Voices, EmbedError> {
+    let regions = mel_regions(pcm, speech);
+    let windows = plan_windows(
+        &regions,
+        opts.window_frames.max(MIN_WINDOW_FRAMES),
+        opts.hop_frames.max(1),
+    );
+    let embeddings = embed_windows(&regions, &windows, encoder)?;
+    let (labels, similarity) = two_means(&embeddings);
+    let separate = similarity < opts.max_similarity
+        && labels.iter().filter(|&&l| l == 0).count() >= 2
+        && labels.iter().filter(|&&l| l == 1).count() >= 2;
+    let mut stretches: Vec<(Span, usize)> = Vec::new();
+    for (i, r) in speech.iter().enumerate() {
+        let centres: Vec<(f64, usize)> = windows
+            .iter()
+            .zip(&labels)
+            .filter(|(win, _)| win.region == i)
+            .map(|(win, &l)| (win.first as f64 + win.frames as f64 / 2.0, l))
+            .collect();
+        stretches.extend(region_stretches(r, regions[i].len(), &centres, separate));
+    }
+    let stretches = tidy(stretches, opts.min_stretch_s);
+    Ok(Voices {
+        count: if separate { 2 } else { 1 },
+        stretches,
+        similarity,
+        windows: windows.len(),
+    })
+}
+
+/// Mel frames per speech region, after raising each region to −30 dBFS
+/// (as the encoder was trained; quieter speech is louder, never the
+/// reverse).
+fn mel_regions(pcm: &[f32], speech: &[Span]) -> Vec<Vec<[f32; MEL_BANDS]>> {
     // The DFT tables and filter bank, built once per process.
     static MEL: std::sync::LazyLock<mel::Mel> = std::sync::LazyLock::new(mel::Mel::new);
     let mel = &*MEL;
-    // Mel frames per region, after raising each region to −30 dBFS (as the
-    // encoder was trained; quieter speech is louder, never the reverse).
-    let regions: Vec<Vec<[f32; MEL_BANDS]>> = speech
+    speech
         .iter()
         .map(|r| {
             let a = ((r.start * RATE) as usize).min(pcm.len());
             let b = ((r.end * RATE) as usize).clamp(a, pcm.len());
             mel.frames(&louder(&pcm[a..b]))
         })
-        .collect();
-    let (w, hop) = (
-        opts.window_frames.max(MIN_WINDOW_FRAMES),
-        opts.hop_frames.max(1),
-    );
+        .collect()
+}
+
+/// The windows to embed: `w` frames long, `hop` apart, the last one
+/// ending at its region's end; a region shorter than `w` is one window,
+/// and one shorter than `MIN_WINDOW_FRAMES` none.
+fn plan_windows(regions: &[Vec<[f32; MEL_BANDS]>], w: usize, hop: usize) -> Vec<Window> {
     let mut windows: Vec<Window> = Vec::new();
     for (i, frames) in regions.iter().enumerate() {
         let n = frames.len();
@@ -147,57 +181,48 @@ pub fn voices(
             first = (first + hop).min(n - w);
         }
     }
-    let embeddings = embed_windows(&regions, &windows, encoder)?;
-    let (labels, similarity) = two_means(&embeddings);
-    let separate = similarity < opts.max_similarity
-        && labels.iter().filter(|&&l| l == 0).count() >= 2
-        && labels.iter().filter(|&&l| l == 1).count() >= 2;
-    // Each frame takes the voice of the nearest window centre in its region.
-    let mut stretches: Vec<(Span, usize)> = Vec::new();
-    for (i, r) in speech.iter().enumerate() {
-        let n = regions[i].len();
-        let mine: Vec<(f64, usize)> = windows
-            .iter()
-            .zip(&labels)
-            .filter(|(win, _)| win.region == i)
-            .map(|(win, &l)| (win.first as f64 + win.frames as f64 / 2.0, l))
-            .collect();
-        let mut run: Option<(f64, usize)> = None;
-        for f in 0..n {
-            let v = if !separate {
-                0
-            } else {
-                match mine
-                    .iter()
-                    .min_by(|a, b| (a.0 - f as f64).abs().total_cmp(&(b.0 - f as f64).abs()))
-                {
-                    Some(&(_, l)) => l,
-                    // A region too short to embed: decided below by its
-                    // neighbours.
-                    None => usize::MAX,
-                }
-            };
-            let t = r.start + f as f64 * FRAME_S;
-            match run {
-                Some((_, cur)) if cur == v => {}
-                Some((start, cur)) => {
-                    stretches.push((Span { start, end: t }, cur));
-                    run = Some((t, v));
-                }
-                None => run = Some((r.start, v)),
+    windows
+}
+
+/// The voice stretches of one speech region `r` of `n` frames: each frame
+/// takes the voice of the nearest window centre in the region (`centres`:
+/// frame, voice); all voice 0 when the voices are not `separate`.
+fn region_stretches(
+    r: &Span,
+    n: usize,
+    centres: &[(f64, usize)],
+    separate: bool,
+) -> Vec<(Span, usize)> {
+    let mut stretches = Vec::new();
+    let mut run: Option<(f64, usize)> = None;
+    for f in 0..n {
+        let v = if !separate {
+            0
+        } else {
+            match centres
+                .iter()
+                .min_by(|a, b| (a.0 - f as f64).abs().total_cmp(&(b.0 - f as f64).abs()))
+            {
+                Some(&(_, l)) => l,
+                // A region too short to embed: decided by its neighbours
+                // (`tidy`).
+                None => usize::MAX,
             }
-        }
-        if let Some((start, cur)) = run {
-            stretches.push((Span { start, end: r.end }, cur));
+        };
+        let t = r.start + f as f64 * FRAME_S;
+        match run {
+            Some((_, cur)) if cur == v => {}
+            Some((start, cur)) => {
+                stretches.push((Span { start, end: t }, cur));
+                run = Some((t, v));
+            }
+            None => run = Some((r.start, v)),
         }
     }
-    let stretches = tidy(stretches, opts.min_stretch_s);
-    Ok(Voices {
-        count: if separate { 2 } else { 1 },
-        stretches,
-        similarity,
-        windows: windows.len(),
-    })
+    if let Some((start, cur)) = run {
+        stretches.push((Span { start, end: r.end }, cur));
+    }
+    stretches
 }
 
 /// Raises quiet audio to −30 dBFS RMS (Resemblyzer's normalisation).

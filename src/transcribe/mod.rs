@@ -30,7 +30,7 @@ use std::sync::OnceLock;
 
 use whisper_rs::{
     DtwMode, DtwModelPreset, DtwParameters, FullParams, SamplingStrategy, WhisperContext,
-    WhisperContextParameters, WhisperState,
+    WhisperContextParameters, WhisperSegment, WhisperState,
 };
 
 use crate::decode::{Audio, Pcm16k};
@@ -605,29 +605,56 @@ impl Transcriber {
         vocabulary: &Vocabulary,
     ) -> Result<Transcript, TranscribeError> {
         let layout = layout(audio, map)?;
-        let mut notes = Vec::new();
-        if let (ChannelMap::Default, Layout::Mixed(_), n) = (map, &layout, audio.channels.len()) {
-            if n >= 2 {
-                notes.push(format!(
-                    "the {n} channels carry the same signal, so the recording was treated as mono and speakers were inferred"
-                ));
-            }
-        }
-        // (speaker or None, samples) per signal to transcribe.
-        let signals: Vec<(Option<Speaker>, &[f32])> = match &layout {
-            Layout::Split { agent, customer } => vec![
-                (Some(Speaker::Agent), audio.channels[*agent].samples()),
-                (Some(Speaker::Customer), audio.channels[*customer].samples()),
-            ],
-            Layout::Mixed(pcm) => vec![(None, &pcm[..])],
-        };
+        let notes = layout_notes(map, &layout, audio.channels.len());
+        let signals = signals(audio, &layout);
         let budget = budget::Budget::for_audio(
             audio.duration,
             self.opts.max_cost_factor,
             self.opts.min_budget_s,
             signals.len(),
         );
-        let regions: Vec<Vec<Span>> = signals
+        let regions = self.speech_regions(&signals);
+        let windows: Vec<Vec<chunk::Window>> = signals
+            .iter()
+            .zip(&regions)
+            .map(|((_, s), r)| chunk::pack(s, r))
+            .collect();
+        let (language, mut first_done) = self.language(language, &regions, &windows, budget)?;
+        let model = self.model_for(language)?;
+        // A window already decoded during detection is reused only when it
+        // came from the model used for the rest, without a prompt.
+        let prompt = self.prompt_for(language, vocabulary);
+        if !std::ptr::eq(model, &self.main) || prompt.is_some() {
+            first_done = None;
+        }
+        let prompt_tokens = prompt_tokens(model, prompt.as_ref(), language)?;
+        let prompt = prompt.unwrap_or_default();
+        let decoded = self.decode_signals(
+            model,
+            &windows,
+            first_done,
+            language,
+            &prompt_tokens,
+            budget,
+        )?;
+        let mut gathered = Gathered::new(regions.iter().map(|r| total(r)).sum());
+        for (i, ((speaker, _), texts)) in signals.iter().zip(decoded).enumerate() {
+            let first = gathered.utterances.len();
+            for (w, wt) in windows[i].iter().zip(texts) {
+                gathered.window(*speaker, w, wt, language, &prompt);
+            }
+            gathered.strip_joined_echoes(first, &prompt);
+        }
+        let attribution = match layout {
+            Layout::Split { .. } => Attribution::Channels,
+            Layout::Mixed(_) => Attribution::Inferred,
+        };
+        Ok(gathered.finish(language, attribution, audio.duration, notes))
+    }
+
+    /// Speech regions per signal, found by voice activity detection.
+    fn speech_regions(&self, signals: &[(Option<Speaker>, &[f32])]) -> Vec<Vec<Span>> {
+        signals
             .iter()
             .map(|(speaker, s)| {
                 let r = vad::detect(s, &self.opts.vad);
@@ -640,40 +667,43 @@ impl Transcriber {
                     r
                 }
             })
-            .collect();
-        let windows: Vec<Vec<chunk::Window>> = signals
-            .iter()
-            .zip(&regions)
-            .map(|((_, s), r)| chunk::pack(s, r))
-            .collect();
+            .collect()
+    }
 
-        // The language: fixed by the job, or detected on the first window
-        // of the signal with the most speech.
-        let mut first_done: Option<(usize, WindowText)> = None;
-        let language = match language {
-            LanguageChoice::Fixed(l) => l,
-            LanguageChoice::Auto => {
-                let busiest = (0..signals.len())
-                    .filter(|&i| !windows[i].is_empty())
-                    .max_by(|&a, &b| total(&regions[a]).total_cmp(&total(&regions[b])));
-                match busiest {
-                    None => self.opts.fallback_language,
-                    Some(i) => {
-                        let wt =
-                            self.run_window(&self.main, &windows[i][0], None, &[], budget.start())?;
-                        let l = match wt.detected.as_deref() {
-                            Some("zh") | Some("yue") => Language::Zh,
-                            Some("en") => Language::En,
-                            _ => self.opts.fallback_language,
-                        };
-                        if wt.detected.as_deref() == Some(l.as_str()) {
-                            first_done = Some((i, wt));
-                        }
-                        l
-                    }
-                }
-            }
+    /// The language: fixed by the job, or detected on the first window of
+    /// the signal with the most speech. Also that window's text (and its
+    /// signal) when detection agreed with the language chosen, so it need
+    /// not be decoded twice.
+    fn language(
+        &self,
+        choice: LanguageChoice,
+        regions: &[Vec<Span>],
+        windows: &[Vec<chunk::Window>],
+        budget: budget::Budget,
+    ) -> Result<(Language, Option<(usize, WindowText)>), TranscribeError> {
+        if let LanguageChoice::Fixed(l) = choice {
+            return Ok((l, None));
+        }
+        let busiest = (0..windows.len())
+            .filter(|&i| !windows[i].is_empty())
+            .max_by(|&a, &b| total(&regions[a]).total_cmp(&total(&regions[b])));
+        let Some(i) = busiest else {
+            return Ok((self.opts.fallback_language, None));
         };
+        let wt = self.run_window(&self.main, &windows[i][0], None, &[], budget.start())?;
+        let l = match wt.detected.as_deref() {
+            Some("zh") | Some("yue") => Language::Zh,
+            Some("en") => Language::En,
+            _ => self.opts.fallback_language,
+        };
+        let first_done = (wt.detected.as_deref() == Some(l.as_str())).then_some((i, wt));
+        Ok((l, first_done))
+    }
+
+    /// The model for a language: the English-only one for English when
+    /// configured, else the main one, which must be multilingual for
+    /// Mandarin.
+    fn model_for(&self, language: Language) -> Result<&Model, TranscribeError> {
         let model = match (&self.english, language) {
             (Some(en), Language::En) => en,
             _ => &self.main,
@@ -683,41 +713,30 @@ impl Transcriber {
                 model: model.name.clone(),
             });
         }
-        // A window already decoded during detection is reused only when it
-        // came from the model used for the rest, without a prompt.
-        let prompt = self.prompt_for(language, vocabulary);
-        if !std::ptr::eq(model, &self.main) || prompt.is_some() {
-            first_done = None;
-        }
-        let prompt_tokens: Vec<i32> = match &prompt {
-            Some(p) => model
-                .ctx
-                .tokenize(&p.text(language == Language::Zh), PROMPT_MAX_TOKENS)
-                .map_err(|e| {
-                    TranscribeError::Whisper(format!("cannot tokenize the prompt: {e}"))
-                })?,
-            None => Vec::new(),
-        };
-        let prompt = prompt.unwrap_or_default();
+        Ok(model)
+    }
 
-        let mut utterances = Vec::new();
-        let mut timeline = SpeechTimeline::default();
-        let (mut dropped, mut collapsed) = (0usize, 0usize);
-        let mut quality = Quality {
-            speech_s: regions.iter().map(|r| total(r)).sum(),
-            ..Quality::default()
-        };
-        // The speakers' channels are decoded in parallel (rayon's pool, one
-        // Whisper thread each unless configured otherwise): a dual-channel
-        // call takes about half the wall time on two cores. Their results
-        // are put together in order afterwards.
-        let mut pre: Vec<Option<WindowText>> = (0..signals.len()).map(|_| None).collect();
-        if let Some((i, wt)) = first_done.take() {
+    /// Decodes every signal's windows: the speakers' channels in parallel
+    /// (rayon's pool, one Whisper thread each unless configured
+    /// otherwise), so a dual-channel call takes about half the wall time on
+    /// two cores. `first_done` is a first window already decoded (during
+    /// language detection) and its signal. Results in signal order.
+    fn decode_signals(
+        &self,
+        model: &Model,
+        windows: &[Vec<chunk::Window>],
+        first_done: Option<(usize, WindowText)>,
+        language: Language,
+        prompt_tokens: &[i32],
+        budget: budget::Budget,
+    ) -> Result<Vec<Vec<WindowText>>, TranscribeError> {
+        let mut pre: Vec<Option<WindowText>> = (0..windows.len()).map(|_| None).collect();
+        if let Some((i, wt)) = first_done {
             if let Some(slot) = pre.get_mut(i) {
                 *slot = Some(wt);
             }
         }
-        let decoded: Vec<Vec<WindowText>> = windows
+        windows
             .par_iter()
             .zip(pre.into_par_iter())
             .map(|(ws, mut first)| {
@@ -729,125 +748,11 @@ impl Transcriber {
                     .map(|(w_idx, w)| match first.take().filter(|_| w_idx == 0) {
                         Some(wt) => Ok(wt),
                         None if deadline.passed() => Ok(WindowText::skipped(w)),
-                        None => self.run_window(model, w, Some(language), &prompt_tokens, deadline),
+                        None => self.run_window(model, w, Some(language), prompt_tokens, deadline),
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
-            .collect::<Result<Vec<_>, _>>()?;
-        for (i, ((speaker, _), texts)) in signals.iter().zip(decoded).enumerate() {
-            let first = utterances.len();
-            for (w, wt) in windows[i].iter().zip(texts) {
-                quality.windows += 1;
-                quality.cut_short += wt.cut_short as usize;
-                quality.redecoded += wt.redecoded as usize;
-                timeline.unclear.extend(wt.unclear.iter().copied());
-                let parts = w.pieces.iter().zip(wt.pieces).flat_map(|(piece, parts)| {
-                    let spans = part_spans(piece, &parts);
-                    let at =
-                        |t: f64| piece.orig.start + (t - piece.at).clamp(0.0, piece.orig.len());
-                    parts.into_iter().zip(spans).map(move |(p, span)| {
-                        let timed: Vec<(char, f64)> =
-                            p.timed.into_iter().map(|(c, t)| (c, at(t))).collect();
-                        (p.text, timed, span)
-                    })
-                });
-                for (raw, timed, span) in parts {
-                    let raw = match language {
-                        Language::Zh => crate::text::to_simplified(&raw),
-                        Language::En => raw,
-                    };
-                    let (raw, echoed) = echo::strip(&raw, &prompt);
-                    if echoed {
-                        quality.echoes += 1;
-                        tracing::debug!(
-                            start = span.start,
-                            "prompt echo removed from recognised text"
-                        );
-                        if raw.trim().is_empty() {
-                            timeline.unclear.push(span);
-                            continue;
-                        }
-                    }
-                    match clean::clean(&raw) {
-                        clean::Cleaned::Keep { text, collapsed: c } => {
-                            collapsed += c as usize;
-                            let spans = match speaker {
-                                Some(Speaker::Agent) => &mut timeline.agent,
-                                Some(Speaker::Customer) => &mut timeline.customer,
-                                None => &mut timeline.mixed,
-                            };
-                            spans.push(span);
-                            let timed = match language {
-                                Language::Zh => timed
-                                    .into_iter()
-                                    .map(|(c, t)| (crate::text::to_simplified_char(c), t))
-                                    .collect(),
-                                Language::En => timed,
-                            };
-                            utterances.push(Utterance {
-                                speaker: *speaker,
-                                span,
-                                text,
-                                timed,
-                                voice: None,
-                            });
-                        }
-                        clean::Cleaned::Drop(why) => {
-                            if !raw.trim().is_empty() {
-                                // Length only: logs never carry what was said (it may
-                                // be personal data; see docs/privacy.md).
-                                tracing::debug!(
-                                    start = span.start,
-                                    chars = raw.chars().count(),
-                                    why,
-                                    "dropped recognised text"
-                                );
-                                dropped += 1;
-                            }
-                        }
-                    }
-                }
-            }
-            // An echo split between two recognised pieces ("…电话" |
-            // "录音，…") passes the check of each piece alone.
-            let mut texts: Vec<String> =
-                utterances[first..].iter().map(|u| u.text.clone()).collect();
-            let joins = echo::strip_joins(&mut texts, &prompt);
-            if joins > 0 {
-                quality.echoes += joins;
-                for (u, t) in utterances[first..].iter_mut().zip(texts) {
-                    u.text = t;
-                }
-                let mut k = first;
-                while k < utterances.len() {
-                    if utterances[k].text.trim().is_empty() {
-                        timeline.unclear.push(utterances.remove(k).span);
-                    } else {
-                        k += 1;
-                    }
-                }
-            }
-        }
-        utterances.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
-        // Unclear spans in time order, overlaps joined.
-        let mut unclear = std::mem::take(&mut timeline.unclear);
-        unclear.sort_by(|a, b| a.start.total_cmp(&b.start));
-        timeline.unclear = bridge(unclear, 0.0);
-        quality.unclear_s = total(&timeline.unclear).min(quality.speech_s);
-        Ok(Transcript {
-            language,
-            attribution: match layout {
-                Layout::Split { .. } => Attribution::Channels,
-                Layout::Mixed(_) => Attribution::Inferred,
-            },
-            utterances,
-            timeline,
-            duration: audio.duration,
-            dropped,
-            collapsed,
-            notes,
-            quality,
-        })
+            .collect()
     }
 
     /// The prompt for a language: Mandarin's simplified-characters
@@ -960,6 +865,68 @@ impl Transcriber {
         deadline: budget::Deadline,
         beam: usize,
     ) -> Result<WindowText, TranscribeError> {
+        let mut params = self.params(model, w, language, prompt, beam);
+        let speech_s: f64 = w.pieces.iter().map(|p| p.orig.len()).sum();
+        let guard = budget::Guard::new(
+            budget::token_cap(speech_s, self.opts.tokens_per_second),
+            model.ctx.token_eot(),
+            model.n_vocab,
+            deadline,
+        );
+        // SAFETY: `guard` lives on this stack frame until after `full()`
+        // returns, and the callbacks only read it (atomics aside).
+        unsafe {
+            params.set_filter_logits_callback(Some(budget::cap_tokens));
+            params.set_filter_logits_callback_user_data(guard.user_data());
+            params.set_start_encoder_callback(Some(budget::before_pass));
+            params.set_start_encoder_callback_user_data(guard.user_data());
+        }
+        state
+            .full(params, &w.samples)
+            .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
+        let mut read = self.read_segments(state, w, model.ctx.token_eot());
+        let capped = guard.capped.load(Ordering::Relaxed);
+        let cut_short = guard.stopped.load(Ordering::Relaxed);
+        if capped {
+            read.doubtful = true;
+        }
+        if cut_short {
+            // What the stopped passes would have covered: the pieces after
+            // the last decoded word.
+            let last = read.tokens.iter().rposition(|v| !v.is_empty());
+            let from = last.map_or(0, |i| i + 1);
+            read.unclear.extend(w.pieces[from..].iter().map(|p| p.orig));
+        }
+        let detected = if language.is_none() {
+            whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned)
+        } else {
+            None
+        };
+        Ok(WindowText {
+            pieces: read.tokens.into_iter().map(split_parts).collect(),
+            detected,
+            unclear: read.unclear,
+            doubtful: read.doubtful,
+            cut_short,
+            redecoded: false,
+            score: if read.logprob_n > 0 {
+                read.logprob_sum / read.logprob_n as f64
+            } else {
+                f64::NEG_INFINITY
+            },
+        })
+    }
+
+    /// Whisper's settings for one decoding pass over a window: `beam` wide
+    /// (greedy below 2), the prompt only with a known language.
+    fn params<'p>(
+        &self,
+        model: &Model,
+        w: &chunk::Window,
+        language: Option<Language>,
+        prompt: &'p [i32],
+        beam: usize,
+    ) -> FullParams<'static, 'p> {
         let strategy = if beam > 1 {
             SamplingStrategy::BeamSearch {
                 beam_size: beam as i32,
@@ -998,73 +965,31 @@ impl Transcriber {
         if !prompt.is_empty() && language.is_some() {
             params.set_tokens(prompt);
         }
-        let speech_s: f64 = w.pieces.iter().map(|p| p.orig.len()).sum();
-        let guard = budget::Guard::new(
-            budget::token_cap(speech_s, self.opts.tokens_per_second),
-            model.ctx.token_eot(),
-            model.n_vocab,
-            deadline,
-        );
-        // SAFETY: `guard` lives on this stack frame until after `full()`
-        // returns, and the callbacks only read it (atomics aside).
-        unsafe {
-            params.set_filter_logits_callback(Some(budget::cap_tokens));
-            params.set_filter_logits_callback_user_data(guard.user_data());
-            params.set_start_encoder_callback(Some(budget::before_pass));
-            params.set_start_encoder_callback_user_data(guard.user_data());
-        }
-        state
-            .full(params, &w.samples)
-            .map_err(|e| TranscribeError::Whisper(e.to_string()))?;
-        let eot = model.ctx.token_eot();
-        // Per piece, its tokens in order: bytes and (for words) time.
-        let mut tokens: Vec<Vec<(Vec<u8>, Option<f64>)>> = vec![Vec::new(); w.pieces.len()];
-        let mut unclear: Vec<Span> = Vec::new();
-        let (mut logprob_sum, mut logprob_n, mut doubtful) = (0.0f64, 0usize, false);
+        params
+    }
+
+    /// The decoded segments' tokens, per piece of the window, keeping only
+    /// the text Whisper and the decoder's scores make trustworthy.
+    fn read_segments(&self, state: &WhisperState, w: &chunk::Window, eot: i32) -> Segments {
+        let mut out = Segments {
+            tokens: vec![Vec::new(); w.pieces.len()],
+            unclear: Vec::new(),
+            logprob_sum: 0.0,
+            logprob_n: 0,
+            doubtful: false,
+        };
         // Punctuation has no sound of its own: it stays with the word
         // before it.
         let mut last_piece: Option<usize> = None;
         for seg in state.as_iter() {
-            let n = seg.n_tokens();
-            let mut toks = Vec::with_capacity(n.max(0) as usize);
-            let (mut p_sum, mut plog_sum) = (0.0f32, 0.0f32);
-            for t in 0..n {
-                let Some(tok) = seg.get_token(t) else {
-                    continue;
-                };
-                let data = tok.token_data();
-                if data.id >= eot {
-                    continue;
-                }
-                p_sum += data.p;
-                plog_sum += data.plog;
-                // DTW time where computed, else the midpoint of the
-                // heuristic span (centiseconds).
-                let mid = if data.t_dtw >= 0 {
-                    data.t_dtw as f64 / 100.0
-                } else {
-                    (data.t0 + data.t1) as f64 / 200.0
-                };
-                let Ok(b) = tok.to_bytes() else { continue };
-                let wordless = !String::from_utf8_lossy(b)
-                    .chars()
-                    .any(char::is_alphanumeric);
-                let piece = match (wordless, last_piece) {
-                    (true, Some(p)) => Some(p),
-                    _ => w.piece_at(mid),
-                };
-                if let Some(piece) = piece {
-                    last_piece = Some(piece);
-                    toks.push((piece, b.to_vec(), (!wordless).then_some(mid)));
-                }
-            }
+            let (toks, p_sum, plog_sum) = segment_tokens(&seg, w, eot, &mut last_piece);
             if toks.is_empty() {
                 continue;
             }
             let k = toks.len() as f32;
             let (mean_p, mean_logprob) = (p_sum / k, plog_sum / k);
-            logprob_sum += plog_sum as f64;
-            logprob_n += toks.len();
+            out.logprob_sum += plog_sum as f64;
+            out.logprob_n += toks.len();
             // Whisper's own verdict that the window holds no speech, with
             // unsure words, marks invented text; so does text the decoder
             // itself scores as unlikely.
@@ -1072,48 +997,291 @@ impl Transcriber {
             let unlikely = mean_logprob < self.opts.min_avg_logprob;
             if silence || unlikely {
                 if unlikely {
-                    doubtful = true;
-                    unclear.extend(touched_spans(w, &toks));
+                    out.doubtful = true;
+                    out.unclear.extend(touched_spans(w, &toks));
                 }
                 tracing::debug!(mean_logprob, silence, "recognised text not trusted");
                 continue;
             }
             for (piece, b, t) in toks {
-                if let Some(v) = tokens.get_mut(piece) {
+                if let Some(v) = out.tokens.get_mut(piece) {
                     v.push((b, t));
                 }
             }
         }
-        let capped = guard.capped.load(Ordering::Relaxed);
-        let cut_short = guard.stopped.load(Ordering::Relaxed);
-        if capped {
-            doubtful = true;
-        }
-        if cut_short {
-            // What the stopped passes would have covered: the pieces after
-            // the last decoded word.
-            let last = tokens.iter().rposition(|v| !v.is_empty());
-            let from = last.map_or(0, |i| i + 1);
-            unclear.extend(w.pieces[from..].iter().map(|p| p.orig));
-        }
-        let detected = if language.is_none() {
-            whisper_rs::get_lang_str(state.full_lang_id_from_state()).map(str::to_owned)
-        } else {
-            None
+        out
+    }
+}
+
+/// What a window's decoded segments hold, before they become its text.
+struct Segments {
+    /// Per piece, its tokens in order: bytes and (for words) time.
+    tokens: Vec<Vec<(Vec<u8>, Option<f64>)>>,
+    /// Recording spans whose text was not trusted.
+    unclear: Vec<Span>,
+    /// Sum and count of the token log-probabilities of all text read.
+    logprob_sum: f64,
+    logprob_n: usize,
+    /// Some text was scored as unlikely.
+    doubtful: bool,
+}
+
+/// A recognised token: the window's piece it fell in, its bytes, and (for
+/// words) its time inside the window.
+type PieceToken = (usize, Vec<u8>, Option<f64>);
+
+/// One segment's text tokens, each with the piece it fell in, its bytes
+/// and (for words) its time; and the sums of their probabilities and
+/// log-probabilities. Wordless tokens stay in `last_piece`.
+fn segment_tokens(
+    seg: &WhisperSegment<'_>,
+    w: &chunk::Window,
+    eot: i32,
+    last_piece: &mut Option<usize>,
+) -> (Vec<PieceToken>, f32, f32) {
+    let n = seg.n_tokens();
+    let mut toks = Vec::with_capacity(n.max(0) as usize);
+    let (mut p_sum, mut plog_sum) = (0.0f32, 0.0f32);
+    for t in 0..n {
+        let Some(tok) = seg.get_token(t) else {
+            continue;
         };
-        Ok(WindowText {
-            pieces: tokens.into_iter().map(split_parts).collect(),
-            detected,
-            unclear,
-            doubtful,
-            cut_short,
-            redecoded: false,
-            score: if logprob_n > 0 {
-                logprob_sum / logprob_n as f64
-            } else {
-                f64::NEG_INFINITY
+        let data = tok.token_data();
+        if data.id >= eot {
+            continue;
+        }
+        p_sum += data.p;
+        plog_sum += data.plog;
+        // DTW time where computed, else the midpoint of the heuristic span
+        // (centiseconds).
+        let mid = if data.t_dtw >= 0 {
+            data.t_dtw as f64 / 100.0
+        } else {
+            (data.t0 + data.t1) as f64 / 200.0
+        };
+        let Ok(b) = tok.to_bytes() else { continue };
+        let wordless = !String::from_utf8_lossy(b)
+            .chars()
+            .any(char::is_alphanumeric);
+        let piece = match (wordless, *last_piece) {
+            (true, Some(p)) => Some(p),
+            _ => w.piece_at(mid),
+        };
+        if let Some(piece) = piece {
+            *last_piece = Some(piece);
+            toks.push((piece, b.to_vec(), (!wordless).then_some(mid)));
+        }
+    }
+    (toks, p_sum, plog_sum)
+}
+
+/// Facts about the channel layout a reviewer should know.
+fn layout_notes(map: ChannelMap, layout: &Layout, channels: usize) -> Vec<String> {
+    let mut notes = Vec::new();
+    if let (ChannelMap::Default, Layout::Mixed(_), n) = (map, layout, channels) {
+        if n >= 2 {
+            notes.push(format!(
+                "the {n} channels carry the same signal, so the recording was treated as mono and speakers were inferred"
+            ));
+        }
+    }
+    notes
+}
+
+/// The signals to transcribe: (speaker, or `None` when mixed; samples).
+fn signals<'a>(audio: &'a Audio, layout: &'a Layout) -> Vec<(Option<Speaker>, &'a [f32])> {
+    match layout {
+        Layout::Split { agent, customer } => vec![
+            (Some(Speaker::Agent), audio.channels[*agent].samples()),
+            (Some(Speaker::Customer), audio.channels[*customer].samples()),
+        ],
+        Layout::Mixed(pcm) => vec![(None, &pcm[..])],
+    }
+}
+
+/// The prompt as the model's tokens (none without a prompt).
+fn prompt_tokens(
+    model: &Model,
+    prompt: Option<&echo::Prompt>,
+    language: Language,
+) -> Result<Vec<i32>, TranscribeError> {
+    match prompt {
+        Some(p) => model
+            .ctx
+            .tokenize(&p.text(language == Language::Zh), PROMPT_MAX_TOKENS)
+            .map_err(|e| TranscribeError::Whisper(format!("cannot tokenize the prompt: {e}"))),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// A call's transcript as it is put together from its decoded windows,
+/// signal by signal.
+struct Gathered {
+    utterances: Vec<Utterance>,
+    timeline: SpeechTimeline,
+    dropped: usize,
+    collapsed: usize,
+    quality: Quality,
+}
+
+impl Gathered {
+    fn new(speech_s: f64) -> Self {
+        Gathered {
+            utterances: Vec::new(),
+            timeline: SpeechTimeline::default(),
+            dropped: 0,
+            collapsed: 0,
+            quality: Quality {
+                speech_s,
+                ..Quality::default()
             },
-        })
+        }
+    }
+
+    /// Adds one decoded window of a signal (`speaker`: `None` when mixed).
+    fn window(
+        &mut self,
+        speaker: Option<Speaker>,
+        w: &chunk::Window,
+        wt: WindowText,
+        language: Language,
+        prompt: &echo::Prompt,
+    ) {
+        self.quality.windows += 1;
+        self.quality.cut_short += wt.cut_short as usize;
+        self.quality.redecoded += wt.redecoded as usize;
+        self.timeline.unclear.extend(wt.unclear.iter().copied());
+        for (piece, parts) in w.pieces.iter().zip(wt.pieces) {
+            let spans = part_spans(piece, &parts);
+            let at = |t: f64| piece.orig.start + (t - piece.at).clamp(0.0, piece.orig.len());
+            for (p, span) in parts.into_iter().zip(spans) {
+                let timed: Vec<(char, f64)> =
+                    p.timed.into_iter().map(|(c, t)| (c, at(t))).collect();
+                self.text(speaker, p.text, timed, span, language, prompt);
+            }
+        }
+    }
+
+    /// Adds the text recognised for one stretch of speech, once cleaned
+    /// of prompt echo and Whisper's inventions; what is dropped is counted.
+    fn text(
+        &mut self,
+        speaker: Option<Speaker>,
+        raw: String,
+        timed: Vec<(char, f64)>,
+        span: Span,
+        language: Language,
+        prompt: &echo::Prompt,
+    ) {
+        let raw = match language {
+            Language::Zh => crate::text::to_simplified(&raw),
+            Language::En => raw,
+        };
+        let (raw, echoed) = echo::strip(&raw, prompt);
+        if echoed {
+            self.quality.echoes += 1;
+            tracing::debug!(
+                start = span.start,
+                "prompt echo removed from recognised text"
+            );
+            if raw.trim().is_empty() {
+                self.timeline.unclear.push(span);
+                return;
+            }
+        }
+        match clean::clean(&raw) {
+            clean::Cleaned::Keep { text, collapsed: c } => {
+                self.collapsed += c as usize;
+                let spans = match speaker {
+                    Some(Speaker::Agent) => &mut self.timeline.agent,
+                    Some(Speaker::Customer) => &mut self.timeline.customer,
+                    None => &mut self.timeline.mixed,
+                };
+                spans.push(span);
+                let timed = match language {
+                    Language::Zh => timed
+                        .into_iter()
+                        .map(|(c, t)| (crate::text::to_simplified_char(c), t))
+                        .collect(),
+                    Language::En => timed,
+                };
+                self.utterances.push(Utterance {
+                    speaker,
+                    span,
+                    text,
+                    timed,
+                    voice: None,
+                });
+            }
+            clean::Cleaned::Drop(why) => {
+                if !raw.trim().is_empty() {
+                    // Length only: logs never carry what was said (it may
+                    // be personal data; see docs/privacy.md).
+                    tracing::debug!(
+                        start = span.start,
+                        chars = raw.chars().count(),
+                        why,
+                        "dropped recognised text"
+                    );
+                    self.dropped += 1;
+                }
+            }
+        }
+    }
+
+    /// Removes prompt echo split between two recognised pieces ("…电话" |
+    /// "录音，…"), which passes the check of each piece alone, from the
+    /// utterances of one signal (those from `first` on); utterances left
+    /// empty become unclear speech.
+    fn strip_joined_echoes(&mut self, first: usize, prompt: &echo::Prompt) {
+        let mut texts: Vec<String> = self.utterances[first..]
+            .iter()
+            .map(|u| u.text.clone())
+            .collect();
+        let joins = echo::strip_joins(&mut texts, prompt);
+        if joins == 0 {
+            return;
+        }
+        self.quality.echoes += joins;
+        for (u, t) in self.utterances[first..].iter_mut().zip(texts) {
+            u.text = t;
+        }
+        let mut k = first;
+        while k < self.utterances.len() {
+            if self.utterances[k].text.trim().is_empty() {
+                self.timeline.unclear.push(self.utterances.remove(k).span);
+            } else {
+                k += 1;
+            }
+        }
+    }
+
+    /// The transcript: utterances in time order, unclear spans in time
+    /// order with overlaps joined.
+    fn finish(
+        mut self,
+        language: Language,
+        attribution: Attribution,
+        duration: f64,
+        notes: Vec<String>,
+    ) -> Transcript {
+        self.utterances
+            .sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
+        let mut unclear = std::mem::take(&mut self.timeline.unclear);
+        unclear.sort_by(|a, b| a.start.total_cmp(&b.start));
+        self.timeline.unclear = bridge(unclear, 0.0);
+        self.quality.unclear_s = total(&self.timeline.unclear).min(self.quality.speech_s);
+        Transcript {
+            language,
+            attribution,
+            utterances: self.utterances,
+            timeline: self.timeline,
+            duration,
+            dropped: self.dropped,
+            collapsed: self.collapsed,
+            notes,
+            quality: self.quality,
+        }
     }
 }
 
@@ -1129,7 +1297,7 @@ fn audio_ctx_for(n: usize) -> i32 {
 
 /// The recording spans of the pieces that tokens fell in, cut to the
 /// tokens' times (padded).
-fn touched_spans(w: &chunk::Window, toks: &[(usize, Vec<u8>, Option<f64>)]) -> Vec<Span> {
+fn touched_spans(w: &chunk::Window, toks: &[PieceToken]) -> Vec<Span> {
     let timed: Vec<Span> = toks
         .iter()
         .filter_map(|(piece, _, t)| {
