@@ -1109,6 +1109,35 @@ fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// Writes the better of the two cross-validated satisfaction models
+/// (`eval-dialogue --fit-out`), naming what it was fitted on.
+fn write_csat_model(
+    out: &std::path::Path,
+    data: &std::path::Path,
+    full: crate::learn::dialogue::CrossValidated,
+    hand: crate::learn::dialogue::CrossValidated,
+) -> Result<()> {
+    let (best, kind) = if full.spearman >= hand.spearman {
+        (full, "hand features + embeddings")
+    } else {
+        (hand, "hand features")
+    };
+    let mut m = best.model;
+    m.trained_on = format!(
+        "{} ({} dialogues; {kind}; {}-fold CV Spearman {:.3})",
+        data.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        best.n,
+        best.folds,
+        best.spearman
+    );
+    std::fs::write(out, serde_json::to_string(&m)? + "\n")
+        .with_context(|| format!("writing {}", out.display()))?;
+    println!("wrote {} ({kind}, penalty {})", out.display(), m.alpha);
+    Ok(())
+}
+
 fn eval_dialogue(cfg: &Config, a: EvalDialogueArgs) -> Result<i32> {
     use crate::learn::dialogue;
     let lang: crate::domain::Language = a.lang.parse().map_err(anyhow::Error::msg)?;
@@ -1137,7 +1166,6 @@ fn eval_dialogue(cfg: &Config, a: EvalDialogueArgs) -> Result<i32> {
             }
         })?;
         let secs = t0.elapsed().as_secs_f64();
-        let s: Vec<f64> = obs.iter().map(|o| o.satisfaction).collect();
         let paired = |f: &dyn Fn(&dialogue::Observed) -> Option<f64>| {
             let (x, y): (Vec<f64>, Vec<f64>) = obs
                 .iter()
@@ -1181,26 +1209,8 @@ fn eval_dialogue(cfg: &Config, a: EvalDialogueArgs) -> Result<i32> {
             full.n,
             full.alphas
         );
-        let _ = &s;
         if let Some(out) = &a.fit_out {
-            let (best, kind) = if full.spearman >= hand.spearman {
-                (full, "hand features + embeddings")
-            } else {
-                (hand, "hand features")
-            };
-            let mut m = best.model;
-            m.trained_on = format!(
-                "{} ({} dialogues; {kind}; {}-fold CV Spearman {:.3})",
-                path.file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                best.n,
-                best.folds,
-                best.spearman
-            );
-            std::fs::write(out, serde_json::to_string(&m)? + "\n")
-                .with_context(|| format!("writing {}", out.display()))?;
-            println!("wrote {} ({kind}, penalty {})", out.display(), m.alpha);
+            write_csat_model(out, path, full, hand)?;
         }
     }
     println!(
