@@ -290,7 +290,7 @@ fn shipped_packs_list_a_vocabulary_for_the_recogniser() {
     // Optional: a pack without [asr] has an empty vocabulary.
     let (_d, none) = edited("en", |t| {
         let start = t.find("[asr]").expect("[asr] table");
-        let end = start + t[start..].find("\n[[rules]]").expect("rules follow");
+        let end = start + t[start..].find("\n[[").expect("flags or rules follow");
         format!("{}{}", &t[..start], &t[end..])
     });
     assert!(RulePack::load(&none)
