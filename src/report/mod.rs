@@ -563,16 +563,7 @@ pub async fn load(store: &Store, scheme: &Scheme, period: &Period) -> Result<Inp
         })
         .await?;
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let plans = crate::desk::progress::progress(
-        tasks.iter().map(|t| crate::desk::progress::TaskState {
-            plan: &t.plan_id,
-            period: &t.period,
-            done: t.done_at.is_some(),
-            due_at: &t.due_at,
-            assigned: t.reviewer.is_some(),
-        }),
-        &now,
-    );
+    let plans = crate::desk::progress::progress(tasks.iter().map(|t| t.state()), &now);
     Ok(Inputs {
         results,
         dismissed,

@@ -37,6 +37,19 @@ pub struct TaskRow {
     pub done_by: Option<String>,
 }
 
+impl TaskRow {
+    /// What a plan's progress needs of the task (`desk::progress`).
+    pub fn state(&self) -> crate::desk::progress::TaskState<'_> {
+        crate::desk::progress::TaskState {
+            plan: &self.plan_id,
+            period: &self.period,
+            done: self.done_at.is_some(),
+            due_at: &self.due_at,
+            assigned: self.reviewer.is_some(),
+        }
+    }
+}
+
 /// Which tasks to list.
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {

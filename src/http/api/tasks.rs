@@ -199,7 +199,7 @@ pub(super) async fn list_tasks(
             limit: 100_000,
         })
         .await?;
-    let progress = crate::desk::progress::progress(all.iter().map(task_state), &now);
+    let progress = crate::desk::progress::progress(all.iter().map(|t| t.state()), &now);
     let n = limit(q.limit, 200)? as usize;
     let tasks = all
         .into_iter()
@@ -267,15 +267,5 @@ pub(super) async fn complete_task(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::Conflict("this task is done already".into()))
-    }
-}
-
-fn task_state(t: &crate::store::TaskRow) -> crate::desk::progress::TaskState<'_> {
-    crate::desk::progress::TaskState {
-        plan: &t.plan_id,
-        period: &t.period,
-        done: t.done_at.is_some(),
-        due_at: &t.due_at,
-        assigned: t.reviewer.is_some(),
     }
 }
