@@ -3,7 +3,9 @@
 //! semantic rules) and through multilingual-e5-small (customer turns:
 //! sentiment), and conversations per second through the whole embed stage
 //! on 20-turn chats (10 customer, 10 agent turns of about 20–35 tokens),
-//! Chinese and English, on one worker and on two side by side.
+//! Chinese and English, on one thread, on two side by side, and as a worker
+//! runs them (two jobs at once on this 2-core machine, each thread taking
+//! the next chat from a shared queue).
 //!
 //! Run: scripts/bench-embed.sh (records the load average too). Needs the
 //! models (scripts/setup.sh).
@@ -93,6 +95,33 @@ fn bench(c: &mut Criterion) {
                 .expect("inference")
         })
     });
+    // What the embed stage gives e5 for the English chat: the customer
+    // turns and their (short) stance clauses, run in batches of similar
+    // length; and one short text, the cost of a run itself.
+    let mut with_stance = customer.clone();
+    with_stance.extend(
+        customer
+            .iter()
+            .filter_map(|t| callqa::embed::stance::stance_clause(t, Language::En)),
+    );
+    g.throughput(Throughput::Elements(with_stance.len() as u64));
+    g.bench_function("e5_encoder_customer_turns_and_stance_clauses", |b| {
+        b.iter(|| {
+            models
+                .sentiment_encoder()
+                .embed(&with_stance)
+                .expect("inference")
+        })
+    });
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("e5_encoder_one_short_text", |b| {
+        b.iter(|| {
+            models
+                .sentiment_encoder()
+                .embed(&["ok"])
+                .expect("inference")
+        })
+    });
     // One element = one 20-turn conversation: elem/s is conversations/s.
     g.throughput(Throughput::Elements(1));
     g.bench_function("embed_stage_en_20_turn_chat_1_worker", |b| {
@@ -108,6 +137,25 @@ fn bench(c: &mut Criterion) {
                 let a = s.spawn(|| models.signals(&en).expect("inference"));
                 let z = s.spawn(|| models.signals(&zh).expect("inference"));
                 (a.join().ok(), z.join().ok())
+            })
+        })
+    });
+    // As `callqa worker` runs on this machine: as many jobs at once as
+    // cores (two), each thread taking the next chat as soon as it is done
+    // (the pair above waits for both, so the faster one idles).
+    let queue: Vec<&Conversation> = (0..8).map(|i| if i % 2 == 0 { &en } else { &zh }).collect();
+    g.throughput(Throughput::Elements(queue.len() as u64));
+    g.bench_function("embed_stage_worker_8_chats_zh_en_2_at_once", |b| {
+        b.iter(|| {
+            let next = std::sync::atomic::AtomicUsize::new(0);
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(c) = queue.get(i) else { break };
+                        models.signals(c).expect("inference");
+                    });
+                }
             })
         })
     });

@@ -6,9 +6,10 @@
 //!   512-d, 3 layers), fast; its batch is ragged (all ids concatenated plus
 //!   `row_splits`). Used for clauses, semantic rules and intents.
 //! - [`Flavour::E5`]: multilingual-e5-small (int8, 384-d, 12 layers), about
-//!   a tenth of the speed and markedly better at sentiment; a padded batch
-//!   (`input_ids`, `attention_mask`), every text prefixed `query: `. Used
-//!   for the sentiment of customer turns.
+//!   a tenth of the speed and markedly better at sentiment; padded batches
+//!   (`input_ids`, `attention_mask`) of texts of similar length
+//!   ([`buckets`]), every text prefixed `query: `. Used for the sentiment
+//!   of customer turns.
 //!
 //! `Session::run` takes `&mut self`, so sessions live in a small pool: a
 //! caller takes one, runs a whole batch (every utterance of a
@@ -359,7 +360,7 @@ impl Encoder {
         let mut session = self.take()?;
         let out = match self.flavour {
             Flavour::Use => run(&mut session, pack(&ids), texts.len()),
-            Flavour::E5 => run_padded(&mut session, pad(&ids), texts.len()),
+            Flavour::E5 => run_buckets(&mut session, &ids),
         };
         self.give_back(session);
         out
@@ -474,6 +475,63 @@ pub(super) fn rows(
     Ok(data.chunks(dim).map(<[f32]>::to_vec).collect())
 }
 
+/// What one more run of the e5 graph costs, in padded token positions:
+/// on this machine a run of one short text takes 3.6–3.8 ms
+/// (`benches/embed.rs`, `e5_encoder_one_short_text`) and ten 25–30-token
+/// turns about 60 ms in one run (≈ 0.2 ms a position), so a run's own cost
+/// (≈ 3 ms) is that of about 16 token positions.
+const RUN_COST_TOKENS: usize = 16;
+
+/// Splits texts sorted by length (`lens`, ascending) into consecutive
+/// batches so that padding plus the runs' own cost is least: the cost of a
+/// batch is its rows × its longest text + `RUN_COST_TOKENS`. Exact (dynamic
+/// programming over the split points); a conversation has tens of texts.
+pub fn buckets(lens: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let n = lens.len();
+    // best[j]: least cost of the first j texts; from[j]: where its last
+    // batch starts.
+    let mut best = vec![0usize; n + 1];
+    let mut from = vec![0usize; n + 1];
+    for j in 1..=n {
+        best[j] = usize::MAX;
+        for i in 0..j {
+            let cost = best[i] + (j - i) * lens[j - 1] + RUN_COST_TOKENS;
+            if cost < best[j] {
+                best[j] = cost;
+                from[j] = i;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut j = n;
+    while j > 0 {
+        out.push(from[j]..j);
+        j = from[j];
+    }
+    out.reverse();
+    out
+}
+
+/// Runs e5 over texts of mixed lengths (a conversation's customer turns
+/// and their short stance clauses) in batches of similar length, so short
+/// texts are not padded to the longest; the result is in the order of
+/// `ids`.
+fn run_buckets(session: &mut Session, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let kept = |t: &Vec<u32>| t.len().min(E5_MAX_TOKENS + 2);
+    let mut order: Vec<usize> = (0..ids.len()).collect();
+    order.sort_by_key(|&i| (kept(&ids[i]), i));
+    let lens: Vec<usize> = order.iter().map(|&i| kept(&ids[i])).collect();
+    let mut out: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
+    for b in buckets(&lens) {
+        let batch: Vec<Vec<u32>> = order[b.clone()].iter().map(|&i| ids[i].clone()).collect();
+        let rows = run_padded(session, pad(&batch), batch.len())?;
+        for (v, &i) in rows.into_iter().zip(&order[b]) {
+            out[i] = v;
+        }
+    }
+    Ok(out)
+}
+
 fn run_padded(
     session: &mut Session,
     padded: Padded,
@@ -532,6 +590,20 @@ mod tests {
         assert_eq!(p.input_ids[E5_MAX_TOKENS + 1], 2, "keeps </s>");
         assert_eq!(p.input_ids[0], 0, "keeps <s>");
         assert_eq!(p.input_ids[E5_MAX_TOKENS], 100 + E5_MAX_TOKENS as i64 - 1);
+    }
+
+    #[test]
+    fn buckets_keep_similar_lengths_together() {
+        // Ten turns of ~30 tokens and five clauses of ~12: two runs, not
+        // five clauses padded to 31.
+        let mut lens = vec![11, 12, 12, 13, 14];
+        lens.extend([28, 29, 29, 30, 30, 30, 31, 31, 31, 31]);
+        assert_eq!(buckets(&lens), vec![0..5, 5..15]);
+        // Equal lengths: one run.
+        assert_eq!(buckets(&[20; 6]), vec![0..6]);
+        // A single long text among short ones runs alone.
+        assert_eq!(buckets(&[5, 5, 6, 120]), vec![0..3, 3..4]);
+        assert!(buckets(&[]).is_empty());
     }
 
     #[test]
