@@ -348,7 +348,8 @@ impl Encoder {
             .map_err(|e| EmbedError::Runtime(format!("tokenizer: {e}")))
     }
 
-    /// Embeds texts in one run of one session.
+    /// Embeds texts on one session: one run for USE (ragged), runs of
+    /// similar-length texts for e5 ([`buckets`]).
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         if texts.is_empty() {
             return Ok(Vec::new());

@@ -265,11 +265,12 @@ impl TextModels {
 
     /// Embeddings of every turn of a conversation and the sentiment of its
     /// customer turns: one USE run over the turns, their clauses and the
-    /// stance clause of each customer turn that has one; one run of the
-    /// sentiment encoder over the customer turns and their stance clauses
-    /// (none when the head is on USE). Agent turns get no sentiment: the
-    /// heads learnt from reviews and tweets, where "how can I help you?"
-    /// reads as a complaint, and an agent's mood is not what QA asks about.
+    /// stance clause of each customer turn that has one; the sentiment
+    /// encoder over the customer turns and their stance clauses, in runs of
+    /// similar length (none when the head is on USE). Agent turns get no
+    /// sentiment: the heads learnt from reviews and tweets, where "how can
+    /// I help you?" reads as a complaint, and an agent's mood is not what
+    /// QA asks about.
     pub fn signals(&self, conv: &Conversation) -> Result<TextSignals, EmbedError> {
         let n = conv.turns.len();
         let mut texts: Vec<&str> = conv.turns.iter().map(|t| t.text.as_str()).collect();
