@@ -86,42 +86,26 @@ fn bench(c: &mut Criterion) {
     g.bench_function("use_encoder_20_utterances_1_worker", |b| {
         b.iter(|| models.encoder().embed(&all).expect("inference"))
     });
-    g.throughput(Throughput::Elements(customer.len() as u64));
-    g.bench_function("e5_encoder_10_customer_utterances_1_worker", |b| {
-        b.iter(|| {
-            models
-                .sentiment_encoder()
-                .embed(&customer)
-                .expect("inference")
-        })
-    });
-    // What the embed stage gives e5 for the English chat: the customer
-    // turns and their (short) stance clauses, run in batches of similar
-    // length; and one short text, the cost of a run itself.
+    // e5 over the English chat's customer turns; over them and their
+    // (short) stance clauses, as the embed stage gives it, in batches of
+    // similar length; and over one short text, the cost of a run itself.
     let mut with_stance = customer.clone();
     with_stance.extend(
         customer
             .iter()
             .filter_map(|t| callqa::embed::stance::stance_clause(t, Language::En)),
     );
-    g.throughput(Throughput::Elements(with_stance.len() as u64));
-    g.bench_function("e5_encoder_customer_turns_and_stance_clauses", |b| {
-        b.iter(|| {
-            models
-                .sentiment_encoder()
-                .embed(&with_stance)
-                .expect("inference")
-        })
-    });
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("e5_encoder_one_short_text", |b| {
-        b.iter(|| {
-            models
-                .sentiment_encoder()
-                .embed(&["ok"])
-                .expect("inference")
-        })
-    });
+    let short = vec!["ok"];
+    for (name, texts) in [
+        ("e5_encoder_10_customer_utterances_1_worker", &customer),
+        ("e5_encoder_customer_turns_and_stance_clauses", &with_stance),
+        ("e5_encoder_one_short_text", &short),
+    ] {
+        g.throughput(Throughput::Elements(texts.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| models.sentiment_encoder().embed(texts).expect("inference"))
+        });
+    }
     // One element = one 20-turn conversation: elem/s is conversations/s.
     g.throughput(Throughput::Elements(1));
     g.bench_function("embed_stage_en_20_turn_chat_1_worker", |b| {

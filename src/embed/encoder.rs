@@ -170,14 +170,15 @@ const E5_EOS: u32 = 2;
 /// cutting over-long texts to `E5_MAX_TOKENS + 2` while keeping their `</s>`.
 /// (Keeping head and tail instead was measured and gained nothing: see
 /// docs/models.md.)
-pub fn pad(texts: &[Vec<u32>]) -> Padded {
-    let cut = |ids: &Vec<u32>| -> Vec<u32> {
-        if ids.len() > E5_MAX_TOKENS + 2 {
+pub fn pad<T: AsRef<[u32]>>(texts: &[T]) -> Padded {
+    let cut = |ids: &T| -> Vec<u32> {
+        let ids = ids.as_ref();
+        if ids.len() > e5_len(ids.len()) {
             let mut c = ids[..E5_MAX_TOKENS + 1].to_vec();
             c.push(E5_EOS);
             c
         } else {
-            ids.clone()
+            ids.to_vec()
         }
     };
     let rows: Vec<Vec<u32>> = texts.iter().map(cut).collect();
@@ -195,6 +196,12 @@ pub fn pad(texts: &[Vec<u32>]) -> Padded {
         attention_mask,
         len,
     }
+}
+
+/// How many of a text's `n` ids (with `<s>` and `</s>`) e5 reads after
+/// `pad` has cut it.
+fn e5_len(n: usize) -> usize {
+    n.min(E5_MAX_TOKENS + 2)
 }
 
 /// A batch as the USE graph takes it.
@@ -518,13 +525,15 @@ pub fn buckets(lens: &[usize]) -> Vec<std::ops::Range<usize>> {
 /// texts are not padded to the longest; the result is in the order of
 /// `ids`.
 fn run_buckets(session: &mut Session, ids: &[Vec<u32>]) -> Result<Vec<Vec<f32>>, EmbedError> {
-    let kept = |t: &Vec<u32>| t.len().min(E5_MAX_TOKENS + 2);
     let mut order: Vec<usize> = (0..ids.len()).collect();
-    order.sort_by_key(|&i| (kept(&ids[i]), i));
-    let lens: Vec<usize> = order.iter().map(|&i| kept(&ids[i])).collect();
+    order.sort_by_key(|&i| (e5_len(ids[i].len()), i));
+    let lens: Vec<usize> = order.iter().map(|&i| e5_len(ids[i].len())).collect();
     let mut out: Vec<Vec<f32>> = vec![Vec::new(); ids.len()];
     for b in buckets(&lens) {
-        let batch: Vec<Vec<u32>> = order[b.clone()].iter().map(|&i| ids[i].clone()).collect();
+        let batch: Vec<&[u32]> = order[b.clone()]
+            .iter()
+            .map(|&i| ids[i].as_slice())
+            .collect();
         let rows = run_padded(session, pad(&batch), batch.len())?;
         for (v, &i) in rows.into_iter().zip(&order[b]) {
             out[i] = v;
