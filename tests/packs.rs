@@ -200,8 +200,16 @@ fn bad_packs_fail_at_load_with_file_and_line() {
                     1,
                 )
             }),
-            line_of(&rules_text, "id = \"slow_first_response\""),
-            "only phrase rules",
+            line_of(&rules_text, "id = \"slow_first_response\"") + 1,
+            "rule \"slow_first_response\": `approximate` does not apply to a first_response rule (it is read by required_phrase, forbidden_phrase, customer_trigger)",
+        ),
+        // A kind's own field keeps its line through the per-kind struct.
+        (
+            "a kind's field of the wrong type",
+            "rules.toml",
+            Box::new(|t: String| t.replacen("min_seconds = 10", "min_seconds = \"ten\"", 1)),
+            line_of(&rules_text, "min_seconds = 10"),
+            "invalid type: string \"ten\", expected f64",
         ),
         // Issue 14, seam 4: a field the rule's kind does not read is an
         // error, not a setting silently ignored.
@@ -215,7 +223,7 @@ fn bad_packs_fail_at_load_with_file_and_line() {
                     1,
                 )
             }),
-            line_of(&rules_text, "id = \"buck_passing\"") + 2,
+            line_of(&rules_text, "id = \"buck_passing\"") + 1,
             "rule \"buck_passing\": `threshold` does not apply to a forbidden_phrase rule (it is read by semantic, customer_anger)",
         ),
         (
@@ -228,7 +236,7 @@ fn bad_packs_fail_at_load_with_file_and_line() {
                     1,
                 )
             }),
-            line_of(&rules_text, "id = \"buck_passing\"") + 2,
+            line_of(&rules_text, "id = \"buck_passing\"") + 1,
             "`first_turns` does not apply to a forbidden_phrase rule (it is read by required_phrase, semantic)",
         ),
         (

@@ -7,7 +7,7 @@
 pub mod approx;
 mod compile;
 pub mod edit;
-mod fields;
+mod kinds;
 pub mod matcher;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -16,6 +16,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::domain::{FlagId, Language, RuleId, Severity, Speaker};
@@ -72,11 +73,16 @@ impl SourceFile {
     }
 
     pub fn parse<T: for<'de> Deserialize<'de>>(&self) -> Result<T, PackError> {
-        toml::from_str(&self.text).map_err(|e| PackError {
+        toml::from_str(&self.text).map_err(|e| self.de_err(&e))
+    }
+
+    /// A TOML error, at its line where it has one.
+    pub fn de_err(&self, e: &toml::de::Error) -> PackError {
+        PackError {
             file: self.path.clone(),
             line: e.span().map(|s| self.line_of(s.start)),
             message: e.message().to_owned(),
-        })
+        }
     }
 }
 
@@ -86,13 +92,13 @@ impl SourceFile {
 #[serde(deny_unknown_fields)]
 struct PackFile {
     pack: PackHeader,
+    // `[[rules]]` is read table by table (`compile::split`), each by its
+    // kind, so that every field keeps its line.
     #[serde(default)]
     matching: MatchingFile,
     /// The pack's own flag categories.
     #[serde(default)]
     flags: Vec<FlagFile>,
-    #[serde(default)]
-    rules: Vec<RuleFile>,
     #[serde(default)]
     intents: Vec<IntentFile>,
     #[serde(default)]
@@ -144,64 +150,6 @@ struct FlagFile {
     /// A customer-side risk signal rather than the agent's fault.
     #[serde(default)]
     customer_side: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RuleFile {
-    id: Spanned<String>,
-    kind: Spanned<String>,
-    flag: Spanned<String>,
-    /// May be left out when the flag is one the pack declares with a
-    /// severity.
-    severity: Option<Spanned<String>>,
-    message: String,
-    coaching: String,
-    #[serde(default = "yes")]
-    enabled: bool,
-    speaker: Option<Speaker>,
-    // Phrase rules.
-    #[serde(default)]
-    phrases: Vec<String>,
-    #[serde(default)]
-    patterns: Vec<Spanned<String>>,
-    #[serde(default)]
-    exclude: Vec<String>,
-    negation: Option<bool>,
-    /// Phrase rules: also match call transcripts approximately.
-    approximate: Option<bool>,
-    first_turns: Option<usize>,
-    first_seconds: Option<f64>,
-    last_turns: Option<usize>,
-    last_seconds: Option<f64>,
-    // PII.
-    #[serde(default)]
-    detect: Vec<Spanned<String>>,
-    #[serde(default)]
-    context: BTreeMap<String, Vec<String>>,
-    // Timing and acoustics.
-    #[serde(default)]
-    max_seconds: BTreeMap<String, f64>,
-    min_seconds: Option<f64>,
-    // Models: semantic rules and sentiment.
-    #[serde(default)]
-    examples: Vec<String>,
-    threshold: Option<f32>,
-    required: Option<bool>,
-    min_turns: Option<usize>,
-    /// Semantic rules: apply only when a customer turn means one of these.
-    #[serde(default)]
-    when_customer: Vec<String>,
-    /// Customer anger: calm (if negative) turns that are not anger.
-    #[serde(default)]
-    counter_examples: Vec<String>,
-    /// Customer anger: how much closer to `examples` than to
-    /// `counter_examples` a turn must be.
-    margin: Option<f32>,
-}
-
-fn yes() -> bool {
-    true
 }
 
 #[derive(Debug, Deserialize)]
@@ -457,7 +405,7 @@ impl RulePack {
 
     fn load_once(dir: &Path) -> Result<Self, PackError> {
         let src = SourceFile::read(&dir.join("rules.toml"))?;
-        let file: PackFile = src.parse()?;
+        let (file, rule_tables) = pack_file(&src)?;
         let language: Language = file
             .pack
             .language
@@ -470,7 +418,8 @@ impl RulePack {
         let declared = declare_flags(&src, &file.flags)?;
         let mut rules = Vec::new();
         let mut seen = HashSet::new();
-        for r in file.rules {
+        for table in rule_tables {
+            let (r, kind) = compile::split(&src, table)?;
             if !seen.insert(r.id.get_ref().clone()) {
                 return Err(src.err_at(
                     r.id.span(),
@@ -483,6 +432,7 @@ impl RulePack {
             rules.push(compile::rule(
                 &src,
                 r,
+                kind,
                 &matching,
                 approximate_default,
                 &declared,
@@ -521,6 +471,25 @@ impl RulePack {
             vocabulary,
         })
     }
+}
+
+/// `rules.toml` → everything but the rules, and the `[[rules]]` tables
+/// as parsed TOML that still knows where each field is.
+fn pack_file<'s>(src: &'s SourceFile) -> Result<(PackFile, Vec<Spanned<DeValue<'s>>>), PackError> {
+    use serde::de::IntoDeserializer;
+    let mut root = DeTable::parse(&src.text).map_err(|e| src.de_err(&e))?;
+    let rules = match root.get_mut().remove("rules") {
+        None => Vec::new(),
+        Some(v) => {
+            let span = v.span();
+            match v.into_inner() {
+                DeValue::Array(a) => a.into_iter().collect(),
+                _ => return Err(src.err_at(span, "`rules` must be [[rules]] tables")),
+            }
+        }
+    };
+    let file = PackFile::deserialize(root.into_deserializer()).map_err(|e| src.de_err(&e))?;
+    Ok((file, rules))
 }
 
 /// `[[flags]]` → the pack's own flag ids, declared for the process (so
