@@ -2,7 +2,7 @@
 //! decoding budget bounds every call and never hangs; re-decoding is
 //! deterministic (same transcript twice); the prompt never appears in a
 //! transcript; untranscribed speech is unclear, not silence, and such a
-//! call is not scoreable.
+//! call is not scoreable; a short call's work is shared among the threads.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -72,6 +72,55 @@ fn transcriber(opts: &AsrOptions) -> Transcriber {
 
 fn texts(t: &callqa::transcribe::Transcript) -> Vec<String> {
     t.utterances.iter().map(|u| u.text.clone()).collect()
+}
+
+/// With `min_window_s` below 28, a short dual-channel call is cut into
+/// windows of about an equal share per decoding thread, so that the
+/// agent's longer side does not keep one core busy while the other waits;
+/// by default it is not cut (one window per channel here).
+#[test]
+fn a_short_call_is_shared_among_the_decoding_threads() {
+    let audio = decode_file(
+        &repo().join("samples/calls/zh-call-01.flac"),
+        &DecodeOptions::default(),
+    )
+    .unwrap();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap();
+    let run = |min_window_s: f64| {
+        let t = transcriber(&AsrOptions {
+            threads: 1,
+            min_window_s,
+            ..AsrOptions::default()
+        });
+        pool.install(|| {
+            t.transcribe(
+                &audio,
+                ChannelMap::Default,
+                LanguageChoice::Fixed(Language::Zh),
+                &Vocabulary::default(),
+            )
+        })
+        .unwrap()
+    };
+    let shared = run(8.0);
+    let whole = run(AsrOptions::default().min_window_s);
+    // One window per channel by default; the agent's three turns are
+    // spread over more when cut. The same speech is found either way.
+    assert_eq!(whole.quality.windows, 2, "{:?}", whole.quality);
+    assert!(shared.quality.windows >= 3, "{:?}", shared.quality);
+    assert!(
+        (shared.quality.speech_s - whole.quality.speech_s).abs() < 1e-6,
+        "{:?} {:?}",
+        shared.quality,
+        whole.quality
+    );
+    for t in [&shared, &whole] {
+        assert!(!t.utterances.is_empty());
+        assert!(t.utterances.iter().all(|u| u.speaker.is_some()));
+    }
 }
 
 /// No time left: nothing is decoded, nothing hangs, and all the speech is

@@ -10,9 +10,10 @@
 //!   timestamp it decoded ("seek"); more than `MAX_PASSES` passes over one
 //!   window means it is going round in circles;
 //! - **CPU time per job**: `max(min_budget_s, max_cost_factor × the
-//!   recording's duration)` CPU seconds, shared out among its channels and
-//!   metered on the threads that decode them (CPU, not wall time, so a busy
-//!   machine does not cut transcripts short). Windows not started by
+//!   recording's duration)` CPU seconds, whichever threads decode its
+//!   windows: each window books its thread's CPU time to the job when it
+//!   is done (CPU, not wall time, so a busy machine does not cut
+//!   transcripts short). Windows not started by
 //!   then are not transcribed, and a pass under way is stopped; their speech
 //!   is reported as unclear (never as silence) and the result says so. Only a
 //!   machine far slower or busier than the default model needs ever reaches
@@ -26,7 +27,8 @@
 
 use std::ffi::c_void;
 use std::os::raw::c_int;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use whisper_rs::{
     WhisperSysContext as whisper_context, WhisperSysState as whisper_state,
@@ -38,29 +40,31 @@ pub const MAX_PASSES: usize = 3;
 /// whisper.cpp's own ceiling on tokens per pass (text context / 2 − 4).
 const WHISPER_MAX_TOKENS: usize = 220;
 
-/// A job's recognition budget in CPU seconds, shared out among the
-/// signals (channels) it transcribes. CPU time, not wall time: a busy
-/// machine slows a job down but does not make it lose its transcript.
-#[derive(Debug, Clone, Copy)]
+/// A job's recognition budget in CPU seconds, whichever threads decode
+/// its windows. CPU time, not wall time: a busy machine slows a job down
+/// but does not make it lose its transcript.
+#[derive(Debug, Clone)]
 pub struct Budget {
-    per_signal_s: f64,
+    limit_s: f64,
+    /// CPU microseconds booked by the windows decoded so far.
+    spent_us: Arc<AtomicU64>,
 }
 
 impl Budget {
-    /// `max(min_s, factor × duration)` CPU seconds for the whole job,
-    /// split evenly over `signals`.
-    pub fn for_audio(duration_s: f64, factor: f64, min_s: f64, signals: usize) -> Self {
-        let total = (factor * duration_s).max(min_s).clamp(0.0, 1.0e6);
+    /// `max(min_s, factor × duration)` CPU seconds for the whole job.
+    pub fn for_audio(duration_s: f64, factor: f64, min_s: f64) -> Self {
         Budget {
-            per_signal_s: total / signals.max(1) as f64,
+            limit_s: (factor * duration_s).max(min_s).clamp(0.0, 1.0e6),
+            spent_us: Arc::new(AtomicU64::new(0)),
         }
     }
 
-    /// Starts the meter for one signal, on the thread that decodes it.
+    /// Starts the meter for one window, on the thread that decodes it.
     pub fn start(&self) -> Deadline {
         Deadline {
             start_cpu_s: thread_cpu_s(),
-            limit_s: self.per_signal_s,
+            limit_s: self.limit_s,
+            spent_us: Some(self.spent_us.clone()),
         }
     }
 }
@@ -79,17 +83,39 @@ fn thread_cpu_s() -> f64 {
     ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9
 }
 
-/// The budget of one signal, metered on the thread that decodes it (whisper
-/// runs its single-threaded work, and calls back, on that thread).
-#[derive(Debug, Clone, Copy)]
+/// The budget as one window sees it: what the job's finished windows
+/// booked, plus this window's CPU time on the thread that decodes it
+/// (whisper runs its single-threaded work, and calls back, on that
+/// thread). Windows under way on other threads are not seen until they
+/// finish, so a job may overrun by at most one window per thread.
+#[derive(Debug, Clone)]
 pub struct Deadline {
     start_cpu_s: f64,
     limit_s: f64,
+    spent_us: Option<Arc<AtomicU64>>,
 }
 
 impl Deadline {
+    fn elapsed_s(&self) -> f64 {
+        (thread_cpu_s() - self.start_cpu_s).max(0.0)
+    }
+
+    fn booked_s(&self) -> f64 {
+        self.spent_us
+            .as_ref()
+            .map_or(0.0, |s| s.load(Ordering::Relaxed) as f64 * 1e-6)
+    }
+
     pub fn passed(&self) -> bool {
-        thread_cpu_s() - self.start_cpu_s >= self.limit_s
+        self.booked_s() + self.elapsed_s() >= self.limit_s
+    }
+
+    /// Books this window's CPU time to its job; call once the window is
+    /// done.
+    pub fn book(self) {
+        if let Some(s) = &self.spent_us {
+            s.fetch_add((self.elapsed_s() * 1e6) as u64, Ordering::Relaxed);
+        }
     }
 
     /// No limit worth speaking of (the plain-whisper baseline).
@@ -97,6 +123,7 @@ impl Deadline {
         Deadline {
             start_cpu_s: 0.0,
             limit_s: f64::INFINITY,
+            spent_us: None,
         }
     }
 }
@@ -206,7 +233,7 @@ mod tests {
 
     #[test]
     fn cap_leaves_only_end_of_text() {
-        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0, 1).start());
+        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0).start());
         let mut logits = vec![1.0f32; 5];
         // Below the cap nothing changes.
         unsafe {
@@ -239,8 +266,27 @@ mod tests {
     }
 
     #[test]
+    fn windows_share_one_budget_per_job() {
+        let b = Budget::for_audio(0.05, 1.0, 0.0);
+        let first = b.start();
+        assert!(!first.passed());
+        // Burn a little more CPU than the whole budget on this thread.
+        let t = thread_cpu_s();
+        let mut x = 0u64;
+        while thread_cpu_s() - t < 0.06 {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        assert!(first.passed());
+        first.book();
+        // A window started later, on any thread, finds the budget spent.
+        let on_another = std::thread::spawn(move || b.start().passed());
+        assert!(on_another.join().unwrap());
+    }
+
+    #[test]
     fn passes_are_bounded() {
-        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0, 1).start());
+        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0).start());
         let ok: Vec<bool> = (0..5)
             .map(|_| unsafe {
                 before_pass(std::ptr::null_mut(), std::ptr::null_mut(), g.user_data())
@@ -248,7 +294,7 @@ mod tests {
             .collect();
         assert_eq!(ok, vec![true, true, true, false, false]);
         assert!(g.stopped.load(Ordering::Relaxed));
-        let late = Guard::new(4, 2, 5, Budget::for_audio(10.0, 0.0, 0.0, 1).start());
+        let late = Guard::new(4, 2, 5, Budget::for_audio(10.0, 0.0, 0.0).start());
         assert!(!unsafe {
             before_pass(std::ptr::null_mut(), std::ptr::null_mut(), late.user_data())
         });

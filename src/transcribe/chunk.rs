@@ -17,6 +17,17 @@ pub const MAX_WINDOW_S: f64 = 28.0;
 /// Whisper's token times fall clearly on one side.
 pub const GAP_S: f64 = 1.2;
 const RATE: f64 = 16_000.0;
+/// The window limit for one job whose signals hold `speech_s` seconds of
+/// speech in all, decoded by `workers` threads at once: about an equal
+/// share each, so that a short call's one long window (say, the agent's
+/// side) does not keep one thread busy while the others wait. Between
+/// `min_s` and [`MAX_WINDOW_S`]; a long call keeps full windows, as its
+/// many windows already spread over the threads.
+pub fn balanced_window_s(speech_s: f64, workers: usize, min_s: f64) -> f64 {
+    // Each region added to a window also adds a gap.
+    let share = speech_s / workers.max(1) as f64 + GAP_S;
+    share.clamp(min_s.clamp(1.0, MAX_WINDOW_S), MAX_WINDOW_S)
+}
 
 /// One speech region's place in a window.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,17 +76,17 @@ fn idx(t: f64, len: usize) -> usize {
     ((t * RATE).round().max(0.0) as usize).min(len)
 }
 
-/// Splits regions longer than a window into window-sized slices.
-fn slices(regions: &[Span]) -> Vec<Span> {
+/// Splits regions longer than `max_s` into slices of that length.
+fn slices(regions: &[Span], max_s: f64) -> Vec<Span> {
     let mut out = Vec::new();
     for r in regions {
         let mut s = r.start;
-        while r.end - s > MAX_WINDOW_S {
+        while r.end - s > max_s {
             out.push(Span {
                 start: s,
-                end: s + MAX_WINDOW_S,
+                end: s + max_s,
             });
-            s += MAX_WINDOW_S;
+            s += max_s;
         }
         if r.end > s {
             out.push(Span {
@@ -89,20 +100,31 @@ fn slices(regions: &[Span]) -> Vec<Span> {
 
 /// Lays the regions of `samples` (16 kHz) into windows, in order.
 pub fn pack(samples: &[f32], regions: &[Span]) -> Vec<Window> {
+    pack_within(samples, regions, MAX_WINDOW_S)
+}
+
+/// [`pack`] into windows of at most `max_s` seconds (at most
+/// [`MAX_WINDOW_S`]) where the regions allow: shorter windows let the
+/// threads of one short call share its work (see [`balanced_window_s`]).
+/// Only whole regions are moved to the next window; a region is sliced
+/// only where it is longer than a full window, as Whisper reads a sentence
+/// cut in the middle worse.
+pub fn pack_within(samples: &[f32], regions: &[Span], max_s: f64) -> Vec<Window> {
+    let max_s = max_s.clamp(1.0, MAX_WINDOW_S);
     let gap = vec![0.0f32; (GAP_S * RATE) as usize];
     let mut windows: Vec<Window> = Vec::new();
     let mut cur = Window {
         samples: Vec::new(),
         pieces: Vec::new(),
     };
-    for r in slices(regions) {
+    for r in slices(regions, MAX_WINDOW_S) {
         let (a, b) = (idx(r.start, samples.len()), idx(r.end, samples.len()));
         if b <= a {
             continue;
         }
         let at = cur.samples.len() as f64 / RATE;
         let added = if cur.pieces.is_empty() { 0.0 } else { GAP_S } + r.len();
-        if !cur.pieces.is_empty() && at + added > MAX_WINDOW_S {
+        if !cur.pieces.is_empty() && at + added > max_s {
             windows.push(std::mem::replace(
                 &mut cur,
                 Window {
@@ -192,6 +214,39 @@ mod tests {
         for w in &windows {
             assert!(w.samples.len() as f64 / RATE <= MAX_WINDOW_S + 1e-9);
         }
+    }
+
+    #[test]
+    fn short_calls_are_cut_into_shares_for_the_threads() {
+        // (speech seconds, threads, limit)
+        for (speech, workers, want) in [
+            (22.0, 2, 12.2),
+            (22.0, 1, 23.2),
+            (4.0, 2, 8.0),
+            (200.0, 2, MAX_WINDOW_S),
+            (10.0, 0, 11.2),
+        ] {
+            let got = balanced_window_s(speech, workers, 8.0);
+            assert!((got - want).abs() < 1e-9, "{speech} s on {workers}: {got}");
+        }
+        assert_eq!(balanced_window_s(22.0, 2, 40.0), MAX_WINDOW_S);
+        // Three 6 s regions, which fit one full window, make three windows
+        // within 12.2 s and two within 13.3 s.
+        let samples = vec![0.1f32; (40.0 * RATE) as usize];
+        let regions = [span(0.0, 6.0), span(10.0, 16.0), span(20.0, 26.0)];
+        assert_eq!(pack(&samples, &regions).len(), 1);
+        let w = pack_within(&samples, &regions, 12.2);
+        assert_eq!(
+            w.iter().map(|w| w.pieces.len()).collect::<Vec<_>>(),
+            vec![1, 1, 1]
+        );
+        let w = pack_within(&samples, &regions, 13.3);
+        assert_eq!(
+            w.iter().map(|w| w.pieces.len()).collect::<Vec<_>>(),
+            vec![2, 1]
+        );
+        // A sentence is never cut for balance, only past a full window.
+        assert_eq!(pack_within(&samples, &[span(0.0, 20.0)], 8.0).len(), 1);
     }
 
     #[test]

@@ -23,9 +23,9 @@ pub mod vad;
 
 use std::borrow::Cow;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard};
 
-use rayon::prelude::*;
 use std::sync::OnceLock;
 
 use whisper_rs::{
@@ -76,6 +76,13 @@ pub struct AsrOptions {
     /// Whisper's fixed 30 s (faster on short windows, slightly less
     /// accurate).
     pub shrink_audio_ctx: bool,
+    /// Below 28: a call with little speech is cut into windows of about an
+    /// equal share per decoding thread, none shorter than this many
+    /// seconds, so that both sides of a short call keep every core busy.
+    /// Off by default (28: a window holds up to 28 s of a channel's
+    /// speech): the context Whisper loses costs English accuracy
+    /// (docs/calls.md).
+    pub min_window_s: f64,
     /// Let Whisper emit timestamp tokens and decode a window in several
     /// passes (off: one pass per window, text tokens only, timed by the
     /// alignment (DTW) — faster, and immune to whisper.cpp's abort on a
@@ -85,8 +92,8 @@ pub struct AsrOptions {
     /// window (plus 16): a decoding loop stops there.
     pub tokens_per_second: f64,
     /// A job's recognition may use at most this many CPU seconds per
-    /// second of recording (at least `min_budget_s`), shared among its
-    /// channels; speech not transcribed by then is reported as unclear.
+    /// second of recording (at least `min_budget_s`), whichever threads
+    /// decode it; speech not transcribed by then is reported as unclear.
     /// CPU time, not wall time: a busy machine does not cut transcripts.
     pub max_cost_factor: f64,
     pub min_budget_s: f64,
@@ -111,6 +118,7 @@ impl Default for AsrOptions {
             fallback_beam_size: 3,
             prompt: true,
             shrink_audio_ctx: true,
+            min_window_s: chunk::MAX_WINDOW_S,
             timestamps: false,
             tokens_per_second: 10.0,
             max_cost_factor: 1.0,
@@ -537,6 +545,13 @@ pub struct Transcriber {
     threads: usize,
 }
 
+/// A window's result slot; a thread that panicked while holding it left
+/// nothing half-written (the slot is set in one move), so its value is
+/// still good.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Whisper's log output goes to `tracing` (target `whisper_rs`), once.
 fn route_logs() {
     static ONCE: OnceLock<()> = OnceLock::new();
@@ -611,15 +626,19 @@ impl Transcriber {
             audio.duration,
             self.opts.max_cost_factor,
             self.opts.min_budget_s,
-            signals.len(),
         );
         let regions = self.speech_regions(&signals);
+        let max_s = chunk::balanced_window_s(
+            regions.iter().map(|r| total(r)).sum(),
+            self.decoders(),
+            self.opts.min_window_s,
+        );
         let windows: Vec<Vec<chunk::Window>> = signals
             .iter()
             .zip(&regions)
-            .map(|((_, s), r)| chunk::pack(s, r))
+            .map(|((_, s), r)| chunk::pack_within(s, r, max_s))
             .collect();
-        let (language, mut first_done) = self.language(language, &regions, &windows, budget)?;
+        let (language, mut first_done) = self.language(language, &regions, &windows, &budget)?;
         let model = self.model_for(language)?;
         // A window already decoded during detection is reused only when it
         // came from the model used for the rest, without a prompt.
@@ -629,13 +648,13 @@ impl Transcriber {
         }
         let prompt_tokens = prompt_tokens(model, prompt.as_ref(), language)?;
         let prompt = prompt.unwrap_or_default();
-        let decoded = self.decode_signals(
+        let decoded = self.decode_windows(
             model,
             &windows,
             first_done,
             language,
             &prompt_tokens,
-            budget,
+            &budget,
         )?;
         let mut gathered = Gathered::new(regions.iter().map(|r| total(r)).sum());
         for (i, ((speaker, _), texts)) in signals.iter().zip(decoded).enumerate() {
@@ -679,7 +698,7 @@ impl Transcriber {
         choice: LanguageChoice,
         regions: &[Vec<Span>],
         windows: &[Vec<chunk::Window>],
-        budget: budget::Budget,
+        budget: &budget::Budget,
     ) -> Result<(Language, Option<(usize, WindowText)>), TranscribeError> {
         if let LanguageChoice::Fixed(l) = choice {
             return Ok((l, None));
@@ -690,7 +709,10 @@ impl Transcriber {
         let Some(i) = busiest else {
             return Ok((self.opts.fallback_language, None));
         };
-        let wt = self.run_window(&self.main, &windows[i][0], None, &[], budget.start())?;
+        let deadline = budget.start();
+        let wt = self.run_window(&self.main, &windows[i][0], None, &[], &deadline);
+        deadline.book();
+        let wt = wt?;
         let l = match wt.detected.as_deref() {
             Some("zh") | Some("yue") => Language::Zh,
             Some("en") => Language::En,
@@ -716,39 +738,73 @@ impl Transcriber {
         Ok(model)
     }
 
-    /// Decodes every signal's windows: the speakers' channels in parallel
-    /// (rayon's pool, one Whisper thread each unless configured
-    /// otherwise), so a dual-channel call takes about half the wall time on
-    /// two cores. `first_done` is a first window already decoded (during
-    /// language detection) and its signal. Results in signal order.
-    fn decode_signals(
+    /// How many windows are decoded at once: rayon's threads, each
+    /// running Whisper on `threads` of them.
+    fn decoders(&self) -> usize {
+        (rayon::current_num_threads() / self.threads.max(1)).max(1)
+    }
+
+    /// Decodes every signal's windows, longest first, each by the next free
+    /// one of [`Self::decoders`] tasks on rayon's pool (one Whisper thread
+    /// each unless configured otherwise): the speakers' channels share the
+    /// cores, and a channel with more speech than the other does not keep
+    /// one core busy while the other idles. `first_done` is a first window
+    /// already decoded (during language detection) and its signal. Results
+    /// per signal, in window order.
+    fn decode_windows(
         &self,
         model: &Model,
         windows: &[Vec<chunk::Window>],
         first_done: Option<(usize, WindowText)>,
         language: Language,
         prompt_tokens: &[i32],
-        budget: budget::Budget,
+        budget: &budget::Budget,
     ) -> Result<Vec<Vec<WindowText>>, TranscribeError> {
-        let mut pre: Vec<Option<WindowText>> = (0..windows.len()).map(|_| None).collect();
+        type Slot = Mutex<Option<Result<WindowText, TranscribeError>>>;
+        let slots: Vec<Vec<Slot>> = windows
+            .iter()
+            .map(|ws| ws.iter().map(|_| Mutex::new(None)).collect())
+            .collect();
         if let Some((i, wt)) = first_done {
-            if let Some(slot) = pre.get_mut(i) {
-                *slot = Some(wt);
+            if let Some(slot) = slots.get(i).and_then(|s| s.first()) {
+                *lock(slot) = Some(Ok(wt));
             }
         }
-        windows
-            .par_iter()
-            .zip(pre.into_par_iter())
-            .map(|(ws, mut first)| {
-                // Metered on this thread, which decodes all this signal's
-                // windows.
+        let mut todo: Vec<(usize, usize)> = (0..windows.len())
+            .flat_map(|i| (0..windows[i].len()).map(move |j| (i, j)))
+            .filter(|&(i, j)| lock(&slots[i][j]).is_none())
+            .collect();
+        // Longest first, so that the last window to start is a short one.
+        todo.sort_by_key(|&(i, j)| std::cmp::Reverse(windows[i][j].samples.len()));
+        let next = AtomicUsize::new(0);
+        let decode = || {
+            while let Some(&(i, j)) = todo.get(next.fetch_add(1, Ordering::Relaxed)) {
+                let w = &windows[i][j];
                 let deadline = budget.start();
-                ws.iter()
-                    .enumerate()
-                    .map(|(w_idx, w)| match first.take().filter(|_| w_idx == 0) {
-                        Some(wt) => Ok(wt),
-                        None if deadline.passed() => Ok(WindowText::skipped(w)),
-                        None => self.run_window(model, w, Some(language), prompt_tokens, deadline),
+                let out = if deadline.passed() {
+                    Ok(WindowText::skipped(w))
+                } else {
+                    self.run_window(model, w, Some(language), prompt_tokens, &deadline)
+                };
+                deadline.book();
+                *lock(&slots[i][j]) = Some(out);
+            }
+        };
+        rayon::scope(|s| {
+            for _ in 0..self.decoders().min(todo.len()) {
+                s.spawn(|_| decode());
+            }
+        });
+        slots
+            .into_iter()
+            .map(|ws| {
+                ws.into_iter()
+                    .map(|slot| {
+                        slot.into_inner()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .unwrap_or_else(|| {
+                                Err(TranscribeError::Whisper("a window was not decoded".into()))
+                            })
                     })
                     .collect::<Result<Vec<_>, _>>()
             })
@@ -792,7 +848,7 @@ impl Transcriber {
             }],
         };
         let deadline = budget::Deadline::unlimited();
-        let out = self.run_window(&self.main, &w, Some(language), &[], deadline)?;
+        let out = self.run_window(&self.main, &w, Some(language), &[], &deadline)?;
         Ok(out
             .pieces
             .iter()
@@ -811,7 +867,7 @@ impl Transcriber {
         w: &chunk::Window,
         language: Option<Language>,
         prompt: &[i32],
-        deadline: budget::Deadline,
+        deadline: &budget::Deadline,
     ) -> Result<WindowText, TranscribeError> {
         let mut state = model.new_state()?;
         let first = self.decode_window(
@@ -862,7 +918,7 @@ impl Transcriber {
         w: &chunk::Window,
         language: Option<Language>,
         prompt: &[i32],
-        deadline: budget::Deadline,
+        deadline: &budget::Deadline,
         beam: usize,
     ) -> Result<WindowText, TranscribeError> {
         let mut params = self.params(model, w, language, prompt, beam);
@@ -871,7 +927,7 @@ impl Transcriber {
             budget::token_cap(speech_s, self.opts.tokens_per_second),
             model.ctx.token_eot(),
             model.n_vocab,
-            deadline,
+            deadline.clone(),
         );
         // SAFETY: `guard` lives on this stack frame until after `full()`
         // returns, and the callbacks only read it (atomics aside).
