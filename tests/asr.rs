@@ -8,12 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 
-use callqa::decode::{decode_file, DecodeOptions};
+use callqa::decode::{decode_file, Audio, DecodeOptions};
 use callqa::domain::{ChannelMap, Language, LanguageChoice};
 use callqa::intake::IntakeOptions;
 use callqa::pipeline::{Engine, EngineOptions, Outcome, Pipeline};
 use callqa::store::Store;
-use callqa::transcribe::{AsrOptions, Transcriber, Vocabulary};
+use callqa::transcribe::{AsrOptions, Transcriber, Transcript, Vocabulary};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -70,7 +70,18 @@ fn transcriber(opts: &AsrOptions) -> Transcriber {
     Transcriber::load(&models(), opts, 1).expect("Whisper loads")
 }
 
-fn texts(t: &callqa::transcribe::Transcript) -> Vec<String> {
+/// A call's transcript in a fixed language, without vocabulary.
+fn hear(t: &Transcriber, audio: &Audio, language: Language) -> Transcript {
+    t.transcribe(
+        audio,
+        ChannelMap::Default,
+        LanguageChoice::Fixed(language),
+        &Vocabulary::default(),
+    )
+    .unwrap()
+}
+
+fn texts(t: &Transcript) -> Vec<String> {
     t.utterances.iter().map(|u| u.text.clone()).collect()
 }
 
@@ -95,15 +106,7 @@ fn a_short_call_is_shared_among_the_decoding_threads() {
             min_window_s,
             ..AsrOptions::default()
         });
-        pool.install(|| {
-            t.transcribe(
-                &audio,
-                ChannelMap::Default,
-                LanguageChoice::Fixed(Language::Zh),
-                &Vocabulary::default(),
-            )
-        })
-        .unwrap()
+        pool.install(|| hear(&t, &audio, Language::Zh))
     };
     let shared = run(8.0);
     let whole = run(AsrOptions::default().min_window_s);
@@ -221,19 +224,11 @@ fn re_decoding_is_deterministic_and_within_budget() {
     );
     let audio = decode_file(&rev, &DecodeOptions::default()).unwrap();
     let t = transcriber(&AsrOptions::default());
-    let go = || {
-        t.transcribe(
-            &audio,
-            ChannelMap::Default,
-            LanguageChoice::Fixed(Language::Zh),
-            &Vocabulary::default(),
-        )
-        .unwrap()
-    };
+    let go = || hear(&t, &audio, Language::Zh);
     let (a, b) = (go(), go());
     assert_eq!(texts(&a), texts(&b));
     assert_eq!(a.quality, b.quality);
-    let spans = |t: &callqa::transcribe::Transcript| -> Vec<(f64, f64)> {
+    let spans = |t: &Transcript| -> Vec<(f64, f64)> {
         t.utterances
             .iter()
             .map(|u| (u.span.start, u.span.end))

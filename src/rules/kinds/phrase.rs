@@ -29,7 +29,9 @@ pub(in crate::rules) struct PhraseFile {
     approximate: Option<bool>,
 }
 
-/// `required_phrase`: a phrase rule with a window.
+/// `required_phrase`: a phrase rule with a window. The phrase fields are
+/// repeated rather than shared through `#[serde(flatten)]`, which cannot
+/// be combined with `deny_unknown_fields`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(in crate::rules) struct RequiredPhraseFile {
