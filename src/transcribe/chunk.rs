@@ -76,17 +76,17 @@ fn idx(t: f64, len: usize) -> usize {
     ((t * RATE).round().max(0.0) as usize).min(len)
 }
 
-/// Splits regions longer than `max_s` into slices of that length.
-fn slices(regions: &[Span], max_s: f64) -> Vec<Span> {
+/// Splits regions longer than a window into window-sized slices.
+fn slices(regions: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
     for r in regions {
         let mut s = r.start;
-        while r.end - s > max_s {
+        while r.end - s > MAX_WINDOW_S {
             out.push(Span {
                 start: s,
-                end: s + max_s,
+                end: s + MAX_WINDOW_S,
             });
-            s += max_s;
+            s += MAX_WINDOW_S;
         }
         if r.end > s {
             out.push(Span {
@@ -117,7 +117,7 @@ pub fn pack_within(samples: &[f32], regions: &[Span], max_s: f64) -> Vec<Window>
         samples: Vec::new(),
         pieces: Vec::new(),
     };
-    for r in slices(regions, MAX_WINDOW_S) {
+    for r in slices(regions) {
         let (a, b) = (idx(r.start, samples.len()), idx(r.end, samples.len()));
         if b <= a {
             continue;

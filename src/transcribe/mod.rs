@@ -628,11 +628,8 @@ impl Transcriber {
             self.opts.min_budget_s,
         );
         let regions = self.speech_regions(&signals);
-        let max_s = chunk::balanced_window_s(
-            regions.iter().map(|r| total(r)).sum(),
-            self.decoders(),
-            self.opts.min_window_s,
-        );
+        let speech_s: f64 = regions.iter().map(|r| total(r)).sum();
+        let max_s = chunk::balanced_window_s(speech_s, self.decoders(), self.opts.min_window_s);
         let windows: Vec<Vec<chunk::Window>> = signals
             .iter()
             .zip(&regions)
@@ -656,7 +653,7 @@ impl Transcriber {
             &prompt_tokens,
             &budget,
         )?;
-        let mut gathered = Gathered::new(regions.iter().map(|r| total(r)).sum());
+        let mut gathered = Gathered::new(speech_s);
         for (i, ((speaker, _), texts)) in signals.iter().zip(decoded).enumerate() {
             let first = gathered.utterances.len();
             for (w, wt) in windows[i].iter().zip(texts) {
