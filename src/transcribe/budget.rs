@@ -13,7 +13,10 @@
 //!   recording's duration)` CPU seconds, whichever threads decode its
 //!   windows: each window books its thread's CPU time to the job when it
 //!   is done (CPU, not wall time, so a busy machine does not cut
-//!   transcripts short). Windows not started by
+//!   transcripts short, as long as each window has one Whisper thread:
+//!   several spin while they wait for each other, and on an oversubscribed
+//!   machine that spinning is CPU time too; see `AsrOptions::threads`).
+//!   Windows not started by
 //!   then are not transcribed, and a pass under way is stopped; their speech
 //!   is reported as unclear (never as silence) and the result says so. Only a
 //!   machine far slower or busier than the default model needs ever reaches

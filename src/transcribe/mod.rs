@@ -53,7 +53,13 @@ pub struct AsrOptions {
     /// (`ggml-tiny.en.bin`: about 3× faster, less accurate); empty: use
     /// `model` for everything. Env: CALLQA_ASR_ENGLISH_MODEL.
     pub english_model: PathBuf,
-    /// Threads per transcription (0: CPU cores ÷ jobs at once, at least 1).
+    /// Whisper threads per window decoded (0: CPU cores ÷ (jobs at once ×
+    /// 2), at least 1, so that a stereo call's two sides decode at once;
+    /// 1 on a 2-core machine). More than one thread per window costs CPU
+    /// whenever the machine is busier than callqa thinks: whisper.cpp's
+    /// threads wait for each other at every step by spinning, and a thread
+    /// that waits for one the system has not scheduled burns its time
+    /// slice (the per-job CPU budget counts that time).
     /// Env: CALLQA_ASR_THREADS.
     pub threads: usize,
     /// Longest recording accepted, in seconds; longer ones are rejected
@@ -572,7 +578,8 @@ impl Transcriber {
     }
 
     /// Loads the model(s). `workers` is how many jobs run at once; with
-    /// `threads = 0` the cores are shared among them.
+    /// `threads = 0` the cores are shared among them, two decoders per job
+    /// (see [`AsrOptions::threads`]).
     pub fn load(
         models_dir: &Path,
         opts: &AsrOptions,
@@ -591,7 +598,7 @@ impl Transcriber {
         let threads = if opts.threads > 0 {
             opts.threads
         } else {
-            (cores / workers.max(1)).max(1)
+            (cores / (workers.max(1) * 2)).max(1)
         };
         Ok(Transcriber {
             main,
