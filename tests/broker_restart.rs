@@ -128,23 +128,23 @@ fn a_broker_restart_mid_run_loses_nothing() {
     );
     // On a timeout, say where the missing jobs are (stored, queued, dead)
     // and what the worker said last.
-    let end = std::time::Instant::now() + Duration::from_secs(180);
-    while count() != N as i64 {
-        if std::time::Instant::now() > end {
+    wait_until_or(
+        "every job stored after the restart",
+        Duration::from_secs(180),
+        || (count() == N as i64).then_some(()),
+        || {
             let log = w.log();
             let tail: Vec<&str> = log.lines().rev().take(40).collect();
-            panic!(
-                "timed out after 180 s: {} of {N} stored, {} ready on the job queue, {} dead; \
-                 worker running: {}; its log, last lines first:\n{}",
+            format!(
+                "{} of {N} stored, {} ready on the job queue, {} dead; \
+                 the worker's log, last lines first:\n{}",
                 count(),
                 env.ready(&env.names().jobs),
                 env.ready(&env.names().dead_queue),
-                w.is_running(),
                 tail.join("\n")
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+            )
+        },
+    );
     assert!(w.is_running(), "the worker survived the outage");
     let stored: BTreeSet<String> = block_on(store.list_results(&Default::default()))
         .unwrap()

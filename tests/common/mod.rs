@@ -553,13 +553,26 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 }
 
 /// Polls `f` until it returns Some, or panics with `what` after `within`.
-pub fn wait_until<T>(what: &str, within: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+pub fn wait_until<T>(what: &str, within: Duration, f: impl FnMut() -> Option<T>) -> T {
+    wait_until_or(what, within, f, String::new)
+}
+
+/// As [`wait_until`]; on a timeout the message adds what `explain` says
+/// (the state the test was waiting on).
+pub fn wait_until_or<T>(
+    what: &str,
+    within: Duration,
+    mut f: impl FnMut() -> Option<T>,
+    explain: impl FnOnce() -> String,
+) -> T {
     let end = Instant::now() + within;
     loop {
         if let Some(v) = f() {
             return v;
         }
-        assert!(Instant::now() < end, "timed out after {within:?}: {what}");
+        if Instant::now() >= end {
+            panic!("timed out after {within:?}: {what}; {}", explain());
+        }
         std::thread::sleep(Duration::from_millis(100));
     }
 }
