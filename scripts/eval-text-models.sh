@@ -8,8 +8,9 @@
 # Usage: scripts/eval-text-models.sh [--only sentiment,intent,dialogue] [EVAL_DIR]
 # Env: CALLQA (binary; default: cargo build, target/debug/callqa), HEAD (the
 #      sentiment head to evaluate, default models/sentiment/head.json),
-#      INTENT_ENCODER (use or e5, default use), METHODS (default
-#      nearest,centroid,logistic)
+#      INTENT_ENCODER (use or e5, default use: the gate), JOINT_WITH (e5, the
+#      default as in the pipeline: labels in the joint USE+e5 space; empty:
+#      labels by INTENT_ENCODER alone), METHODS (default nearest,centroid,logistic)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ONLY="sentiment,intent,dialogue"
@@ -35,14 +36,16 @@ esac
 case ",$ONLY," in *,intent,*)
   m="${METHODS:-nearest,centroid,logistic}"
   e="${INTENT_ENCODER:-use}"
-  echo "== intent (encoder $e)"
-  "$CALLQA" eval-intent --encoder "$e" --method "$m" --shots 5,10 --lang en \
+  j="${JOINT_WITH-e5}"
+  jw=(); [ -z "$j" ] || jw=(--joint-with "$j")
+  echo "== intent (encoder $e${j:+, labels in the joint space with $j})"
+  "$CALLQA" eval-intent --encoder "$e" "${jw[@]}" --method "$m" --shots 5,10 --lang en \
     --train "$T/intent_banking77_train.csv" --data "$T/intent_banking77_test.csv" 2>&1 | sed -n '/^summary/,$p'
-  "$CALLQA" eval-intent --encoder "$e" --method "$m" --shots 5,10 --lang en --out-of-scope oos \
+  "$CALLQA" eval-intent --encoder "$e" "${jw[@]}" --method "$m" --shots 5,10 --lang en --out-of-scope oos \
     --train "$T/intent_clinc150_train.csv" --data "$T/intent_clinc150_test.csv" \
     --data "$T/intent_clinc150_oos_test.csv" 2>&1 | sed -n '/^summary/,$p'
   for f in intent_smp2019_domain intent_smp2020_domain; do
-    "$CALLQA" eval-intent --encoder "$e" --method "$m" --shots 5,10 --lang zh \
+    "$CALLQA" eval-intent --encoder "$e" "${jw[@]}" --method "$m" --shots 5,10 --lang zh \
       --data "$T/$f.csv" 2>&1 | sed -n '/^summary/,$p'
   done
 esac

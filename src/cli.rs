@@ -269,9 +269,15 @@ pub struct EvalIntentArgs {
     /// How a label is chosen, comma-separated: nearest, centroid, logistic.
     #[arg(long, value_delimiter = ',', default_value = "logistic")]
     pub method: Vec<crate::analyse::intent::Method>,
-    /// The encoder: use (as the pipeline's intents) or e5.
+    /// The encoder whose nearest example gates (`unknown`): use (as the
+    /// pipeline) or e5.
     #[arg(long, default_value = "use")]
     pub encoder: crate::embed::Flavour,
+    /// Also embed with this encoder and choose labels in the joint space
+    /// of the two (as the pipeline does with the shipped e5 sentiment
+    /// encoder: `--encoder use --joint-with e5`).
+    #[arg(long)]
+    pub joint_with: Option<crate::embed::Flavour>,
     /// Language of --data (selects the pack for --map); without --data,
     /// which default set(s) to run: en, zh or all.
     #[arg(long, default_value = "all")]
@@ -1224,6 +1230,10 @@ fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
     use crate::learn::corpus;
     let runs = intent_runs(cfg, &a);
     let enc = load_encoder(cfg, a.encoder)?;
+    let second = match a.joint_with {
+        Some(f) if f != a.encoder => Some(load_encoder(cfg, f)?),
+        _ => None,
+    };
     let packs = crate::rules::PackSet::load(&cfg.rules)?;
     let mut summary = Vec::new();
     for (lang, paths, map) in runs {
@@ -1246,15 +1256,26 @@ fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
             }
         };
         println!(
-            "== {name} ({lang}, encoder {}): {} test utterances ({conflicts} dropped for conflicting labels), taxonomy from {}",
+            "== {name} ({lang}, encoder {}{}): {} test utterances ({conflicts} dropped for conflicting labels), taxonomy from {}",
             a.encoder.name(),
+            second
+                .as_ref()
+                .map(|e| format!(", labels in the joint space with {}", e.encoder.flavour().name()))
+                .unwrap_or_default(),
             test.len(),
             a.train
                 .as_ref()
                 .map(|t| t.display().to_string())
                 .unwrap_or_else(|| format!("the other {:.0}%", (1.0 - a.test_fraction) * 100.0))
         );
-        summary.extend(intent_few_shot(&enc, &a, &name, &train, &test)?);
+        summary.extend(intent_few_shot(
+            &enc,
+            second.as_ref(),
+            &a,
+            &name,
+            &train,
+            &test,
+        )?);
         if let Some(map) = map {
             print_pack_taxonomy(&enc, &packs, &lang, &test, &map)?;
         }
@@ -1327,6 +1348,7 @@ fn read_intent_examples(paths: &[PathBuf]) -> Result<Vec<crate::learn::corpus::E
 /// summary lines.
 fn intent_few_shot(
     enc: &crate::embed::LoadedEncoder,
+    second: Option<&crate::embed::LoadedEncoder>,
     a: &EvalIntentArgs,
     name: &str,
     train: &[crate::learn::corpus::Example],
@@ -1343,7 +1365,7 @@ fn intent_few_shot(
                 out_of_scope: a.out_of_scope.clone(),
                 method,
             };
-            let r = intent::few_shot(enc, train, test, &opts)?;
+            let r = intent::few_shot(enc, second, train, test, &opts)?;
             println!(
                 "few-shot: {shots} examples per class as the taxonomy, label by {method} (as analyse::intent with method {method})"
             );

@@ -10,7 +10,10 @@
 //! one?* — a logistic head fitted on the pack's examples when the index is
 //! built (`Method::Logistic`, the default: on Banking77, CLINC150 and
 //! SMP2020 it beats the nearest example by several points), or the nearest
-//! class centroid, or the nearest example.
+//! class centroid, or the nearest example. Where customer turns also
+//! carry the sentiment encoder's (e5) embedding, the head reads the turn's
+//! two embeddings side by side ([`joint`]): better on every external set
+//! than either alone (docs/models.md), and free, as e5 already ran.
 //!
 //! `IntentIndex` is the mechanism on its own, so `callqa eval-intent`
 //! measures exactly what runs here.
@@ -84,6 +87,17 @@ pub struct IntentIndex {
     /// Per label: the normalised mean of its examples.
     centroids: Vec<Vec<f32>>,
     head: Option<LogReg>,
+    /// Chooses the label instead of `head` where a turn has both
+    /// embeddings: the same examples in the joint space of the two
+    /// encoders ([`joint`]). This index's nearest example still gates.
+    chooser: Option<Box<IntentIndex>>,
+}
+
+/// A text's USE and e5 embeddings side by side, each scaled by 1/√2 so the
+/// result is unit length again: the space the joint intent head reads.
+pub fn joint(base: &[f32], second: &[f32]) -> Vec<f32> {
+    let k = std::f32::consts::FRAC_1_SQRT_2;
+    base.iter().chain(second).map(|x| x * k).collect()
 }
 
 impl IntentIndex {
@@ -144,7 +158,33 @@ impl IntentIndex {
             method,
             centroids,
             head,
+            chooser: None,
         }
+    }
+
+    /// Labels by `chooser` — the same examples embedded by both encoders
+    /// ([`joint`]), usually with its own logistic head — wherever
+    /// [`Self::classify_joint`] is given a joint vector.
+    pub fn with_chooser(mut self, chooser: IntentIndex) -> Self {
+        self.chooser = Some(Box::new(chooser));
+        self
+    }
+
+    /// Whether labels come from a joint-space chooser.
+    pub fn is_joint(&self) -> bool {
+        self.chooser.is_some()
+    }
+
+    /// [`Self::classify`] on `gate` (this index's space), with the label
+    /// chosen by the joint-space chooser when there is one and `joint` is
+    /// given; the score is always the gate's nearest-example similarity.
+    pub fn classify_joint(&self, gate: &[f32], joint: Option<&[f32]>) -> Option<(usize, f32)> {
+        let (k, s) = self.classify(gate)?;
+        let k = match (&self.chooser, joint) {
+            (Some(c), Some(v)) => c.classify(v).map_or(k, |(k, _)| k),
+            _ => k,
+        };
+        Some((k, s))
     }
 
     /// The chosen label index and the nearest example's similarity (the
@@ -197,8 +237,22 @@ impl IntentAnalyser {
             .iter()
             .map(|i| (i.id.clone(), i.examples.clone()))
             .collect();
+        let texts: Vec<&str> = groups
+            .iter()
+            .flat_map(|(_, ex)| ex.iter().map(String::as_str))
+            .collect();
+        let base = models.embed(&texts)?;
+        let index = match models.second_encoder() {
+            Some(e5) if !texts.is_empty() => {
+                let second = e5.embed(&texts)?;
+                let joint = base.iter().zip(&second).map(|(a, b)| joint(a, b)).collect();
+                IntentIndex::from_embeddings(&groups, base)
+                    .with_chooser(IntentIndex::from_embeddings(&groups, joint))
+            }
+            _ => IntentIndex::from_embeddings(&groups, base),
+        };
         Ok(IntentAnalyser {
-            index: IntentIndex::build(models, &groups)?,
+            index,
             threshold: pack.intent_threshold,
         })
     }
@@ -227,7 +281,8 @@ impl Analyser for IntentAnalyser {
         }
         let mut best: Option<(usize, f32)> = None;
         for (i, _) in s.conv.turns_of(Speaker::Customer) {
-            let Some(hit) = sig.views(i).filter_map(|e| self.index.classify(e)).fold(
+            // Gate: the best of the turn and its clauses (base encoder).
+            let Some(mut hit) = sig.views(i).filter_map(|e| self.index.classify(e)).fold(
                 None,
                 |b: Option<(usize, f32)>, h| match b {
                     Some(b) if b.1 >= h.1 => Some(b),
@@ -236,6 +291,19 @@ impl Analyser for IntentAnalyser {
             ) else {
                 continue;
             };
+            // Label: the whole turn in the joint space, when it has both
+            // embeddings.
+            if self.index.is_joint() {
+                let both = sig
+                    .embeddings
+                    .get(i)
+                    .zip(sig.sentiment_embeddings.get(i).and_then(Option::as_ref));
+                if let Some((a, b)) = both {
+                    if let Some((k, _)) = self.index.classify_joint(a, Some(&joint(a, b))) {
+                        hit.0 = k;
+                    }
+                }
+            }
             if let Some(note) = out.notes.get_mut(i) {
                 note.intent = Some(self.label(hit));
             }
@@ -292,5 +360,41 @@ mod tests {
         // Orthogonal to every example: score 0, below any threshold.
         let off = unit(&[0.0, 0.0, 1.0]);
         assert!(logi.classify(&off).is_some_and(|h| h.1.abs() < 1e-6));
+    }
+
+    #[test]
+    fn a_joint_chooser_labels_and_the_base_index_still_gates() {
+        let (g, e) = groups();
+        // In the second space the labels are swapped: a along y, b along x.
+        let second = vec![
+            unit(&[0.0, 1.0, 0.0]),
+            unit(&[0.1, 1.0, 0.0]),
+            unit(&[1.0, 0.0, 0.0]),
+            unit(&[1.0, 0.1, 0.0]),
+        ];
+        let joint_ex: Vec<Vec<f32>> = e.iter().zip(&second).map(|(a, b)| joint(a, b)).collect();
+        assert!(
+            joint_ex.iter().all(|v| (cosine(v, v) - 1.0).abs() < 1e-5),
+            "unit length"
+        );
+        let base = IntentIndex::with_method(&g, e, Method::Centroid);
+        let j = base
+            .clone()
+            .with_chooser(IntentIndex::with_method(&g, joint_ex, Method::Centroid));
+        assert!(j.is_joint() && !base.is_joint());
+        // Along x in both spaces: a by the base index, b by the second
+        // space (and b2 leans to x in the base space too): b jointly.
+        let x = unit(&[1.0, 0.0, 0.0]);
+        let v = joint(&x, &unit(&[1.0, 0.0, 0.0]));
+        let (k, s) = j.classify_joint(&x, Some(&v)).unwrap();
+        assert_eq!(base.classify(&x).map(|h| h.0), Some(0));
+        assert_eq!(k, 1, "the chooser decides the label");
+        assert_eq!(
+            Some(s),
+            base.classify(&x).map(|h| h.1),
+            "the base index's score gates"
+        );
+        // Without a joint vector the base index labels.
+        assert_eq!(j.classify_joint(&x, None).map(|h| h.0), Some(0));
     }
 }

@@ -6,7 +6,8 @@
 //! - [`encoder`]: the multilingual sentence encoders (zh + en), batched,
 //!   one session per worker thread: USE (fast; every turn and clause, for
 //!   intents, semantic rules and anger phrases) and multilingual-e5-small
-//!   (12 layers; customer turns only, for sentiment).
+//!   (12 layers; customer turns only, for sentiment, and read beside USE
+//!   by the intent head).
 //! - [`head`]: logistic-regression heads on the embeddings; the sentiment
 //!   head (on e5) is trained by `callqa train-sentiment` (see `learn`).
 //! - [`speaker`]: the speaker encoder (GE2E LSTM, 256-d) that mono calls'
@@ -238,6 +239,13 @@ impl TextModels {
             sentiment,
             versions,
         }
+    }
+
+    /// The sentiment encoder when it is not the base one (e5 as shipped):
+    /// customer turns have its embeddings too, so intents label in the
+    /// joint space of the two (`analyse::intent`).
+    pub fn second_encoder(&self) -> Option<&Encoder> {
+        self.sentiment_encoder.as_ref()
     }
 
     /// The encoder sentiment runs on.

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 use super::corpus::{self, Example};
 use super::metrics::Confusion;
 use super::{embed_texts, LearnError};
-use crate::analyse::intent::{IntentIndex, Method, UNKNOWN};
+use crate::analyse::intent::{self, IntentIndex, Method, UNKNOWN};
 use crate::embed::LoadedEncoder;
 use crate::rules::RulePack;
 
@@ -66,8 +66,12 @@ pub struct FewShotEval {
     pub out_of_scope_n: usize,
 }
 
+/// `second`: also embed with this encoder and label in the joint space
+/// of the two (`intent::joint`), gating on `enc`'s nearest example — what
+/// `analyse::intent` does when the sentiment head is on e5.
 pub fn few_shot(
     enc: &LoadedEncoder,
+    second: Option<&LoadedEncoder>,
     train: &[Example],
     test: &[Example],
     opts: &FewShotOptions,
@@ -82,9 +86,32 @@ pub fn few_shot(
         .flat_map(|(_, v)| v.iter().map(String::as_str))
         .collect();
     let ex_emb = embed_texts(enc, &ex_texts, "taxonomy examples")?;
-    let index = IntentIndex::with_method(&groups, ex_emb, opts.method);
     let test_texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
     let x = embed_texts(enc, &test_texts, "test utterances")?;
+    let (index, x2) = match second {
+        Some(e2) => {
+            let ex2 = embed_texts(e2, &ex_texts, "taxonomy examples")?;
+            let joint: Vec<Vec<f32>> = ex_emb
+                .iter()
+                .zip(&ex2)
+                .map(|(a, b)| intent::joint(a, b))
+                .collect();
+            let chooser = IntentIndex::with_method(&groups, joint, opts.method);
+            let index =
+                IntentIndex::with_method(&groups, ex_emb, opts.method).with_chooser(chooser);
+            let x2 = embed_texts(e2, &test_texts, "test utterances")?;
+            let joint_x = x
+                .iter()
+                .zip(&x2)
+                .map(|(a, b)| Some(intent::joint(a, b)))
+                .collect();
+            (index, joint_x)
+        }
+        None => (
+            IntentIndex::with_method(&groups, ex_emb, opts.method),
+            vec![None; x.len()],
+        ),
+    };
     let pos: HashMap<&str, usize> = index
         .labels
         .iter()
@@ -93,8 +120,8 @@ pub fn few_shot(
         .collect();
     let mut closed = Confusion::new(index.labels.clone());
     let (mut in_ok, mut in_n, mut oos_ok, mut oos_n) = (0usize, 0usize, 0usize, 0usize);
-    for (e, v) in test.iter().zip(&x) {
-        let Some((k, s)) = index.classify(v) else {
+    for ((e, v), j) in test.iter().zip(&x).zip(&x2) {
+        let Some((k, s)) = index.classify_joint(v, j.as_deref()) else {
             continue;
         };
         if Some(e.label.as_str()) == oos {
