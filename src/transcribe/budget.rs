@@ -115,6 +115,11 @@ impl Deadline {
 
     /// Books this window's CPU time to its job; call once the window is
     /// done.
+    /// CPU seconds this thread has used since [`Budget::start`].
+    pub fn spent_s(&self) -> f64 {
+        self.elapsed_s()
+    }
+
     pub fn book(self) {
         if let Some(s) = &self.spent_us {
             s.fetch_add((self.elapsed_s() * 1e6) as u64, Ordering::Relaxed);

@@ -790,6 +790,17 @@ impl Transcriber {
                 } else {
                     self.run_window(model, w, Some(language), prompt_tokens, &deadline)
                 };
+                if let Ok(wt) = &out {
+                    tracing::debug!(
+                        signal = i,
+                        window = j,
+                        audio_s = w.samples.len() as f64 / 16_000.0,
+                        cpu_s = deadline.spent_s(),
+                        doubtful = wt.doubtful,
+                        redecoded = wt.redecoded,
+                        "window decoded"
+                    );
+                }
                 deadline.book();
                 *lock(&slots[i][j]) = Some(out);
             }
