@@ -37,7 +37,7 @@ case ",$ONLY," in *,intent,*)
   m="${METHODS:-nearest,centroid,logistic}"
   e="${INTENT_ENCODER:-use}"
   j="${JOINT_WITH-e5}"
-  jw=(); [ -z "$j" ] || jw=(--joint-with "$j")
+  jw=(--no-joint); [ -z "$j" ] || jw=(--joint-with "$j")
   echo "== intent (encoder $e${j:+, labels in the joint space with $j})"
   "$CALLQA" eval-intent --encoder "$e" "${jw[@]}" --method "$m" --shots 5,10 --lang en \
     --train "$T/intent_banking77_train.csv" --data "$T/intent_banking77_test.csv" 2>&1 | sed -n '/^summary/,$p'

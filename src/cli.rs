@@ -274,10 +274,14 @@ pub struct EvalIntentArgs {
     #[arg(long, default_value = "use")]
     pub encoder: crate::embed::Flavour,
     /// Also embed with this encoder and choose labels in the joint space
-    /// of the two (as the pipeline does with the shipped e5 sentiment
-    /// encoder: `--encoder use --joint-with e5`).
+    /// of the two, as the pipeline does with the shipped e5 sentiment
+    /// encoder (the default: `--encoder use --joint-with e5`).
+    #[arg(long, default_value = "e5")]
+    pub joint_with: crate::embed::Flavour,
+    /// Labels by `--encoder` alone (as the pipeline with a sentiment head
+    /// trained on USE).
     #[arg(long)]
-    pub joint_with: Option<crate::embed::Flavour>,
+    pub no_joint: bool,
     /// Language of --data (selects the pack for --map); without --data,
     /// which default set(s) to run: en, zh or all.
     #[arg(long, default_value = "all")]
@@ -1230,9 +1234,10 @@ fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
     use crate::learn::corpus;
     let runs = intent_runs(cfg, &a);
     let enc = load_encoder(cfg, a.encoder)?;
-    let second = match a.joint_with {
-        Some(f) if f != a.encoder => Some(load_encoder(cfg, f)?),
-        _ => None,
+    let second = if a.no_joint || a.joint_with == a.encoder {
+        None
+    } else {
+        Some(load_encoder(cfg, a.joint_with)?)
     };
     let packs = crate::rules::PackSet::load(&cfg.rules)?;
     let mut summary = Vec::new();
@@ -1277,7 +1282,7 @@ fn eval_intent(cfg: &Config, a: EvalIntentArgs) -> Result<i32> {
             &test,
         )?);
         if let Some(map) = map {
-            print_pack_taxonomy(&enc, &packs, &lang, &test, &map)?;
+            print_pack_taxonomy(&enc, second.as_ref(), &packs, &lang, &test, &map)?;
         }
     }
     println!(
@@ -1399,6 +1404,7 @@ fn intent_few_shot(
 /// labels mapped to the pack's intents by the file `map`.
 fn print_pack_taxonomy(
     enc: &crate::embed::LoadedEncoder,
+    second: Option<&crate::embed::LoadedEncoder>,
     packs: &crate::rules::PackSet,
     lang: &str,
     test: &[crate::learn::corpus::Example],
@@ -1410,7 +1416,7 @@ fn print_pack_taxonomy(
     let pack = packs
         .get(l)
         .with_context(|| format!("no rule pack for language {l}"))?;
-    let p = intent::pack_taxonomy(enc, pack, test, &mapping)?;
+    let p = intent::pack_taxonomy(enc, second, pack, test, &mapping)?;
     println!(
         "our pack's taxonomy ({}, threshold {:.2}) on the same test utterances, labels mapped by {}:\n{}",
         pack.label(),

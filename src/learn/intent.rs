@@ -178,6 +178,7 @@ pub struct PackEval {
 /// Our pack's taxonomy on the mapped part of a test set.
 pub fn pack_taxonomy(
     enc: &LoadedEncoder,
+    second: Option<&LoadedEncoder>,
     pack: &RulePack,
     test: &[Example],
     mapping: &HashMap<String, String>,
@@ -198,8 +199,23 @@ pub fn pack_taxonomy(
         .iter()
         .flat_map(|(_, v)| v.iter().map(String::as_str))
         .collect();
-    let index =
-        IntentIndex::from_embeddings(&groups, embed_texts(enc, &ex_texts, "pack examples")?);
+    let ex_emb = embed_texts(enc, &ex_texts, "pack examples")?;
+    let ex2 = match second {
+        Some(e2) => Some(embed_texts(e2, &ex_texts, "pack examples")?),
+        None => None,
+    };
+    let index = match &ex2 {
+        Some(ex2) => {
+            let joint = ex_emb
+                .iter()
+                .zip(ex2)
+                .map(|(a, b)| intent::joint(a, b))
+                .collect();
+            IntentIndex::from_embeddings(&groups, ex_emb)
+                .with_chooser(IntentIndex::from_embeddings(&groups, joint))
+        }
+        None => IntentIndex::from_embeddings(&groups, ex_emb),
+    };
     let unknown_k = index.labels.len();
     let mapped: Vec<(&Example, usize)> = test
         .iter()
@@ -219,12 +235,20 @@ pub fn pack_taxonomy(
     }
     let texts: Vec<&str> = mapped.iter().map(|(e, _)| e.text.as_str()).collect();
     let x = embed_texts(enc, &texts, "mapped test utterances")?;
+    let x2: Vec<Option<Vec<f32>>> = match second {
+        Some(e2) => embed_texts(e2, &texts, "mapped test utterances")?
+            .iter()
+            .zip(&x)
+            .map(|(b, a)| Some(intent::joint(a, b)))
+            .collect(),
+        None => vec![None; x.len()],
+    };
     let mut labels = index.labels.clone();
     labels.push(UNKNOWN.to_owned());
     let mut confusion = Confusion::new(labels);
     let mut unknown = 0;
-    for ((_, truth), v) in mapped.iter().zip(&x) {
-        let pred = match index.classify(v) {
+    for (((_, truth), v), j) in mapped.iter().zip(&x).zip(&x2) {
+        let pred = match index.classify_joint(v, j.as_deref()) {
             Some((k, s)) if s >= pack.intent_threshold => k,
             _ => {
                 unknown += 1;
