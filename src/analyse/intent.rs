@@ -101,19 +101,6 @@ pub fn joint(base: &[f32], second: &[f32]) -> Vec<f32> {
 }
 
 impl IntentIndex {
-    /// Embeds `(label, examples)` groups in one batch.
-    pub fn build(
-        models: &TextModels,
-        groups: &[(String, Vec<String>)],
-    ) -> Result<Self, EmbedError> {
-        let texts: Vec<&str> = groups
-            .iter()
-            .flat_map(|(_, ex)| ex.iter().map(String::as_str))
-            .collect();
-        let emb = models.embed(&texts)?;
-        Ok(Self::from_embeddings(groups, emb))
-    }
-
     /// From precomputed embeddings, in the order of `groups`' examples,
     /// choosing labels by the default method.
     pub fn from_embeddings(groups: &[(String, Vec<String>)], emb: Vec<Vec<f32>>) -> Self {
