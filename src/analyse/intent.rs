@@ -100,13 +100,13 @@ pub fn joint(base: &[f32], second: &[f32]) -> Vec<f32> {
     base.iter().chain(second).map(|x| x * k).collect()
 }
 
-impl IntentIndex {
-    /// From precomputed embeddings, in the order of `groups`' examples,
-    /// choosing labels by the default method.
-    pub fn from_embeddings(groups: &[(String, Vec<String>)], emb: Vec<Vec<f32>>) -> Self {
-        Self::with_method(groups, emb, Method::default())
-    }
+/// [`joint`] of each pair of texts' embeddings.
+pub fn joint_all(base: &[Vec<f32>], second: &[Vec<f32>]) -> Vec<Vec<f32>> {
+    base.iter().zip(second).map(|(a, b)| joint(a, b)).collect()
+}
 
+impl IntentIndex {
+    /// From precomputed embeddings, in the order of `groups`' examples.
     pub fn with_method(
         groups: &[(String, Vec<String>)],
         emb: Vec<Vec<f32>>,
@@ -149,10 +149,26 @@ impl IntentIndex {
         }
     }
 
-    /// Labels by `chooser` — the same examples embedded by both encoders
-    /// ([`joint`]), usually with its own logistic head — wherever
-    /// [`Self::classify_joint`] is given a joint vector.
-    pub fn with_chooser(mut self, chooser: IntentIndex) -> Self {
+    /// An index over the examples' `base` embeddings that, where the
+    /// second encoder's embeddings of the same examples are given as well,
+    /// labels in the joint space of the two ([`Self::choose`]); it gates on
+    /// `base` either way.
+    pub fn with_second(
+        groups: &[(String, Vec<String>)],
+        base: Vec<Vec<f32>>,
+        second: Option<&[Vec<f32>]>,
+        method: Method,
+    ) -> Self {
+        let chooser = second.map(|s| Self::with_method(groups, joint_all(&base, s), method));
+        let index = Self::with_method(groups, base, method);
+        match chooser {
+            Some(c) => index.with_chooser(c),
+            None => index,
+        }
+    }
+
+    /// Labels by `chooser`: the same examples in the joint space.
+    fn with_chooser(mut self, chooser: IntentIndex) -> Self {
         self.chooser = Some(Box::new(chooser));
         self
     }
@@ -167,11 +183,13 @@ impl IntentIndex {
     /// given; the score is always the gate's nearest-example similarity.
     pub fn classify_joint(&self, gate: &[f32], joint: Option<&[f32]>) -> Option<(usize, f32)> {
         let (k, s) = self.classify(gate)?;
-        let k = match (&self.chooser, joint) {
-            (Some(c), Some(v)) => c.classify(v).map_or(k, |(k, _)| k),
-            _ => k,
-        };
-        Some((k, s))
+        Some((joint.and_then(|v| self.choose(v)).unwrap_or(k), s))
+    }
+
+    /// The joint-space chooser's label for a joint vector; `None` without
+    /// a chooser.
+    pub fn choose(&self, joint: &[f32]) -> Option<usize> {
+        self.chooser.as_ref()?.classify(joint).map(|(k, _)| k)
     }
 
     /// The chosen label index and the nearest example's similarity (the
@@ -229,17 +247,12 @@ impl IntentAnalyser {
             .flat_map(|(_, ex)| ex.iter().map(String::as_str))
             .collect();
         let base = models.embed(&texts)?;
-        let index = match models.second_encoder() {
-            Some(e5) if !texts.is_empty() => {
-                let second = e5.embed(&texts)?;
-                let joint = base.iter().zip(&second).map(|(a, b)| joint(a, b)).collect();
-                IntentIndex::from_embeddings(&groups, base)
-                    .with_chooser(IntentIndex::from_embeddings(&groups, joint))
-            }
-            _ => IntentIndex::from_embeddings(&groups, base),
+        let second = match models.second_encoder() {
+            Some(e5) if !texts.is_empty() => Some(e5.embed(&texts)?),
+            _ => None,
         };
         Ok(IntentAnalyser {
-            index,
+            index: IntentIndex::with_second(&groups, base, second.as_deref(), Method::default()),
             threshold: pack.intent_threshold,
         })
     }
@@ -285,10 +298,8 @@ impl Analyser for IntentAnalyser {
                     .embeddings
                     .get(i)
                     .zip(sig.sentiment_embeddings.get(i).and_then(Option::as_ref));
-                if let Some((a, b)) = both {
-                    if let Some((k, _)) = self.index.classify_joint(a, Some(&joint(a, b))) {
-                        hit.0 = k;
-                    }
+                if let Some(k) = both.and_then(|(a, b)| self.index.choose(&joint(a, b))) {
+                    hit.0 = k;
                 }
             }
             if let Some(note) = out.notes.get_mut(i) {
@@ -359,15 +370,14 @@ mod tests {
             unit(&[1.0, 0.0, 0.0]),
             unit(&[1.0, 0.1, 0.0]),
         ];
-        let joint_ex: Vec<Vec<f32>> = e.iter().zip(&second).map(|(a, b)| joint(a, b)).collect();
         assert!(
-            joint_ex.iter().all(|v| (cosine(v, v) - 1.0).abs() < 1e-5),
+            joint_all(&e, &second)
+                .iter()
+                .all(|v| (cosine(v, v) - 1.0).abs() < 1e-5),
             "unit length"
         );
-        let base = IntentIndex::with_method(&g, e, Method::Centroid);
-        let j = base
-            .clone()
-            .with_chooser(IntentIndex::with_method(&g, joint_ex, Method::Centroid));
+        let base = IntentIndex::with_method(&g, e.clone(), Method::Centroid);
+        let j = IntentIndex::with_second(&g, e, Some(&second), Method::Centroid);
         assert!(j.is_joint() && !base.is_joint());
         // Along x in both spaces: a by the base index, b by the second
         // space (and b2 leans to x in the base space too): b jointly.

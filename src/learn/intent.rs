@@ -85,33 +85,10 @@ pub fn few_shot(
         .iter()
         .flat_map(|(_, v)| v.iter().map(String::as_str))
         .collect();
-    let ex_emb = embed_texts(enc, &ex_texts, "taxonomy examples")?;
+    let (ex_emb, ex2) = embed_both(enc, second, &ex_texts, "taxonomy examples")?;
+    let index = IntentIndex::with_second(&groups, ex_emb, ex2.as_deref(), opts.method);
     let test_texts: Vec<&str> = test.iter().map(|e| e.text.as_str()).collect();
-    let x = embed_texts(enc, &test_texts, "test utterances")?;
-    let (index, x2) = match second {
-        Some(e2) => {
-            let ex2 = embed_texts(e2, &ex_texts, "taxonomy examples")?;
-            let joint: Vec<Vec<f32>> = ex_emb
-                .iter()
-                .zip(&ex2)
-                .map(|(a, b)| intent::joint(a, b))
-                .collect();
-            let chooser = IntentIndex::with_method(&groups, joint, opts.method);
-            let index =
-                IntentIndex::with_method(&groups, ex_emb, opts.method).with_chooser(chooser);
-            let x2 = embed_texts(e2, &test_texts, "test utterances")?;
-            let joint_x = x
-                .iter()
-                .zip(&x2)
-                .map(|(a, b)| Some(intent::joint(a, b)))
-                .collect();
-            (index, joint_x)
-        }
-        None => (
-            IntentIndex::with_method(&groups, ex_emb, opts.method),
-            vec![None; x.len()],
-        ),
-    };
+    let (x, xj) = embed_joint(enc, second, &test_texts, "test utterances")?;
     let pos: HashMap<&str, usize> = index
         .labels
         .iter()
@@ -120,8 +97,8 @@ pub fn few_shot(
         .collect();
     let mut closed = Confusion::new(index.labels.clone());
     let (mut in_ok, mut in_n, mut oos_ok, mut oos_n) = (0usize, 0usize, 0usize, 0usize);
-    for ((e, v), j) in test.iter().zip(&x).zip(&x2) {
-        let Some((k, s)) = index.classify_joint(v, j.as_deref()) else {
+    for (n, (e, v)) in test.iter().zip(&x).enumerate() {
+        let Some((k, s)) = index.classify_joint(v, joint_at(&xj, n)) else {
             continue;
         };
         if Some(e.label.as_str()) == oos {
@@ -142,6 +119,40 @@ pub fn few_shot(
         out_of_scope_recall: (oos_n > 0).then(|| oos_ok as f64 / oos_n as f64),
         out_of_scope_n: oos_n,
     })
+}
+
+/// Embeddings by the gate encoder, and the second encoder's (or joint)
+/// embeddings of the same texts when there is a second encoder.
+type Pair = (Vec<Vec<f32>>, Option<Vec<Vec<f32>>>);
+
+/// `texts` embedded by `enc` and, when given, by `second`.
+fn embed_both(
+    enc: &LoadedEncoder,
+    second: Option<&LoadedEncoder>,
+    texts: &[&str],
+    what: &str,
+) -> Result<Pair, LearnError> {
+    let base = embed_texts(enc, texts, what)?;
+    let other = second.map(|e2| embed_texts(e2, texts, what)).transpose()?;
+    Ok((base, other))
+}
+
+/// `texts` embedded by `enc` (the gate), and their joint vectors
+/// (`intent::joint`) when there is a `second` encoder.
+fn embed_joint(
+    enc: &LoadedEncoder,
+    second: Option<&LoadedEncoder>,
+    texts: &[&str],
+    what: &str,
+) -> Result<Pair, LearnError> {
+    let (base, other) = embed_both(enc, second, texts, what)?;
+    let joint = other.map(|o| intent::joint_all(&base, &o));
+    Ok((base, joint))
+}
+
+/// The `n`th joint vector, if there are any.
+fn joint_at(joint: &Option<Vec<Vec<f32>>>, n: usize) -> Option<&[f32]> {
+    joint.as_ref().and_then(|j| j.get(n)).map(Vec::as_slice)
 }
 
 /// Reads a label mapping: `dataset_label,pack_intent` per line (`#`
@@ -199,23 +210,8 @@ pub fn pack_taxonomy(
         .iter()
         .flat_map(|(_, v)| v.iter().map(String::as_str))
         .collect();
-    let ex_emb = embed_texts(enc, &ex_texts, "pack examples")?;
-    let ex2 = match second {
-        Some(e2) => Some(embed_texts(e2, &ex_texts, "pack examples")?),
-        None => None,
-    };
-    let index = match &ex2 {
-        Some(ex2) => {
-            let joint = ex_emb
-                .iter()
-                .zip(ex2)
-                .map(|(a, b)| intent::joint(a, b))
-                .collect();
-            IntentIndex::from_embeddings(&groups, ex_emb)
-                .with_chooser(IntentIndex::from_embeddings(&groups, joint))
-        }
-        None => IntentIndex::from_embeddings(&groups, ex_emb),
-    };
+    let (ex_emb, ex2) = embed_both(enc, second, &ex_texts, "pack examples")?;
+    let index = IntentIndex::with_second(&groups, ex_emb, ex2.as_deref(), Method::default());
     let unknown_k = index.labels.len();
     let mapped: Vec<(&Example, usize)> = test
         .iter()
@@ -234,21 +230,13 @@ pub fn pack_taxonomy(
         ));
     }
     let texts: Vec<&str> = mapped.iter().map(|(e, _)| e.text.as_str()).collect();
-    let x = embed_texts(enc, &texts, "mapped test utterances")?;
-    let x2: Vec<Option<Vec<f32>>> = match second {
-        Some(e2) => embed_texts(e2, &texts, "mapped test utterances")?
-            .iter()
-            .zip(&x)
-            .map(|(b, a)| Some(intent::joint(a, b)))
-            .collect(),
-        None => vec![None; x.len()],
-    };
+    let (x, xj) = embed_joint(enc, second, &texts, "mapped test utterances")?;
     let mut labels = index.labels.clone();
     labels.push(UNKNOWN.to_owned());
     let mut confusion = Confusion::new(labels);
     let mut unknown = 0;
-    for (((_, truth), v), j) in mapped.iter().zip(&x).zip(&x2) {
-        let pred = match index.classify_joint(v, j.as_deref()) {
+    for (n, ((_, truth), v)) in mapped.iter().zip(&x).enumerate() {
+        let pred = match index.classify_joint(v, joint_at(&xj, n)) {
             Some((k, s)) if s >= pack.intent_threshold => k,
             _ => {
                 unknown += 1;

@@ -99,7 +99,8 @@ pub struct Deadline {
 }
 
 impl Deadline {
-    fn elapsed_s(&self) -> f64 {
+    /// CPU seconds this thread has used since [`Budget::start`].
+    pub fn elapsed_s(&self) -> f64 {
         (thread_cpu_s() - self.start_cpu_s).max(0.0)
     }
 
@@ -115,11 +116,6 @@ impl Deadline {
 
     /// Books this window's CPU time to its job; call once the window is
     /// done.
-    /// CPU seconds this thread has used since [`Budget::start`].
-    pub fn spent_s(&self) -> f64 {
-        self.elapsed_s()
-    }
-
     pub fn book(self) {
         if let Some(s) = &self.spent_us {
             s.fetch_add((self.elapsed_s() * 1e6) as u64, Ordering::Relaxed);

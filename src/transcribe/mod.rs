@@ -795,7 +795,7 @@ impl Transcriber {
                         signal = i,
                         window = j,
                         audio_s = w.samples.len() as f64 / 16_000.0,
-                        cpu_s = deadline.spent_s(),
+                        cpu_s = deadline.elapsed_s(),
                         doubtful = wt.doubtful,
                         redecoded = wt.redecoded,
                         "window decoded"
