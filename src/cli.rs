@@ -212,7 +212,7 @@ pub struct EvalAsrArgs {
     /// or a TSV whose 4th column names each recording.
     pub refs: PathBuf,
     /// Recognizer set-ups to compare in one run, `NAME[:key=value,...]` with keys model, beam,
-    /// fallback, prompt, audio_ctx, window, timestamps, tokens, logprob, vad_depth (default: one variant, the configured [asr]).
+    /// fallback, prompt, audio_ctx, ctx_min, window, timestamps, tokens, logprob, vad_depth (default: one variant, the configured [asr]).
     #[arg(long = "variant")]
     pub variants: Vec<String>,
     /// Only these conditions (16k, tel, given), comma-separated.

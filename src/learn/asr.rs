@@ -464,7 +464,7 @@ pub struct Variant {
 }
 
 /// Parses `NAME[:key=value,...]` over base options. Keys: `model`,
-/// `beam`, `fallback`, `prompt`, `audio_ctx`, `window`, `timestamps`, `tokens`,
+/// `beam`, `fallback`, `prompt`, `audio_ctx`, `ctx_min`, `window`, `timestamps`, `tokens`,
 /// `logprob`, `vad_depth`.
 pub fn parse_variant(spec: &str, base: &crate::transcribe::AsrOptions) -> Result<Variant, String> {
     let (name, rest) = spec.split_once(':').unwrap_or((spec, ""));
@@ -481,6 +481,7 @@ pub fn parse_variant(spec: &str, base: &crate::transcribe::AsrOptions) -> Result
             "fallback" => asr.fallback_beam_size = v.parse().map_err(|_| bad("a beam width"))?,
             "prompt" => asr.prompt = v.parse().map_err(|_| bad("true or false"))?,
             "audio_ctx" => asr.shrink_audio_ctx = v.parse().map_err(|_| bad("true or false"))?,
+            "ctx_min" => asr.min_audio_ctx_s = v.parse().map_err(|_| bad("seconds"))?,
             "window" => asr.min_window_s = v.parse().map_err(|_| bad("seconds"))?,
             "tokens" => asr.tokens_per_second = v.parse().map_err(|_| bad("a number"))?,
             "logprob" => asr.min_avg_logprob = v.parse().map_err(|_| bad("a number"))?,
@@ -488,7 +489,7 @@ pub fn parse_variant(spec: &str, base: &crate::transcribe::AsrOptions) -> Result
             "vad_depth" => asr.vad.max_depth_db = v.parse().map_err(|_| bad("a number"))?,
             _ => {
                 return Err(format!(
-                    "variant {name}: unknown key {k:?} (model, beam, fallback, prompt, audio_ctx, window, timestamps, tokens, logprob, vad_depth)"
+                    "variant {name}: unknown key {k:?} (model, beam, fallback, prompt, audio_ctx, ctx_min, window, timestamps, tokens, logprob, vad_depth)"
                 ))
             }
         }
