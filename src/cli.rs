@@ -175,8 +175,9 @@ pub struct TrainSentimentArgs {
     /// Where to write the head (default: <models>/sentiment/head.json).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Most training texts per data file (0: all). Bounds embedding time.
-    #[arg(long, default_value_t = 8000)]
+    /// Most training texts per data file (0: all, the default). Bounds
+    /// embedding time.
+    #[arg(long, default_value_t = 0)]
     pub max_per_source: usize,
     #[arg(long, default_value_t = 30)]
     pub epochs: usize,
