@@ -19,6 +19,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 QUICK=0; [ "${1:-}" = "--quick" ] && QUICK=1
+# Reproducible inputs: no dither (sox dithers with a random seed whenever it
+# writes 16 bits after mixing, so every run built slightly different mixes
+# and the figures moved by up to 19 words a mix), fixed seeds. Exported, so
+# scripts/synth-call.sh takes it too.
+export SOX_OPTS="${SOX_OPTS:-} -D -R"
 CACHE="${CALLQA_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/callqa}"
 SPEECH="$CACHE/speech-eval/16k"
 [ -d "$SPEECH" ] || scripts/fetch-speech-eval.sh >&2
