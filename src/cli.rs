@@ -193,6 +193,11 @@ pub struct TrainSentimentArgs {
     /// The encoder the head reads: e5 (multilingual-e5-small, shipped) or use.
     #[arg(long, default_value = "e5")]
     pub encoder: crate::embed::Flavour,
+    /// A head on the encoder alone. By default a head on e5 is joint: it
+    /// reads e5's embedding followed by USE's (which the pipeline computes
+    /// for every turn anyway; docs/models.md has the figures).
+    #[arg(long)]
+    pub no_joint: bool,
 }
 
 #[derive(Debug, Args)]
@@ -823,7 +828,11 @@ fn train_sentiment(cfg: &Config, a: TrainSentimentArgs) -> Result<i32> {
         balanced: a.balanced,
         ..Default::default()
     };
-    let (head, report) = crate::learn::train_sentiment(&enc, &src, &split, &fit)?;
+    let joint = match a.no_joint || a.encoder == crate::embed::Flavour::Use {
+        true => None,
+        false => Some(load_encoder(cfg, crate::embed::Flavour::Use)?),
+    };
+    let (head, report) = crate::learn::train_sentiment(&enc, joint.as_ref(), &src, &split, &fit)?;
     if report.unlabelled > 0 {
         eprintln!(
             "callqa: warning: skipped {} texts whose label is not negative, neutral or positive",
@@ -1064,6 +1073,14 @@ fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
         .unwrap_or_else(|| crate::learn::default_head_path(&cfg.models));
     let enc = load_encoder(cfg, encoder_of_head(cfg, &path)?)?;
     let head = crate::embed::SentimentHead::load(&path, &enc.sha256)?;
+    let joint = match head.joint_sha256 {
+        Some(_) => {
+            let base = load_encoder(cfg, crate::embed::Flavour::Use)?;
+            head.check_base(&path, &base.sha256)?;
+            Some(base)
+        }
+        None => None,
+    };
     let src = sources(cfg, &a.split.data);
     let split = crate::learn::SplitOptions {
         seed: a.split.seed,
@@ -1079,7 +1096,7 @@ fn eval_sentiment(cfg: &Config, a: EvalSentimentArgs) -> Result<i32> {
             head.provenance.split_seed, head.provenance.test_fraction, split.seed, split.test_fraction
         );
     }
-    let r = crate::learn::eval_sentiment(&enc, &head, &src, &split)?;
+    let r = crate::learn::eval_sentiment(&enc, joint.as_ref(), &head, &src, &split)?;
     println!(
         "sentiment head {} — held-out split (seed {}, {:.0}%)",
         path.display(),

@@ -106,10 +106,9 @@ fn sentiment_spot_checks_in_chinese_and_english() {
         ),
     ];
     let texts: Vec<&str> = cases.iter().map(|c| c.0).collect();
-    let emb = m.sentiment_encoder().embed(&texts).unwrap();
+    let got = m.sentiment_of(&texts).unwrap();
     let mut wrong = Vec::new();
-    for ((text, want), e) in cases.iter().zip(&emb) {
-        let s = m.sentiment_head().predict(e);
+    for ((text, want), s) in cases.iter().zip(got) {
         let sum = s.negative + s.neutral + s.positive;
         assert!((sum - 1.0).abs() < 1e-4, "probabilities sum to {sum}");
         if s.label != *want {
@@ -594,11 +593,10 @@ fn the_sentiment_encoder_is_e5_and_translations_are_its_nearest() {
             );
         }
     }
-    // A known sentiment through the shipped head on e5.
-    let s = m.sentiment_head().predict(
-        &e5.embed(&["质量太差了，用了两天就坏了，非常失望。"])
-            .unwrap()[0],
-    );
+    // A known sentiment through the shipped head.
+    let s = m
+        .sentiment_of(&["质量太差了，用了两天就坏了，非常失望。"])
+        .unwrap()[0];
     assert_eq!(s.label, Polarity::Negative, "{s:?}");
 }
 

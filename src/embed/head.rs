@@ -234,6 +234,10 @@ struct HeadFile {
     format: String,
     labels: Vec<String>,
     encoder_sha256: String,
+    /// A joint head: the base encoder (USE) whose embedding follows the
+    /// sentiment encoder's in the head's input.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    joint_sha256: Option<String>,
     model: LogReg,
     provenance: Provenance,
 }
@@ -247,12 +251,29 @@ pub struct SentimentHead {
     pub model: LogReg,
     /// The encoder it was trained on: a head is only valid with that one.
     pub encoder_sha256: String,
+    /// `Some(checksum of USE)` for a joint head, which reads the sentiment
+    /// encoder's embedding followed by USE's (USE embeds every turn
+    /// anyway, so the second view costs nothing at run time).
+    pub joint_sha256: Option<String>,
     pub provenance: Provenance,
 }
 
+/// The input of a head: the sentiment encoder's embedding, followed by the
+/// base encoder's for a joint head.
+pub fn joint_input(primary: &[f32], base: Option<&[f32]>) -> Vec<f32> {
+    let mut v = primary.to_vec();
+    if let Some(b) = base {
+        v.extend_from_slice(b);
+    }
+    v
+}
+
 impl SentimentHead {
-    pub fn predict(&self, embedding: &[f32]) -> Sentiment {
-        let p = self.model.predict_proba(embedding);
+    /// Sentiment of one text from its head input ([`joint_input`] for a
+    /// joint head; the sentiment encoder's embedding otherwise).
+    pub fn predict(&self, input: &[f32]) -> Sentiment {
+        debug_assert_eq!(input.len(), self.model.dim, "sentiment head input");
+        let p = self.model.predict_proba(input);
         Sentiment {
             label: POLARITIES[argmax(&p)],
             negative: p[0],
@@ -269,6 +290,7 @@ impl SentimentHead {
                 .map(|p| polarity_name(*p).into())
                 .collect(),
             encoder_sha256: self.encoder_sha256.clone(),
+            joint_sha256: self.joint_sha256.clone(),
             model: self.model.clone(),
             provenance: self.provenance.clone(),
         };
@@ -284,6 +306,21 @@ impl SentimentHead {
         let tmp = PathBuf::from(format!("{}.tmp", path.display()));
         std::fs::write(&tmp, json).map_err(|e| err(e.to_string()))?;
         std::fs::rename(&tmp, path).map_err(|e| err(e.to_string()))
+    }
+
+    /// A joint head must run beside the base encoder it was trained with.
+    pub fn check_base(&self, path: &Path, base_sha256: &str) -> Result<(), EmbedError> {
+        match &self.joint_sha256 {
+            Some(j) if j != base_sha256 => Err(EmbedError::Load {
+                file: path.to_path_buf(),
+                message: format!(
+                    "a joint head trained beside sentence encoder {}…, but models/encoder/model.onnx is {}…; retrain with `callqa train-sentiment` (or scripts/setup.sh)",
+                    j.get(..12).unwrap_or(j),
+                    base_sha256.get(..12).unwrap_or(base_sha256)
+                ),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Loads a head and checks it fits the encoder it will run on.
@@ -305,12 +342,18 @@ impl SentimentHead {
         if f.labels != want || f.model.classes != 3 {
             return Err(err(format!("labels {:?}, expected {want:?}", f.labels)));
         }
-        if ![super::encoder::DIM, super::encoder::E5_DIM].contains(&f.model.dim)
+        let (use_dim, e5_dim) = (super::encoder::DIM, super::encoder::E5_DIM);
+        let dims: &[usize] = if f.joint_sha256.is_some() {
+            &[e5_dim + use_dim, use_dim + use_dim]
+        } else {
+            &[use_dim, e5_dim]
+        };
+        if !dims.contains(&f.model.dim)
             || f.model.weights.len() != 3 * f.model.dim
             || f.model.bias.len() != 3
         {
             return Err(err(format!(
-                "weights for {} dimensions do not fit an encoder we ship (512 or 384)",
+                "weights for {} dimensions do not fit the encoders we ship ({dims:?})",
                 f.model.dim
             )));
         }
@@ -324,6 +367,7 @@ impl SentimentHead {
         Ok(SentimentHead {
             model: f.model,
             encoder_sha256: f.encoder_sha256,
+            joint_sha256: f.joint_sha256,
             provenance: f.provenance,
         })
     }
@@ -438,6 +482,7 @@ mod tests {
         let head = SentimentHead {
             model,
             encoder_sha256: "abc".into(),
+            joint_sha256: None,
             provenance: Provenance::default(),
         };
         head.save(&p).unwrap();
@@ -447,6 +492,30 @@ mod tests {
         assert_eq!(s.label, Polarity::Positive);
         let err = SentimentHead::load(&p, "def").unwrap_err().to_string();
         assert!(err.contains("retrain"), "{err}");
+        // A joint head: its input is the sentiment encoder's embedding
+        // followed by the base encoder's, and it names that base encoder.
+        let joint = SentimentHead {
+            model: LogReg::zeros(
+                3,
+                super::super::encoder::E5_DIM + super::super::encoder::DIM,
+            ),
+            encoder_sha256: "abc".into(),
+            joint_sha256: Some("use1".into()),
+            provenance: Provenance::default(),
+        };
+        let pj = dir.path().join("joint.json");
+        joint.save(&pj).unwrap();
+        let back = SentimentHead::load(&pj, "abc").unwrap();
+        assert_eq!(back.joint_sha256.as_deref(), Some("use1"));
+        back.check_base(&pj, "use1").unwrap();
+        let err = back.check_base(&pj, "use2").unwrap_err().to_string();
+        assert!(err.contains("joint") && err.contains("retrain"), "{err}");
+        let x = joint_input(&[0.5; 384], Some(&[0.25; 512]));
+        assert_eq!((x.len(), x[0], x[384]), (896, 0.5, 0.25));
+        assert_eq!(back.predict(&x).neutral, back.predict(&x).negative);
+        // A plain head's file has no joint field at all (older engines
+        // read it).
+        assert!(!std::fs::read_to_string(&p).unwrap().contains("joint"));
         let err = SentimentHead::load(&dir.path().join("none.json"), "abc")
             .unwrap_err()
             .to_string();

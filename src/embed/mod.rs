@@ -197,6 +197,7 @@ impl TextModels {
                     (Some(e5), head)
                 }
             };
+        sentiment.check_base(&paths.sentiment_head(), &base.sha256)?;
         let mut versions = vec![("encoder".to_owned(), version(Flavour::Use, &base.sha256))];
         if let Some(e5) = &sentiment_encoder {
             versions.push((
@@ -204,9 +205,14 @@ impl TextModels {
                 version(Flavour::E5, &e5.sha256),
             ));
         }
+        let kind = if sentiment.joint_sha256.is_some() {
+            "logreg-3class-joint"
+        } else {
+            "logreg-3class"
+        };
         versions.push((
             "sentiment".to_owned(),
-            format!("logreg-3class@{}", &head_sha[..12]),
+            format!("{kind}@{}", &head_sha[..12]),
         ));
         Ok(TextModels {
             encoder: base.encoder,
@@ -214,31 +220,6 @@ impl TextModels {
             sentiment,
             versions,
         })
-    }
-
-    /// From loaded parts: `sentiment_encoder` is the one `sentiment` was
-    /// trained on, when it is not `encoder`.
-    pub fn from_parts(
-        encoder: LoadedEncoder,
-        sentiment_encoder: Option<LoadedEncoder>,
-        sentiment: SentimentHead,
-    ) -> Self {
-        let mut versions = vec![(
-            "encoder".to_owned(),
-            version(encoder.encoder.flavour(), &encoder.sha256),
-        )];
-        if let Some(e) = &sentiment_encoder {
-            versions.push((
-                "sentiment_encoder".to_owned(),
-                version(e.encoder.flavour(), &e.sha256),
-            ));
-        }
-        TextModels {
-            encoder: encoder.encoder,
-            sentiment_encoder: sentiment_encoder.map(|e| e.encoder),
-            sentiment,
-            versions,
-        }
     }
 
     /// The sentiment encoder when it is not the base one (e5 as shipped):
@@ -264,6 +245,24 @@ impl TextModels {
 
     pub fn sentiment_head(&self) -> &SentimentHead {
         &self.sentiment
+    }
+
+    /// The sentiment of each text, as the pipeline scores a customer turn
+    /// (both encoders for a joint head).
+    pub fn sentiment_of(&self, texts: &[&str]) -> Result<Vec<Sentiment>, EmbedError> {
+        let primary = self.sentiment_encoder().embed(texts)?;
+        let base = match self.sentiment.joint_sha256 {
+            Some(_) => Some(self.encoder.embed(texts)?),
+            None => None,
+        };
+        Ok(primary
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                let b = base.as_ref().map(|b| b[i].as_slice());
+                self.sentiment.predict(&head::joint_input(v, b))
+            })
+            .collect())
     }
 
     /// Embeds texts in one batch.
@@ -313,7 +312,13 @@ impl TextModels {
             }
             None => wanted.iter().map(|&k| (k, emb[k].clone())).collect(),
         };
-        let predict = |k: usize| sent_emb.get(&k).map(|v| self.sentiment.predict(v));
+        let joint = self.sentiment.joint_sha256.is_some();
+        let predict = |k: usize| {
+            sent_emb.get(&k).map(|v| {
+                let base = joint.then(|| emb[k].as_slice());
+                self.sentiment.predict(&head::joint_input(v, base))
+            })
+        };
         let sentiment: Vec<Option<Sentiment>> = (0..n).map(predict).collect();
         let stance = (0..n)
             .map(|i| stance_of[i].and_then(predict).or(sentiment[i]))

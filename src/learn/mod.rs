@@ -261,9 +261,30 @@ pub struct TrainReport {
     pub fit_secs: f64,
 }
 
-/// Trains the sentiment head on the training split of `sources`.
+/// The head's input for each text: `enc`'s embedding, followed by
+/// `joint`'s for a joint head (both cached).
+pub fn embed_for_head(
+    enc: &LoadedEncoder,
+    joint: Option<&LoadedEncoder>,
+    texts: &[&str],
+    what: &str,
+) -> Result<Vec<Vec<f32>>, EmbedError> {
+    let mut x = embed_texts(enc, texts, what)?;
+    if let Some(j) = joint {
+        let b = embed_texts(j, texts, what)?;
+        for (v, b) in x.iter_mut().zip(b) {
+            v.extend(b);
+        }
+    }
+    Ok(x)
+}
+
+/// Trains the sentiment head on the training split of `sources`: on
+/// `enc`'s embeddings, or on `enc`'s and `joint`'s side by side (a joint
+/// head).
 pub fn train_sentiment(
     enc: &LoadedEncoder,
+    joint: Option<&LoadedEncoder>,
     sources: &[Source],
     split: &SplitOptions,
     fit: &FitOptions,
@@ -278,7 +299,7 @@ pub fn train_sentiment(
     }
     let texts: Vec<&str> = data.train.iter().map(|(e, _)| e.text.as_str()).collect();
     let t0 = Instant::now();
-    let x = embed_texts(enc, &texts, "training texts")?;
+    let x = embed_for_head(enc, joint, &texts, "training texts")?;
     let embed_secs = t0.elapsed().as_secs_f64();
     let y: Vec<usize> = data.train.iter().map(|(_, c)| *c).collect();
     let mut per_class = [0usize; 3];
@@ -295,6 +316,7 @@ pub fn train_sentiment(
     let head = SentimentHead {
         model,
         encoder_sha256: enc.sha256.clone(),
+        joint_sha256: joint.map(|j| j.sha256.clone()),
         provenance: Provenance {
             data: files,
             per_class,
@@ -331,6 +353,7 @@ pub struct SentimentEval {
 /// Evaluates `head` on the held-out split of `sources`.
 pub fn eval_sentiment(
     enc: &LoadedEncoder,
+    joint: Option<&LoadedEncoder>,
     head: &SentimentHead,
     sources: &[Source],
     split: &SplitOptions,
@@ -340,7 +363,7 @@ pub fn eval_sentiment(
         return Err(LearnError::Data("the test split is empty".into()));
     }
     let texts: Vec<&str> = data.test.iter().map(|(e, _)| e.text.as_str()).collect();
-    let x = embed_texts(enc, &texts, "test texts")?;
+    let x = embed_for_head(enc, joint, &texts, "test texts")?;
     let names: Vec<String> = POLARITIES
         .iter()
         .map(|p| crate::embed::head::polarity_name(*p).to_owned())
