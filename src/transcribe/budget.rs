@@ -63,11 +63,21 @@ impl Budget {
     }
 
     /// Starts the meter for one window, on the thread that decodes it.
+    #[cfg(test)]
     pub fn start(&self) -> Deadline {
+        self.start_with(1)
+    }
+
+    /// The same for a window that `threads` Whisper threads decode
+    /// together: the calling thread's CPU time counts `threads` times (the
+    /// others wait for it at every step, spinning, so they spend about as
+    /// much).
+    pub fn start_with(&self, threads: usize) -> Deadline {
         Deadline {
             start_cpu_s: thread_cpu_s(),
             limit_s: self.limit_s,
             spent_us: Some(self.spent_us.clone()),
+            threads: threads.max(1),
         }
     }
 }
@@ -96,12 +106,19 @@ pub struct Deadline {
     start_cpu_s: f64,
     limit_s: f64,
     spent_us: Option<Arc<AtomicU64>>,
+    threads: usize,
 }
 
 impl Deadline {
-    /// CPU seconds this thread has used since [`Budget::start`].
+    /// CPU seconds this window has used since [`Budget::start`]: this
+    /// thread's, times the Whisper threads decoding it.
     pub fn elapsed_s(&self) -> f64 {
-        (thread_cpu_s() - self.start_cpu_s).max(0.0)
+        (thread_cpu_s() - self.start_cpu_s).max(0.0) * self.threads as f64
+    }
+
+    /// How many Whisper threads decode this window.
+    pub fn threads(&self) -> usize {
+        self.threads
     }
 
     fn booked_s(&self) -> f64 {
@@ -123,11 +140,12 @@ impl Deadline {
     }
 
     /// No limit worth speaking of (the plain-whisper baseline).
-    pub fn unlimited() -> Self {
+    pub fn unlimited(threads: usize) -> Self {
         Deadline {
             start_cpu_s: 0.0,
             limit_s: f64::INFINITY,
             spent_us: None,
+            threads: threads.max(1),
         }
     }
 }
