@@ -56,7 +56,10 @@ def duration(path):
 
 
 def callqa_once(a, wav, lang):
-    env = dict(os.environ, CALLQA_ASR_THREADS="1", CALLQA_ASR_MODEL=a.model, RUST_LOG="warn")
+    # callqa's default threads ([asr] threads = 0: one per window, or every
+    # core for a lone job's dominant window); CALLQA_ASR_THREADS set in the
+    # environment overrides it (1 gives the old one-thread-per-window split).
+    env = dict(os.environ, CALLQA_ASR_MODEL=a.model, RUST_LOG="warn")
     cmd = [a.callqa, "analyze", wav, "--language", lang, "--rules-only", "--no-store", "--json",
            "--concurrency", "1", "--models", a.models]
     rc, out, err, cpu, wall, rss = run(cmd, env)
@@ -111,7 +114,8 @@ def main():
         f_cpu, f_wall, f_tcpu, f_rss = med(fw, "cpu"), med(fw, "wall"), med(fw, "tcpu"), max(x["rss"] for x in fw)
         print(f"\n{name}: {dur:.1f} s, 2 channels, 8 kHz G.711 mu-law, language {lang}; "
               f"{len(cq)} run(s) each, medians; load average before {la0}, after {la1}")
-        print(f"  callqa analyze --rules-only ({os.path.basename(a.model)}, 1 ASR thread): "
+        threads = os.environ.get("CALLQA_ASR_THREADS", "default")
+        print(f"  callqa analyze --rules-only ({os.path.basename(a.model)}, ASR threads {threads}): "
               f"CPU {c_cpu:6.2f} s  wall {c_wall:6.2f} s  RTF(CPU) {c_cpu / dur:.3f}  "
               f"= {dur / c_cpu:5.2f}x real time per CPU-second, {dur / c_wall:5.2f}x by wall; peak {c_rss:.0f} MiB")
         print(f"  faster-whisper ({a.compute_type}, 1 thread, VAD):            "
