@@ -258,11 +258,19 @@ impl TextModels {
         Ok(primary
             .iter()
             .enumerate()
-            .map(|(i, v)| {
-                let b = base.as_ref().map(|b| b[i].as_slice());
-                self.sentiment.predict(&head::joint_input(v, b))
-            })
+            .map(|(i, v)| self.predict_sentiment(v, || base.as_ref().map_or(&[][..], |b| &b[i])))
             .collect())
+    }
+
+    /// The head's verdict from a text's sentiment-encoder embedding, with
+    /// its base-encoder embedding (`base`, asked for only by a joint head).
+    fn predict_sentiment<'a>(
+        &self,
+        primary: &[f32],
+        base: impl FnOnce() -> &'a [f32],
+    ) -> Sentiment {
+        let base = self.sentiment.joint_sha256.as_ref().map(|_| base());
+        self.sentiment.predict(&head::joint_input(primary, base))
     }
 
     /// Embeds texts in one batch.
@@ -312,12 +320,10 @@ impl TextModels {
             }
             None => wanted.iter().map(|&k| (k, emb[k].clone())).collect(),
         };
-        let joint = self.sentiment.joint_sha256.is_some();
         let predict = |k: usize| {
-            sent_emb.get(&k).map(|v| {
-                let base = joint.then(|| emb[k].as_slice());
-                self.sentiment.predict(&head::joint_input(v, base))
-            })
+            sent_emb
+                .get(&k)
+                .map(|v| self.predict_sentiment(v, || emb[k].as_slice()))
         };
         let sentiment: Vec<Option<Sentiment>> = (0..n).map(predict).collect();
         let stance = (0..n)

@@ -62,14 +62,9 @@ impl Budget {
         }
     }
 
-    /// Starts the meter for one window, on the thread that decodes it.
-    #[cfg(test)]
-    pub fn start(&self) -> Deadline {
-        self.start_with(1)
-    }
-
-    /// The same for a window that `threads` Whisper threads decode
-    /// together: the calling thread's CPU time counts `threads` times (the
+    /// Starts the meter for one window, on the thread that decodes it,
+    /// with `threads` Whisper threads: the calling thread's CPU time counts
+    /// `threads` times (the
     /// others wait for it at every step, spinning, so they spend about as
     /// much).
     pub fn start_with(&self, threads: usize) -> Deadline {
@@ -255,7 +250,7 @@ mod tests {
 
     #[test]
     fn cap_leaves_only_end_of_text() {
-        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0).start());
+        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0).start_with(1));
         let mut logits = vec![1.0f32; 5];
         // Below the cap nothing changes.
         unsafe {
@@ -290,7 +285,7 @@ mod tests {
     #[test]
     fn windows_share_one_budget_per_job() {
         let b = Budget::for_audio(0.05, 1.0, 0.0);
-        let first = b.start();
+        let first = b.start_with(1);
         assert!(!first.passed());
         // Burn a little more CPU than the whole budget on this thread.
         let t = thread_cpu_s();
@@ -302,13 +297,13 @@ mod tests {
         assert!(first.passed());
         first.book();
         // A window started later, on any thread, finds the budget spent.
-        let on_another = std::thread::spawn(move || b.start().passed());
+        let on_another = std::thread::spawn(move || b.start_with(1).passed());
         assert!(on_another.join().unwrap());
     }
 
     #[test]
     fn passes_are_bounded() {
-        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0).start());
+        let g = Guard::new(4, 2, 5, Budget::for_audio(10.0, 1.0, 1.0).start_with(1));
         let ok: Vec<bool> = (0..5)
             .map(|_| unsafe {
                 before_pass(std::ptr::null_mut(), std::ptr::null_mut(), g.user_data())
@@ -316,7 +311,7 @@ mod tests {
             .collect();
         assert_eq!(ok, vec![true, true, true, false, false]);
         assert!(g.stopped.load(Ordering::Relaxed));
-        let late = Guard::new(4, 2, 5, Budget::for_audio(10.0, 0.0, 0.0).start());
+        let late = Guard::new(4, 2, 5, Budget::for_audio(10.0, 0.0, 0.0).start_with(1));
         assert!(!unsafe {
             before_pass(std::ptr::null_mut(), std::ptr::null_mut(), late.user_data())
         });
