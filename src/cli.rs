@@ -184,12 +184,19 @@ pub struct TrainSentimentArgs {
     /// L2 penalty on the weights.
     #[arg(long, default_value_t = 1e-4)]
     pub l2: f32,
-    #[arg(long, default_value_t = 0.01)]
-    pub learning_rate: f32,
+    /// Adam's step size (default: 0.01 for logistic regression, 0.001
+    /// with a hidden layer).
+    #[arg(long)]
+    pub learning_rate: Option<f32>,
     /// Weight classes by inverse frequency (helps a rare class; on the
     /// default corpora it over-predicts neutral).
     #[arg(long)]
     pub balanced: bool,
+    /// Hidden units: 0 trains logistic regression on the embeddings; N > 0
+    /// a perceptron with one hidden layer of N ReLU units, which keeps the
+    /// epoch that does best on a seeded 5 % of the training texts.
+    #[arg(long, default_value_t = 0)]
+    pub hidden: usize,
     /// The encoder the head reads: e5 (multilingual-e5-small, shipped) or use.
     #[arg(long, default_value = "e5")]
     pub encoder: crate::embed::Flavour,
@@ -824,8 +831,11 @@ fn train_sentiment(cfg: &Config, a: TrainSentimentArgs) -> Result<i32> {
         epochs: a.epochs,
         seed: a.split.seed,
         l2: a.l2,
-        learning_rate: a.learning_rate,
+        learning_rate: a
+            .learning_rate
+            .unwrap_or(if a.hidden > 0 { 0.001 } else { 0.01 }),
         balanced: a.balanced,
+        hidden: a.hidden,
         ..Default::default()
     };
     let joint = match a.no_joint || a.encoder == crate::embed::Flavour::Use {

@@ -73,6 +73,7 @@ fn intent_fit() -> FitOptions {
         l2: 1e-4,
         seed: 42,
         balanced: true,
+        hidden: 0,
     }
 }
 

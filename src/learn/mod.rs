@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use crate::domain::Polarity;
-use crate::embed::head::{FitOptions, LogReg, Provenance, SentimentHead, POLARITIES};
+use crate::embed::head::{FitOptions, HeadModel, Provenance, SentimentHead, POLARITIES};
 use crate::embed::{sha256_file, EmbedError, LoadedEncoder};
 use corpus::{CorpusError, Example, Source};
 pub use metrics::Confusion;
@@ -307,7 +307,7 @@ pub fn train_sentiment(
         per_class[c] += 1;
     }
     let t1 = Instant::now();
-    let model = LogReg::fit(&x, &y, 3, fit);
+    let model = HeadModel::fit(&x, &y, 3, fit);
     let fit_secs = t1.elapsed().as_secs_f64();
     let mut files = Vec::new();
     for s in sources {
