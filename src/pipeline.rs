@@ -181,7 +181,11 @@ impl Calls {
     fn speaker_encoder(&self) -> Result<Arc<SpeakerEncoder>, JobError> {
         load_once(&self.speaker, Stage::Diarize, "speaker model", || {
             let paths = ModelPaths::new(&self.models_dir);
-            SpeakerEncoder::load(&paths.runtime(), &paths.speaker())
+            SpeakerEncoder::load(
+                &paths.runtime(),
+                &paths.speaker(),
+                &paths.speaker_segmentation(),
+            )
         })
     }
 }

@@ -4,6 +4,8 @@
 //! transcript; untranscribed speech is unclear, not silence, and such a
 //! call is not scoreable; a short call's work is shared among the threads.
 
+mod speech_eval;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -327,29 +329,13 @@ fn the_prompt_never_appears_in_a_transcript() {
     }
 }
 
-/// The speech evaluation set (scripts/fetch-speech-eval.sh, which
-/// scripts/setup.sh --test runs): real human recordings with references.
-fn speech_eval_dir() -> PathBuf {
-    let out = Command::new(repo().join("scripts/fetch-speech-eval.sh"))
-        .arg("--print-dir")
-        .output()
-        .expect("run scripts/fetch-speech-eval.sh --print-dir");
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    assert!(
-        dir.join("refs.tsv").is_file(),
-        "{} has no refs.tsv: run scripts/fetch-speech-eval.sh",
-        dir.display()
-    );
-    dir
-}
-
 /// Real speech, as telephone audio (8 kHz µ-law): a Mandarin AISHELL-1
 /// utterance and an English public-domain speech come through the call
 /// path with few errors, the same text twice, and the prompt nowhere.
 #[test]
 fn real_telephone_speech_is_recognised() {
     use callqa::learn::asr;
-    let dir = speech_eval_dir();
+    let dir = speech_eval::dir();
     let items: Vec<asr::Item> = asr::read_items(&dir)
         .unwrap()
         .into_iter()

@@ -15,6 +15,7 @@
 //! voices agent and customer.
 
 pub mod mel;
+mod seg;
 
 use crate::domain::Span;
 use crate::embed::{EmbedError, SpeakerEncoder, MEL_BANDS};
@@ -111,9 +112,21 @@ pub fn voices(
     );
     let embeddings = embed_windows(&regions, &windows, encoder)?;
     let (labels, similarity) = two_means(&embeddings);
-    let separate = similarity < opts.max_similarity
+    let by_encoder = similarity < opts.max_similarity
         && labels.iter().filter(|&&l| l == 0).count() >= 2
         && labels.iter().filter(|&&l| l == 1).count() >= 2;
+    let tracks = seg::tracks(pcm, encoder)?;
+    let centre_time =
+        |w: &Window| speech[w.region].start + (w.first as f64 + w.frames as f64 / 2.0) * FRAME_S;
+    let in_track: Vec<Option<usize>> = windows.iter().map(|w| tracks.at(centre_time(w))).collect();
+    let (track_voice, separate) = if by_encoder {
+        (majority_voices(&tracks, &in_track, &labels), true)
+    } else {
+        match alike_voices(&tracks, &in_track, &embeddings) {
+            Some(v) => (v, true),
+            None => (Vec::new(), false),
+        }
+    };
     let mut stretches: Vec<(Span, usize)> = Vec::new();
     for (i, r) in speech.iter().enumerate() {
         let centres: Vec<(f64, usize)> = windows
@@ -122,7 +135,27 @@ pub fn voices(
             .filter(|(win, _)| win.region == i)
             .map(|(win, &l)| (win.first as f64 + win.frames as f64 / 2.0, l))
             .collect();
-        stretches.extend(region_stretches(r, regions[i].len(), &centres, separate));
+        let heard = |t: f64| {
+            tracks
+                .at(t)
+                .and_then(|k| track_voice.get(k).copied().flatten())
+        };
+        stretches.extend(region_stretches(
+            r,
+            regions[i].len(),
+            &centres,
+            separate,
+            &heard,
+        ));
+    }
+    if separate {
+        stretches.extend(unheard_by_vad(
+            &tracks,
+            &track_voice,
+            speech,
+            opts.min_stretch_s,
+        ));
+        stretches.sort_by(|a, b| a.0.start.total_cmp(&b.0.start));
     }
     let stretches = tidy(stretches, opts.min_stretch_s);
     Ok(Voices {
@@ -131,6 +164,137 @@ pub fn voices(
         similarity,
         windows: windows.len(),
     })
+}
+
+/// A track needs this much speech (seconds) to count as a voice of its
+/// own when the encoder finds the voices alike.
+const MIN_TRACK_S: f64 = 2.0;
+
+/// Voices told apart by the encoder: each track takes the voice most of
+/// its windows were clustered into (so one speaker's track stays one voice
+/// even where single windows stray); tracks without windows stay
+/// undecided.
+fn majority_voices(
+    tracks: &seg::Tracks,
+    in_track: &[Option<usize>],
+    labels: &[usize],
+) -> Vec<Option<usize>> {
+    let mut votes = vec![[0usize; 2]; tracks.sizes().len()];
+    for (t, &l) in in_track.iter().zip(labels) {
+        if let Some(t) = t {
+            votes[*t][l.min(1)] += 1;
+        }
+    }
+    votes
+        .iter()
+        .map(|v| match v[0].cmp(&v[1]) {
+            std::cmp::Ordering::Greater => Some(0),
+            std::cmp::Ordering::Less => Some(1),
+            std::cmp::Ordering::Equal => None,
+        })
+        .collect()
+}
+
+/// Voices the encoder finds alike, told apart by the segmentation model:
+/// the island where its two largest tracks are largest (each at least
+/// `MIN_TRACK_S`) names voices 0 and 1; every other track takes the voice
+/// whose windows' mean embedding is nearer its own, an island's two
+/// largest tracks never the same one (tracks without embedded windows
+/// stay undecided outside that island). `None` when no island holds two
+/// such tracks: one voice, as far as callqa can tell.
+fn alike_voices(
+    tracks: &seg::Tracks,
+    in_track: &[Option<usize>],
+    embeddings: &[Vec<f32>],
+) -> Option<Vec<Option<usize>>> {
+    let sizes = tracks.sizes();
+    let per = crate::embed::SEG_SPEAKERS;
+    let islands = sizes.len().div_ceil(per);
+    let largest = |i: usize| -> Option<(usize, usize)> {
+        let mut t: Vec<usize> = (i * per..((i + 1) * per).min(sizes.len())).collect();
+        t.sort_by_key(|&k| std::cmp::Reverse(sizes[k]));
+        (t.len() >= 2).then(|| (t[0], t[1]))
+    };
+    let mean = |k: usize| -> Option<Vec<f64>> {
+        let dim = embeddings.first()?.len();
+        let mut sum = vec![0.0f64; dim];
+        let mut n = 0;
+        for (t, e) in in_track.iter().zip(embeddings) {
+            if *t == Some(k) {
+                sum.iter_mut().zip(e).for_each(|(s, x)| *s += *x as f64);
+                n += 1;
+            }
+        }
+        (n > 0).then(|| normalised(sum))
+    };
+    let (a, b) = (0..islands)
+        .filter_map(largest)
+        .filter(|&(_, b)| seg::Tracks::seconds(sizes[b]) >= MIN_TRACK_S)
+        .max_by_key(|&(_, b)| sizes[b])?;
+    let (ca, cb) = (mean(a), mean(b));
+    let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
+    // Nearer voice 1's windows than voice 0's (`None`: no windows to tell).
+    let nearer_b =
+        |c: &[f64]| -> Option<bool> { Some(dot(c, cb.as_deref()?) > dot(c, ca.as_deref()?)) };
+    let mut voice: Vec<Option<usize>> = (0..sizes.len())
+        .map(|k| mean(k).and_then(|c| nearer_b(&c)).map(usize::from))
+        .collect();
+    for i in 0..islands {
+        let Some((x, y)) = largest(i) else { continue };
+        if seg::Tracks::seconds(sizes[y]) < MIN_TRACK_S {
+            continue;
+        }
+        if let (Some(cx), Some(cy), Some(ca), Some(cb)) = (mean(x), mean(y), &ca, &cb) {
+            // The pairing that puts each nearer its own voice.
+            let keep = dot(&cx, ca) + dot(&cy, cb) >= dot(&cx, cb) + dot(&cy, ca);
+            voice[x] = Some(usize::from(!keep));
+            voice[y] = Some(usize::from(keep));
+        }
+    }
+    voice[a] = Some(0);
+    voice[b] = Some(1);
+    Some(voice)
+}
+
+/// Speech the segmentation model hears, with a voice, where voice activity
+/// detection heard none (a quiet speaker beside a loud one): stretches of
+/// at least `min_s` seconds, so the words there take their own voice
+/// instead of the nearest stretch's.
+fn unheard_by_vad(
+    tracks: &seg::Tracks,
+    track_voice: &[Option<usize>],
+    speech: &[Span],
+    min_s: f64,
+) -> Vec<(Span, usize)> {
+    let voice_at = |f: usize| -> Option<usize> {
+        let t = tracks.frames[f]?;
+        let time = seg::Tracks::time_of(f);
+        if speech.iter().any(|r| dist(r, time) == 0.0) {
+            return None;
+        }
+        track_voice.get(t).copied().flatten()
+    };
+    let mut out = Vec::new();
+    let mut run: Option<(usize, usize)> = None;
+    for f in 0..=tracks.frames.len() {
+        let v = (f < tracks.frames.len()).then(|| voice_at(f)).flatten();
+        match (run, v) {
+            (Some((_, cur)), Some(v)) if cur == v => {}
+            _ => {
+                if let Some((start, cur)) = run {
+                    let span = Span {
+                        start: seg::Tracks::time_of(start),
+                        end: seg::Tracks::time_of(f),
+                    };
+                    if span.len() >= min_s {
+                        out.push((span, cur));
+                    }
+                }
+                run = v.map(|v| (f, v));
+            }
+        }
+    }
+    out
 }
 
 /// Mel frames per speech region, after raising each region to −30 dBFS
@@ -185,19 +349,23 @@ fn plan_windows(regions: &[Vec<[f32; MEL_BANDS]>], w: usize, hop: usize) -> Vec<
 }
 
 /// The voice stretches of one speech region `r` of `n` frames: each frame
-/// takes the voice of the nearest window centre in the region (`centres`:
-/// frame, voice); all voice 0 when the voices are not `separate`.
+/// takes the voice of the segmentation track talking then (`heard`), else
+/// that of the nearest window centre in the region (`centres`: frame,
+/// voice); all voice 0 when the voices are not `separate`.
 fn region_stretches(
     r: &Span,
     n: usize,
     centres: &[(f64, usize)],
     separate: bool,
+    heard: &dyn Fn(f64) -> Option<usize>,
 ) -> Vec<(Span, usize)> {
     let mut stretches = Vec::new();
     let mut run: Option<(f64, usize)> = None;
     for f in 0..n {
         let v = if !separate {
             0
+        } else if let Some(v) = heard(r.start + f as f64 * FRAME_S) {
+            v
         } else {
             match centres
                 .iter()

@@ -31,7 +31,10 @@ use crate::domain::{Conversation, Sentiment, Speaker};
 use crate::error::{Classify, Disposition};
 pub use encoder::{Encoder, Flavour, DIM, E5_DIM};
 pub use head::{LogReg, SentimentHead};
-pub use speaker::{SpeakerEncoder, MEL_BANDS, SPEAKER_DIM};
+pub use speaker::{
+    SpeakerEncoder, MEL_BANDS, SEG_FIELD, SEG_FRAMES, SEG_HOP, SEG_SPEAKERS, SEG_WINDOW,
+    SPEAKER_DIM,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
@@ -137,6 +140,11 @@ impl ModelPaths {
     /// The speaker encoder (mono calls' voices).
     pub fn speaker(&self) -> PathBuf {
         self.dir.join("speaker-ge2e.onnx")
+    }
+
+    /// The speaker segmentation model (mono calls' speaker changes).
+    pub fn speaker_segmentation(&self) -> PathBuf {
+        self.dir.join("speaker-seg.onnx")
     }
     pub fn sentiment_head(&self) -> PathBuf {
         self.dir.join("sentiment").join("head.json")
