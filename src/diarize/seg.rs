@@ -20,7 +20,7 @@ const ACTIVE: f32 = 0.5;
 const RATE: f64 = 16_000.0;
 
 /// Who talks in each model frame (about 17 ms), as track numbers; track
-/// `t` belongs to island `t / 3`.
+/// `t` belongs to island `t / 3`. `None`: nobody, or two at once.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tracks {
     pub frames: Vec<Option<usize>>,
@@ -115,7 +115,11 @@ pub fn tracks(pcm: &[f32], encoder: &SpeakerEncoder) -> Result<Tracks, EmbedErro
                     .iter()
                     .enumerate()
                     .fold((0, f32::MIN), |b, (k, &v)| if v > b.1 { (k, v) } else { b });
-            (p / n > ACTIVE).then_some(island_of[f] * SEG_SPEAKERS + k)
+            // Two talking at once (the agent talking over the customer):
+            // which is louder says little about whose words these are, so
+            // such frames are left to the encoder's windows.
+            let talking = sum[f].iter().filter(|&&v| v / n > ACTIVE).count();
+            (talking == 1 && p / n > ACTIVE).then_some(island_of[f] * SEG_SPEAKERS + k)
         })
         .collect();
     Ok(Tracks { frames })
