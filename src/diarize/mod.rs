@@ -215,18 +215,20 @@ fn alike_voices(
         t.sort_by_key(|&k| std::cmp::Reverse(sizes[k]));
         (t.len() >= 2).then(|| (t[0], t[1]))
     };
-    let mean = |k: usize| -> Option<Vec<f64>> {
-        let dim = embeddings.first()?.len();
-        let mut sum = vec![0.0f64; dim];
-        let mut n = 0;
-        for (t, e) in in_track.iter().zip(embeddings) {
-            if *t == Some(k) {
-                sum.iter_mut().zip(e).for_each(|(s, x)| *s += *x as f64);
-                n += 1;
-            }
+    // Each track's mean window embedding, in one pass over the windows.
+    let dim = embeddings.first().map_or(0, Vec::len);
+    let mut sums = vec![(vec![0.0f64; dim], 0usize); sizes.len()];
+    for (t, e) in in_track.iter().zip(embeddings) {
+        if let Some((sum, n)) = t.and_then(|t| sums.get_mut(t)) {
+            sum.iter_mut().zip(e).for_each(|(s, x)| *s += *x as f64);
+            *n += 1;
         }
-        (n > 0).then(|| normalised(sum))
-    };
+    }
+    let means: Vec<Option<Vec<f64>>> = sums
+        .into_iter()
+        .map(|(sum, n)| (n > 0).then(|| normalised(sum)))
+        .collect();
+    let mean = |k: usize| means[k].clone();
     let (a, b) = (0..islands)
         .filter_map(largest)
         .filter(|&(_, b)| seg::Tracks::seconds(sizes[b]) >= MIN_TRACK_S)
@@ -266,13 +268,19 @@ fn unheard_by_vad(
     speech: &[Span],
     min_s: f64,
 ) -> Vec<(Span, usize)> {
+    // Which model frames the detector's regions cover.
+    let mut covered = vec![false; tracks.frames.len()];
+    for r in speech {
+        let (a, b) = (seg::Tracks::frame_at(r.start), seg::Tracks::frame_at(r.end));
+        for c in covered.iter_mut().take(b + 1).skip(a) {
+            *c = true;
+        }
+    }
     let voice_at = |f: usize| -> Option<usize> {
-        let t = tracks.frames[f]?;
-        let time = seg::Tracks::time_of(f);
-        if speech.iter().any(|r| dist(r, time) == 0.0) {
+        if covered[f] {
             return None;
         }
-        track_voice.get(t).copied().flatten()
+        track_voice.get(tracks.frames[f]?).copied().flatten()
     };
     let mut out = Vec::new();
     let mut run: Option<(usize, usize)> = None;

@@ -164,3 +164,59 @@ fn an_utterance_without_times_takes_the_voice_at_its_middle() {
     assert_eq!(t.utterances.len(), 1);
     assert_eq!(t.utterances[0].voice, Some(0));
 }
+
+/// `n` model frames of track `t`.
+fn frames(t: Option<usize>, n: usize) -> Vec<Option<usize>> {
+    vec![t; n]
+}
+
+#[test]
+fn a_track_takes_the_voice_most_of_its_windows_have() {
+    let tracks = seg::Tracks {
+        frames: [frames(Some(0), 50), frames(Some(1), 50)].concat(),
+    };
+    // Track 0: windows labelled 1, 1, 0; track 1: 0, 0; one window in none.
+    let in_track = [Some(0), Some(0), Some(0), Some(1), Some(1), None];
+    let labels = [1, 1, 0, 0, 0, 1];
+    assert_eq!(
+        majority_voices(&tracks, &in_track, &labels),
+        vec![Some(1), Some(0)]
+    );
+    // A tie is undecided (left to the nearest window).
+    assert_eq!(
+        majority_voices(&tracks, &in_track[..2], &[0, 1]),
+        vec![None, None]
+    );
+}
+
+#[test]
+fn alike_voices_are_told_apart_by_tracks_and_linked_by_embeddings() {
+    // Island 0: tracks 0 and 1, 3 s each; island 1: track 3, 3 s.
+    let tracks = seg::Tracks {
+        frames: [
+            frames(Some(0), 180),
+            frames(Some(1), 180),
+            frames(None, 100),
+            frames(Some(3), 180),
+        ]
+        .concat(),
+    };
+    let (x, y) = (unit(&[1.0, 0.1, 0.0]), unit(&[0.9, 0.3, 0.0]));
+    // Windows: two in track 0 (like x), two in track 1 (like y), one in
+    // track 3 (nearer y).
+    let in_track = [Some(0), Some(0), Some(1), Some(1), Some(3)];
+    let embeddings = vec![
+        x.clone(),
+        x.clone(),
+        y.clone(),
+        y.clone(),
+        unit(&[0.88, 0.32, 0.0]),
+    ];
+    let v = alike_voices(&tracks, &in_track, &embeddings).expect("two tracks of 3 s");
+    assert_eq!((v[0], v[1], v[3]), (Some(0), Some(1), Some(1)), "{v:?}");
+    // The second track too short (1 s): one voice.
+    let short = seg::Tracks {
+        frames: [frames(Some(0), 180), frames(Some(1), 60)].concat(),
+    };
+    assert_eq!(alike_voices(&short, &in_track[..4], &embeddings[..4]), None);
+}
