@@ -678,12 +678,13 @@ agent\t+0.3\ten-us\tThank you. Is there anything else I can help you with today?
 
 /// Real speech, two voices the speaker encoder finds alike (cosine about
 /// 0.9): a phone recording of one Mandarin reader, the AISHELL-1 speaker,
-/// then the reader again, mixed down to one channel (the second speaker
-/// quieter: voice activity detection misses her, so the encoder's windows
-/// hear only the reader and find one voice). The segmentation model hears
+/// then the reader again, mixed down to one channel (the AISHELL-1 clip is
+/// quieter than the phone recording's hiss, so voice activity detection
+/// takes it for noise and the encoder's windows hear only the reader and
+/// find one voice). The segmentation model hears
 /// both: the note says two voices, and the reader's words on either side
-/// are on one voice. (The quiet speaker's own words are not transcribed:
-/// a limit of voice activity detection, in docs/calls.md.)
+/// are on one voice. (The quiet clip's own words are not transcribed;
+/// docs/calls.md explains.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mono_mix_with_a_quiet_second_voice_keeps_the_reader_on_one_voice() {
     let dir = tempfile::tempdir().unwrap();
