@@ -697,50 +697,48 @@ async fn mono_mix_with_a_quiet_second_voice_keeps_the_reader_on_one_voice() {
         ("zh_daobidao_chushibiao", 5.3, 5.3, 11.2),
     ];
     // Reader on the left channel, the other speaker on the right, mixed
-    // down by callqa (`"mixed"`), as the evaluation script does.
-    let mut sides: [Vec<String>; 2] = [Vec::new(), Vec::new()];
-    for (i, (f, start, len, at)) in pieces.iter().enumerate() {
-        let out = dir.path().join(format!("piece{i}.wav"));
-        let st = Command::new("sox")
-            .env("SOX_OPTS", "-D -R")
-            .arg(eval.join(format!("{f}.wav")))
-            .args(["-r", "16000", "-c", "1", "-b", "16"])
-            .arg(&out)
-            .args(["trim", &start.to_string(), &len.to_string()])
-            .args(["pad", &at.to_string(), "20"])
-            .arg("trim")
-            .args(["0", "17.6"])
-            .status()
-            .expect("run sox (scripts/setup.sh --test installs it)");
-        assert!(st.success(), "sox could not cut {f}");
-        sides[usize::from(i == 1)].push(out.display().to_string());
-    }
-    let side = |files: &[String], out: &str| {
-        let mut args: Vec<String> = Vec::new();
-        if files.len() > 1 {
-            args.push("-m".into());
-        }
-        for f in files {
-            args.extend(["-v".into(), "1".into(), f.clone()]);
-        }
+    // down by callqa (`"mixed"`), as the evaluation script does. Every
+    // piece padded to the mix's length (17.6 s).
+    let sox = |args: Vec<String>| {
         let st = Command::new("sox")
             .env("SOX_OPTS", "-D -R")
             .args(&args)
-            .arg(dir.path().join(out))
             .status()
-            .unwrap();
-        assert!(st.success(), "sox could not build {out}");
+            .expect("run sox (scripts/setup.sh --test installs it)");
+        assert!(st.success(), "sox {args:?}");
     };
-    side(&sides[0], "left.wav");
-    side(&sides[1], "right.wav");
-    let st = Command::new("sox")
-        .env("SOX_OPTS", "-D -R")
-        .arg("-M")
-        .args([dir.path().join("left.wav"), dir.path().join("right.wav")])
-        .arg(dir.path().join("alike.wav"))
-        .status()
-        .unwrap();
-    assert!(st.success(), "sox could not merge");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let mut sides: [Vec<String>; 2] = [Vec::new(), Vec::new()];
+    for (i, (f, start, len, at)) in pieces.iter().enumerate() {
+        let out = path(&format!("piece{i}.wav"));
+        let src = eval.join(format!("{f}.wav")).display().to_string();
+        sox([&src, "-r", "16000", "-c", "1", "-b", "16", &out, "trim"]
+            .iter()
+            .map(|a| a.to_string())
+            .chain([start, len].map(|v| v.to_string()))
+            .chain(["pad".into(), at.to_string(), "20".into()])
+            .chain(["trim", "0", "17.6"].map(String::from))
+            .collect());
+        sides[usize::from(i == 1)].push(out);
+    }
+    for (files, out) in sides.iter().zip(["left.wav", "right.wav"]) {
+        let mix = (files.len() > 1).then(|| "-m".to_string());
+        sox(mix
+            .into_iter()
+            .chain(
+                files
+                    .iter()
+                    .flat_map(|f| ["-v".into(), "1".into(), f.clone()]),
+            )
+            .chain([path(out)])
+            .collect());
+    }
+    sox(vec![
+        "-M".into(),
+        path("left.wav"),
+        path("right.wav"),
+        path("alike.wav"),
+    ]);
     let p = pipeline(dir.path()).await;
     let r = scored(
         &p,

@@ -76,6 +76,26 @@ impl SplitMix64 {
     }
 }
 
+/// Each class's weight in the loss: 1, or with `balanced` the inverse of
+/// its share of `labels` (so every class weighs as much in total).
+fn class_weights(labels: impl Iterator<Item = usize>, classes: usize, balanced: bool) -> Vec<f32> {
+    let mut counts = vec![0usize; classes];
+    for c in labels {
+        counts[c] += 1;
+    }
+    let total: usize = counts.iter().sum();
+    counts
+        .iter()
+        .map(|&n| {
+            if !balanced || n == 0 {
+                1.0
+            } else {
+                total as f32 / (classes as f32 * n as f32)
+            }
+        })
+        .collect()
+}
+
 fn softmax_in_place(z: &mut [f32]) {
     let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
     let mut s = 0.0;
@@ -123,20 +143,7 @@ impl LogReg {
         if x.is_empty() {
             return m;
         }
-        let mut counts = vec![0usize; classes];
-        for &c in y {
-            counts[c] += 1;
-        }
-        let class_weight: Vec<f32> = counts
-            .iter()
-            .map(|&n| {
-                if !opts.balanced || n == 0 {
-                    1.0
-                } else {
-                    x.len() as f32 / (classes as f32 * n as f32)
-                }
-            })
-            .collect();
+        let class_weight = class_weights(y.iter().copied(), classes, opts.balanced);
         let np = classes * dim;
         let (mut adam_w, mut adam_b) = (Adam::new(np), Adam::new(classes));
         let mut order: Vec<usize> = (0..x.len()).collect();
@@ -308,20 +315,7 @@ impl Mlp {
         };
         let (val, train) = all.split_at(n_val);
         let mut order = train.to_vec();
-        let mut counts = vec![0usize; classes];
-        for &i in &order {
-            counts[y[i]] += 1;
-        }
-        let class_weight: Vec<f32> = counts
-            .iter()
-            .map(|&n| {
-                if !opts.balanced || n == 0 {
-                    1.0
-                } else {
-                    order.len() as f32 / (classes as f32 * n as f32)
-                }
-            })
-            .collect();
+        let class_weight = class_weights(order.iter().map(|&i| y[i]), classes, opts.balanced);
         let (mut a_w1, mut a_b1) = (Adam::new(m.w1.len()), Adam::new(hidden));
         let (mut a_w2, mut a_b2) = (Adam::new(m.w2.len()), Adam::new(classes));
         let (mut g_w1, mut g_b1) = (vec![0.0f32; m.w1.len()], vec![0.0f32; hidden]);
