@@ -779,6 +779,61 @@ async fn mono_mix_with_a_quiet_second_voice_keeps_the_reader_on_one_voice() {
     );
 }
 
+/// A worker whose models lack the speaker segmentation model (fetched
+/// before it existed) cannot diarize a mono call: the job is a transient
+/// failure naming the file and the fix, to be tried again (or by another
+/// worker), not rejected as bad input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mono_call_without_the_speaker_models_is_retried_not_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let models = dir.path().join("models");
+    std::fs::create_dir(&models).unwrap();
+    for e in std::fs::read_dir(repo().join("models")).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "speaker-seg.onnx" {
+            std::os::unix::fs::symlink(e.path(), models.join(e.file_name())).unwrap();
+        }
+    }
+    let script = "\
+agent\t0.3\ten-us\tThank you for calling Acme support, how can I help you today?
+customer\t+0.3\ten+f3\tHello, I want to cancel my subscription please.
+";
+    synth(script, &dir.path().join("mono.wav"), &["--mono"]);
+    let engine = Engine::load(&EngineOptions {
+        rules_dir: repo().join("rules"),
+        models_dir: models.clone(),
+        rules_only: true,
+        workers: 1,
+        asr: Default::default(),
+    })
+    .expect("engine loads");
+    let store = Store::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("calls.db").display()
+    ))
+    .await
+    .unwrap();
+    let p = Pipeline::new(
+        Arc::new(engine),
+        store,
+        IntakeOptions {
+            recording_roots: vec![dir.path().to_path_buf()],
+        },
+        1,
+    );
+    let job = call_job("call-noseg-1", "mono.wav", "en", Some(r#""mixed""#));
+    let err = match p.run_json("test", job.into_bytes()).await {
+        Err(e) => e,
+        Ok(_) => panic!("diarized without the segmentation model"),
+    };
+    assert_eq!(err.disposition, callqa::error::Disposition::Retry, "{err}");
+    assert_eq!(err.stage, callqa::error::Stage::Diarize, "{err}");
+    assert!(
+        err.message.contains("speaker-seg.onnx") && err.message.contains("scripts/fetch-models.sh"),
+        "{err}"
+    );
+}
+
 /// One person speaking on a mono recording: one voice is heard, so the
 /// speakers come from what is said, and the result says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

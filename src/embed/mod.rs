@@ -38,7 +38,7 @@ pub use speaker::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedError {
-    #[error("{what} not found: {} — {fix} (or run with --rules-only to skip the text models)", file.display())]
+    #[error("{what} not found: {} — {fix}", file.display())]
     Missing {
         file: PathBuf,
         what: &'static str,
@@ -53,8 +53,11 @@ pub enum EmbedError {
 impl Classify for EmbedError {
     fn disposition(&self) -> Disposition {
         match self {
-            // A model that cannot load will not load on a retry either.
-            EmbedError::Missing { .. } | EmbedError::Load { .. } => Disposition::Reject,
+            // The worker's set-up, not the job (as for the speech model):
+            // another attempt, or another worker, may succeed once the
+            // model is fetched. Text models load when the engine starts;
+            // the speaker models on the first mono call.
+            EmbedError::Missing { .. } | EmbedError::Load { .. } => Disposition::Retry,
             // Inference can fail for want of memory: try again later.
             EmbedError::Runtime(_) => Disposition::Retry,
         }
@@ -65,9 +68,11 @@ impl Classify for EmbedError {
 /// (ONNX Runtime) or print an opaque error sees it.
 pub(crate) fn check_file(path: &Path, what: &'static str) -> Result<(), EmbedError> {
     let fix = if what == "sentiment head" {
-        "train it with `callqa train-sentiment` (scripts/setup.sh does this once and caches it)"
+        "train it with `callqa train-sentiment` (scripts/setup.sh does this once and caches it), or run with --rules-only to skip the text models"
+    } else if what.starts_with("speaker") {
+        "fetch it with scripts/fetch-models.sh (mono calls need it)"
     } else {
-        "fetch it with scripts/fetch-models.sh"
+        "fetch it with scripts/fetch-models.sh, or run with --rules-only to skip the text models"
     };
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && m.len() > 0 => Ok(()),
