@@ -1,13 +1,19 @@
 //! Diarize stage: who spoke when on a mono call, where agent and customer
-//! share one channel. The speech found by voice activity detection is cut
-//! into overlapping 1.6 s windows (0.4 s apart), each window's voice is
-//! embedded by the speaker encoder (`crate::embed::speaker`, GE2E), and the
-//! windows are clustered into two voices (2-means on cosine similarity,
-//! started from the two least alike windows). Each 10 ms of speech takes
-//! the voice of the nearest window centre; short stretches are absorbed by
-//! their neighbours. Voices too alike to tell apart (the two centroids'
-//! cosine at or above `max_similarity`) count as one voice: the transcript
-//! keeps its utterances and the roles come from what is said, as before.
+//! share one channel. Two models (`crate::embed::speaker`):
+//! - the segmentation model hears who talks within 10 s windows; its local
+//!   speakers are matched across windows into *tracks* (`seg`);
+//! - the speech found by voice activity detection is cut into overlapping
+//!   1.6 s windows (0.4 s apart), each embedded by the speaker encoder
+//!   (GE2E), and the windows are clustered into two voices (2-means on
+//!   cosine similarity, started from the two least alike windows).
+//!
+//! Each track takes the voice most of its windows fell in; when the two
+//! clusters are too alike to tell apart (cosine at or above
+//! `max_similarity`), two long tracks heard side by side still make two
+//! voices. Each 10 ms of speech takes its track's voice, else that of the
+//! nearest window centre; short stretches are absorbed by their
+//! neighbours. With one voice the transcript keeps its utterances and the
+//! roles come from what is said, as before.
 //!
 //! [`split`] then cuts the transcript's utterances where the voice
 //! changes, by the recognizer's token times, so one Whisper window holding
