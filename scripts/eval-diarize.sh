@@ -8,6 +8,7 @@
 #              espeak-ng twice: the customer in the agent's own voice (a
 #              stress test no voice model can pass) and in a female
 #              variant (en+f3, cmn-latn-pinyin+f3)
+#   samples    the dual-channel sample calls as shipped (samples/calls)
 #   real       real speech from the evaluation recordings
 #              (scripts/fetch-speech-eval.sh): two different people's
 #              clips cut into alternating turns
@@ -50,6 +51,15 @@ for script in samples/calls/*.tsv; do
       } { print }' "$script" > "$work/$name-$v.tsv"
     scripts/synth-call.sh "$work/$name-$v.tsv" "$work/$lang/syn-$name-$v.wav" >/dev/null
   done
+done
+
+# The dual-channel sample calls themselves, as shipped (their two sides are
+# espeak voices: en-us against en-gb, which the speaker model hears as one
+# voice; cmn against a female variant).
+for f in samples/calls/en-call-01.mp3 samples/calls/zh-call-01.flac; do
+  name=$(basename "${f%.*}")
+  case "$name" in zh*) lang=zh ;; *) lang=en ;; esac
+  sox "$f" -r 16000 -b 16 "$work/$lang/sample-$name.wav"
 done
 
 # Real speech: alternate pieces of two people's recordings, agent left.
