@@ -220,3 +220,28 @@ fn alike_voices_are_told_apart_by_tracks_and_linked_by_embeddings() {
     };
     assert_eq!(alike_voices(&short, &in_track[..4], &embeddings[..4]), None);
 }
+
+#[test]
+fn speech_the_detector_missed_gets_its_tracks_voice() {
+    // Track 0 for 100 frames, nobody for 50, track 1 for 150 frames; the
+    // detector heard only the first stretch.
+    let tracks = seg::Tracks {
+        frames: [frames(Some(0), 100), frames(None, 50), frames(Some(1), 150)].concat(),
+    };
+    let heard = [sp(0.0, seg::Tracks::time_of(99))];
+    let got = unheard_by_vad(&tracks, &[Some(0), Some(1)], &heard, 0.3);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let (span, voice) = got[0];
+    assert_eq!(voice, 1);
+    assert!(
+        (span.start - seg::Tracks::time_of(150)).abs() < 0.02,
+        "{span:?}"
+    );
+    assert!(
+        (span.len() - seg::Tracks::seconds(150)).abs() < 0.03,
+        "{span:?}"
+    );
+    // A track without a voice, or a stretch shorter than min_s: nothing.
+    assert!(unheard_by_vad(&tracks, &[Some(0), None], &heard, 0.3).is_empty());
+    assert!(unheard_by_vad(&tracks, &[Some(0), Some(1)], &heard, 5.0).is_empty());
+}
