@@ -69,7 +69,16 @@ async fn pipeline(dir: &Path) -> Pipeline {
 /// As [`pipeline`], with `[privacy]` settings (default: text only, no
 /// redacted recordings written).
 async fn pipeline_with(dir: &Path, privacy: Option<callqa::redact::PrivacyOptions>) -> Pipeline {
-    let model = repo().join("models/ggml-base-q8_0.bin");
+    pipeline_on(dir, &repo().join("models"), privacy).await
+}
+
+/// As [`pipeline_with`], with the models in `models`.
+async fn pipeline_on(
+    dir: &Path,
+    models: &Path,
+    privacy: Option<callqa::redact::PrivacyOptions>,
+) -> Pipeline {
+    let model = models.join("ggml-base-q8_0.bin");
     assert!(
         model.is_file(),
         "{} is missing: run scripts/fetch-models.sh",
@@ -79,7 +88,7 @@ async fn pipeline_with(dir: &Path, privacy: Option<callqa::redact::PrivacyOption
     // these are about speech.
     let engine = Engine::load(&EngineOptions {
         rules_dir: repo().join("rules"),
-        models_dir: repo().join("models"),
+        models_dir: models.to_path_buf(),
         rules_only: true,
         workers: 1,
         asr: Default::default(),
@@ -125,6 +134,13 @@ async fn scored(p: &Pipeline, json: String) -> ResultWire {
         Outcome::Done { result, .. } => *result,
         Outcome::Failed(f) => panic!("job rejected: {}", f.reason),
     }
+}
+
+/// `file` in `dir`, a mono recording (`"channels": "mixed"`), scored by a
+/// pipeline on `dir`.
+async fn scored_mono(dir: &Path, id: &str, file: &str, language: &str) -> ResultWire {
+    let p = pipeline(dir).await;
+    scored(&p, call_job(id, file, language, Some(r#""mixed""#))).await
 }
 
 fn flags_of<'a>(r: &'a ResultWire, id: &str) -> Vec<&'a callqa::wire::result::FlagWire> {
@@ -643,12 +659,7 @@ agent\t+0.3\ten-us\tThank you. Is there anything else I can help you with today?
         &dir.path().join("mix.wav"),
         &["--mono", "--rate", "8000"],
     );
-    let p = pipeline(dir.path()).await;
-    let r = scored(
-        &p,
-        call_job("call-mix-1", "mix.wav", "en", Some(r#""mixed""#)),
-    )
-    .await;
+    let r = scored_mono(dir.path(), "call-mix-1", "mix.wav", "en").await;
     assert_eq!(r.attribution, callqa::domain::Attribution::Inferred);
     let note = diarize_note(&r);
     assert!(note.contains("two voices told apart"), "{note}");
@@ -739,12 +750,7 @@ async fn mono_mix_with_a_quiet_second_voice_keeps_the_reader_on_one_voice() {
         path("right.wav"),
         path("alike.wav"),
     ]);
-    let p = pipeline(dir.path()).await;
-    let r = scored(
-        &p,
-        call_job("call-alike-1", "alike.wav", "zh", Some(r#""mixed""#)),
-    )
-    .await;
+    let r = scored_mono(dir.path(), "call-alike-1", "alike.wav", "zh").await;
     let note = diarize_note(&r);
     assert!(note.contains("two voices told apart"), "{note}");
     // The encoder alone would call them one voice (at or above
@@ -799,28 +805,7 @@ agent\t0.3\ten-us\tThank you for calling Acme support, how can I help you today?
 customer\t+0.3\ten+f3\tHello, I want to cancel my subscription please.
 ";
     synth(script, &dir.path().join("mono.wav"), &["--mono"]);
-    let engine = Engine::load(&EngineOptions {
-        rules_dir: repo().join("rules"),
-        models_dir: models.clone(),
-        rules_only: true,
-        workers: 1,
-        asr: Default::default(),
-    })
-    .expect("engine loads");
-    let store = Store::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("calls.db").display()
-    ))
-    .await
-    .unwrap();
-    let p = Pipeline::new(
-        Arc::new(engine),
-        store,
-        IntakeOptions {
-            recording_roots: vec![dir.path().to_path_buf()],
-        },
-        1,
-    );
+    let p = pipeline_on(dir.path(), &models, None).await;
     let job = call_job("call-noseg-1", "mono.wav", "en", Some(r#""mixed""#));
     let err = match p.run_json("test", job.into_bytes()).await {
         Err(e) => e,
@@ -845,12 +830,7 @@ agent\t+0.8\ten-us\tOur opening hours are nine to five, Monday to Friday.
 agent\t+0.8\ten-us\tPlease call again during opening hours. Goodbye.
 ";
     synth(script, &dir.path().join("one.wav"), &["--mono"]);
-    let p = pipeline(dir.path()).await;
-    let r = scored(
-        &p,
-        call_job("call-one-1", "one.wav", "en", Some(r#""mixed""#)),
-    )
-    .await;
+    let r = scored_mono(dir.path(), "call-one-1", "one.wav", "en").await;
     let note = diarize_note(&r);
     assert!(note.contains("one voice heard"), "{note}");
     assert!(!r.turns.is_empty());
@@ -869,12 +849,7 @@ agent\t+0.5\ten-us\tIt should arrive before noon tomorrow.
 customer\t+0.5\ten+f3\tThat works for me.
 ";
     synth(script, &dir.path().join("plain.wav"), &["--mono"]);
-    let p = pipeline(dir.path()).await;
-    let r = scored(
-        &p,
-        call_job("call-plain-1", "plain.wav", "en", Some(r#""mixed""#)),
-    )
-    .await;
+    let r = scored_mono(dir.path(), "call-plain-1", "plain.wav", "en").await;
     let note = diarize_note(&r);
     assert!(note.contains("two voices told apart"), "{note}");
     assert!(note.contains("roles uncertain"), "{note}");

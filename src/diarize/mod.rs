@@ -103,6 +103,13 @@ struct Window {
     frames: usize,
 }
 
+impl Window {
+    /// Its middle, in frames from its region's start.
+    fn centre(&self) -> f64 {
+        self.first as f64 + self.frames as f64 / 2.0
+    }
+}
+
 /// Who spoke when in `pcm` (16 kHz mono), within the `speech` regions.
 pub fn voices(
     pcm: &[f32],
@@ -122,8 +129,7 @@ pub fn voices(
         && labels.iter().filter(|&&l| l == 0).count() >= 2
         && labels.iter().filter(|&&l| l == 1).count() >= 2;
     let tracks = seg::tracks(pcm, encoder)?;
-    let centre_time =
-        |w: &Window| speech[w.region].start + (w.first as f64 + w.frames as f64 / 2.0) * FRAME_S;
+    let centre_time = |w: &Window| speech[w.region].start + w.centre() * FRAME_S;
     let in_track: Vec<Option<usize>> = windows.iter().map(|w| tracks.at(centre_time(w))).collect();
     let (track_voice, separate) = if by_encoder {
         (majority_voices(&tracks, &in_track, &labels), true)
@@ -139,7 +145,7 @@ pub fn voices(
             .iter()
             .zip(&labels)
             .filter(|(win, _)| win.region == i)
-            .map(|(win, &l)| (win.first as f64 + win.frames as f64 / 2.0, l))
+            .map(|(win, &l)| (win.centre(), l))
             .collect();
         let heard = |t: f64| {
             tracks
@@ -234,7 +240,7 @@ fn alike_voices(
         .into_iter()
         .map(|(sum, n)| (n > 0).then(|| normalised(sum)))
         .collect();
-    let mean = |k: usize| means[k].clone();
+    let mean = |k: usize| means[k].as_deref();
     let (a, b) = (0..islands)
         .filter_map(largest)
         .filter(|&(_, b)| seg::Tracks::seconds(sizes[b]) >= MIN_TRACK_S)
@@ -242,19 +248,18 @@ fn alike_voices(
     let (ca, cb) = (mean(a), mean(b));
     let dot = |x: &[f64], y: &[f64]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f64>();
     // Nearer voice 1's windows than voice 0's (`None`: no windows to tell).
-    let nearer_b =
-        |c: &[f64]| -> Option<bool> { Some(dot(c, cb.as_deref()?) > dot(c, ca.as_deref()?)) };
+    let nearer_b = |c: &[f64]| -> Option<bool> { Some(dot(c, cb?) > dot(c, ca?)) };
     let mut voice: Vec<Option<usize>> = (0..sizes.len())
-        .map(|k| mean(k).and_then(|c| nearer_b(&c)).map(usize::from))
+        .map(|k| mean(k).and_then(nearer_b).map(usize::from))
         .collect();
     for i in 0..islands {
         let Some((x, y)) = largest(i) else { continue };
         if seg::Tracks::seconds(sizes[y]) < MIN_TRACK_S {
             continue;
         }
-        if let (Some(cx), Some(cy), Some(ca), Some(cb)) = (mean(x), mean(y), &ca, &cb) {
+        if let (Some(cx), Some(cy), Some(ca), Some(cb)) = (mean(x), mean(y), ca, cb) {
             // The pairing that puts each nearer its own voice.
-            let keep = dot(&cx, ca) + dot(&cy, cb) >= dot(&cx, cb) + dot(&cy, ca);
+            let keep = dot(cx, ca) + dot(cy, cb) >= dot(cx, cb) + dot(cy, ca);
             voice[x] = Some(usize::from(!keep));
             voice[y] = Some(usize::from(keep));
         }

@@ -81,23 +81,19 @@ pub fn tracks(pcm: &[f32], encoder: &SpeakerEncoder) -> Result<Tracks, EmbedErro
         let f0 = ((start as f64) / SEG_HOP as f64).round() as usize;
         let span = f0..(f0 + act.len()).min(total);
         let act = &act[..span.len()];
-        let order = if w == 0 {
-            Some([0, 1, 2])
-        } else {
-            best_order(act, &sum[span.clone()], &count[span.clone()])
+        let matched = match w {
+            0 => Some([0, 1, 2]),
+            _ => best_order(act, &sum[span.clone()], &count[span.clone()]),
         };
-        let order = match order {
-            Some(o) => o,
-            None => {
-                // Too little speech in the overlap: a new island from here.
-                island += 1;
-                for f in span.clone() {
-                    sum[f] = [0.0; SEG_SPEAKERS];
-                    count[f] = 0;
-                }
-                [0, 1, 2]
+        let order = matched.unwrap_or_else(|| {
+            // Too little speech in the overlap: a new island from here.
+            island += 1;
+            for f in span.clone() {
+                sum[f] = [0.0; SEG_SPEAKERS];
+                count[f] = 0;
             }
-        };
+            [0, 1, 2]
+        });
         for (f, a) in span.zip(act) {
             for (k, &o) in order.iter().enumerate() {
                 sum[f][o] += a[k];
@@ -110,16 +106,14 @@ pub fn tracks(pcm: &[f32], encoder: &SpeakerEncoder) -> Result<Tracks, EmbedErro
     let frames = (0..real)
         .map(|f| {
             let n = count[f].max(1) as f32;
-            let (k, p) =
-                sum[f]
-                    .iter()
-                    .enumerate()
-                    .fold((0, f32::MIN), |b, (k, &v)| if v > b.1 { (k, v) } else { b });
-            // Two talking at once (the agent talking over the customer):
-            // which is louder says little about whose words these are, so
-            // such frames are left to the encoder's windows.
-            let talking = sum[f].iter().filter(|&&v| v / n > ACTIVE).count();
-            (talking == 1 && p / n > ACTIVE).then_some(island_of[f] * SEG_SPEAKERS + k)
+            // Exactly one talking. Two at once (the agent talking over the
+            // customer): which is louder says little about whose words
+            // these are, so such frames are left to the encoder's windows.
+            let mut talking = (0..SEG_SPEAKERS).filter(|&k| sum[f][k] / n > ACTIVE);
+            match (talking.next(), talking.next()) {
+                (Some(k), None) => Some(island_of[f] * SEG_SPEAKERS + k),
+                _ => None,
+            }
         })
         .collect();
     Ok(Tracks { frames })

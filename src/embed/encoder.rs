@@ -265,9 +265,9 @@ impl Encoder {
         tokenizer: &Path,
         max_sessions: usize,
     ) -> Result<Self, EmbedError> {
-        check_file(runtime, "ONNX Runtime library")?;
-        check_file(model, "sentence encoder")?;
-        check_file(tokenizer, "encoder tokenizer")?;
+        check_file(runtime, "ONNX Runtime library", super::FETCH_TEXT_MODEL)?;
+        check_file(model, "sentence encoder", super::FETCH_TEXT_MODEL)?;
+        check_file(tokenizer, "encoder tokenizer", super::FETCH_TEXT_MODEL)?;
         let env = environment(runtime)?;
         let tok = Tokenizer::from_file(tokenizer).map_err(|e| EmbedError::Load {
             file: tokenizer.to_path_buf(),
@@ -456,16 +456,16 @@ fn run(session: &mut Session, packed: Packed, batch: usize) -> Result<Vec<Vec<f3
     let outputs = session
         .run(ort::inputs!["input_ids" => ids, "row_splits" => splits])
         .map_err(rt)?;
-    rows(&outputs, "embeddings", batch, DIM, "encoder")
+    rows(&outputs, "embeddings", batch, &[DIM], "encoder")
 }
 
-/// Output `name` of a run as `batch` rows of `dim` values, checked against
-/// that shape; `what` names the model in errors.
+/// Output `name` of a run as `batch` rows, each of shape `row` (flattened),
+/// checked against `[batch, row…]`; `what` names the model in errors.
 pub(super) fn rows(
     outputs: &ort::session::SessionOutputs<'_>,
     name: &str,
     batch: usize,
-    dim: usize,
+    row: &[usize],
     what: &str,
 ) -> Result<Vec<Vec<f32>>, EmbedError> {
     let value = outputs
@@ -475,12 +475,17 @@ pub(super) fn rows(
         .try_extract_tensor::<f32>()
         .map_err(|e| EmbedError::Runtime(format!("{what}: {e}")))?;
     let dims: Vec<i64> = shape.iter().copied().collect();
-    if dims != [batch as i64, dim as i64] {
+    let want: Vec<i64> = std::iter::once(batch)
+        .chain(row.iter().copied())
+        .map(|d| d as i64)
+        .collect();
+    if dims != want {
         return Err(EmbedError::Runtime(format!(
-            "{what} returned shape {dims:?}, expected [{batch}, {dim}]"
+            "{what} returned shape {dims:?}, expected {want:?}"
         )));
     }
-    Ok(data.chunks(dim).map(<[f32]>::to_vec).collect())
+    let len = row.iter().product::<usize>().max(1);
+    Ok(data.chunks(len).map(<[f32]>::to_vec).collect())
 }
 
 /// What one more run of the e5 graph costs, in padded token positions:
@@ -554,7 +559,7 @@ fn run_padded(
     let outputs = session
         .run(ort::inputs!["input_ids" => ids, "attention_mask" => mask])
         .map_err(rt)?;
-    rows(&outputs, "sentence_embedding", batch, E5_DIM, "encoder")
+    rows(&outputs, "sentence_embedding", batch, &[E5_DIM], "encoder")
 }
 
 #[cfg(test)]

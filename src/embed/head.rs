@@ -123,7 +123,7 @@ impl LogReg {
         let mut z: Vec<f32> = (0..self.classes)
             .map(|c| {
                 let w = &self.weights[c * self.dim..(c + 1) * self.dim];
-                self.bias[c] + w.iter().zip(x).map(|(a, b)| a * b).sum::<f32>()
+                self.bias[c] + dot(w, x)
             })
             .collect();
         softmax_in_place(&mut z);
@@ -162,7 +162,7 @@ impl LogReg {
                     let xi = &x[i];
                     for (c, pc) in p.iter_mut().enumerate() {
                         let w = &m.weights[c * dim..(c + 1) * dim];
-                        *pc = m.bias[c] + w.iter().zip(xi).map(|(a, b)| a * b).sum::<f32>();
+                        *pc = m.bias[c] + dot(w, xi);
                     }
                     softmax_in_place(&mut p);
                     let sw = class_weight[y[i]];
@@ -574,7 +574,7 @@ impl SentimentHead {
 
     /// Loads a head and checks it fits the encoder it will run on.
     pub fn load(path: &Path, encoder_sha256: &str) -> Result<Self, EmbedError> {
-        super::check_file(path, "sentiment head")?;
+        super::check_file(path, "sentiment head", super::TRAIN_HEAD)?;
         let err = |message: String| EmbedError::Load {
             file: path.to_path_buf(),
             message,

@@ -32,8 +32,7 @@ use crate::error::{Classify, Disposition};
 pub use encoder::{Encoder, Flavour, DIM, E5_DIM};
 pub use head::{LogReg, SentimentHead};
 pub use speaker::{
-    SpeakerEncoder, MEL_BANDS, SEG_FIELD, SEG_FRAMES, SEG_HOP, SEG_SPEAKERS, SEG_WINDOW,
-    SPEAKER_DIM,
+    SpeakerEncoder, MEL_BANDS, SEG_FIELD, SEG_HOP, SEG_SPEAKERS, SEG_WINDOW, SPEAKER_DIM,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -64,16 +63,23 @@ impl Classify for EmbedError {
     }
 }
 
+/// How to provide a missing file, by who needs it: the text models (which
+/// `--rules-only` skips), their trained head, or the speaker models (which
+/// every mono call needs).
+pub(crate) const FETCH_TEXT_MODEL: &str =
+    "fetch it with scripts/fetch-models.sh, or run with --rules-only to skip the text models";
+pub(crate) const TRAIN_HEAD: &str = "train it with `callqa train-sentiment` (scripts/setup.sh does this once and caches it), or run with --rules-only to skip the text models";
+pub(crate) const FETCH_SPEAKER_MODEL: &str =
+    "fetch it with scripts/fetch-models.sh (mono calls need it)";
+
 /// Checks a model file exists before a library that would panic on it
-/// (ONNX Runtime) or print an opaque error sees it.
-pub(crate) fn check_file(path: &Path, what: &'static str) -> Result<(), EmbedError> {
-    let fix = if what == "sentiment head" {
-        "train it with `callqa train-sentiment` (scripts/setup.sh does this once and caches it), or run with --rules-only to skip the text models"
-    } else if what.starts_with("speaker") {
-        "fetch it with scripts/fetch-models.sh (mono calls need it)"
-    } else {
-        "fetch it with scripts/fetch-models.sh, or run with --rules-only to skip the text models"
-    };
+/// (ONNX Runtime) or print an opaque error sees it; `fix` says how to get
+/// it.
+pub(crate) fn check_file(
+    path: &Path,
+    what: &'static str,
+    fix: &'static str,
+) -> Result<(), EmbedError> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_file() && m.len() > 0 => Ok(()),
         Ok(_) => Err(EmbedError::Load {
@@ -193,12 +199,20 @@ impl TextModels {
     pub fn load(paths: &ModelPaths, workers: usize) -> Result<Self, EmbedError> {
         // Check every file first so the error names the first missing one
         // before anything slow happens.
-        check_file(&paths.runtime(), "ONNX Runtime library")?;
-        check_file(&paths.encoder(), "sentence encoder")?;
-        check_file(&paths.tokenizer(), "encoder tokenizer")?;
-        check_file(&paths.e5(), "sentiment encoder (multilingual-e5-small)")?;
-        check_file(&paths.e5_tokenizer(), "sentiment encoder tokenizer")?;
-        check_file(&paths.sentiment_head(), "sentiment head")?;
+        check_file(&paths.runtime(), "ONNX Runtime library", FETCH_TEXT_MODEL)?;
+        check_file(&paths.encoder(), "sentence encoder", FETCH_TEXT_MODEL)?;
+        check_file(&paths.tokenizer(), "encoder tokenizer", FETCH_TEXT_MODEL)?;
+        check_file(
+            &paths.e5(),
+            "sentiment encoder (multilingual-e5-small)",
+            FETCH_TEXT_MODEL,
+        )?;
+        check_file(
+            &paths.e5_tokenizer(),
+            "sentiment encoder tokenizer",
+            FETCH_TEXT_MODEL,
+        )?;
+        check_file(&paths.sentiment_head(), "sentiment head", TRAIN_HEAD)?;
         let base = LoadedEncoder::load(paths, Flavour::Use, workers)?;
         let head_sha = sha256_file(&paths.sentiment_head())?;
         let (sentiment_encoder, sentiment) =

@@ -30,7 +30,7 @@ pub const SEG_WINDOW: usize = 160_000;
 /// Output frames per segmentation window, and the model's frame step and
 /// receptive field in samples (frame `i` covers samples `i × 270 ..
 /// i × 270 + 721` of its window).
-pub const SEG_FRAMES: usize = 589;
+const SEG_FRAMES: usize = 589;
 pub const SEG_HOP: usize = 270;
 pub const SEG_FIELD: usize = 721;
 /// Local speakers per segmentation window.
@@ -58,9 +58,13 @@ impl SpeakerEncoder {
     /// Loads the runtime library (shared with the text encoders) and the
     /// model; a missing or bad file fails here, naming it.
     pub fn load(runtime: &Path, model: &Path, segmentation: &Path) -> Result<Self, EmbedError> {
-        check_file(runtime, "ONNX Runtime library")?;
-        check_file(model, "speaker encoder")?;
-        check_file(segmentation, "speaker segmentation model")?;
+        check_file(runtime, "ONNX Runtime library", super::FETCH_SPEAKER_MODEL)?;
+        check_file(model, "speaker encoder", super::FETCH_SPEAKER_MODEL)?;
+        check_file(
+            segmentation,
+            "speaker segmentation model",
+            super::FETCH_SPEAKER_MODEL,
+        )?;
         let env = super::encoder::environment(runtime)?;
         let session = super::encoder::session(&env, model)?;
         let segmentation = super::encoder::session(&env, segmentation)?;
@@ -100,18 +104,15 @@ impl SpeakerEncoder {
             .lock()
             .map_err(|_| EmbedError::Runtime("speaker segmentation lock poisoned".into()))?;
         let outputs = session.run(ort::inputs!["input" => input]).map_err(rt)?;
-        let value = outputs.get("output").ok_or_else(|| {
-            EmbedError::Runtime("speaker segmentation has no output `output`".into())
-        })?;
-        let (shape, logp) = value.try_extract_tensor::<f32>().map_err(rt)?;
-        let dims: Vec<i64> = shape.iter().copied().collect();
-        if dims != [batch as i64, SEG_FRAMES as i64, SEG_CLASSES as i64] {
-            return Err(EmbedError::Runtime(format!(
-                "speaker segmentation returned shape {dims:?}, expected [{batch}, {SEG_FRAMES}, {SEG_CLASSES}]"
-            )));
-        }
-        Ok(logp
-            .chunks(SEG_FRAMES * SEG_CLASSES)
+        let windows = super::encoder::rows(
+            &outputs,
+            "output",
+            batch,
+            &[SEG_FRAMES, SEG_CLASSES],
+            "speaker segmentation",
+        )?;
+        Ok(windows
+            .iter()
             .map(|w| w.chunks(SEG_CLASSES).map(activity).collect())
             .collect())
     }
@@ -141,7 +142,13 @@ impl SpeakerEncoder {
             .lock()
             .map_err(|_| EmbedError::Runtime("speaker encoder lock poisoned".into()))?;
         let outputs = session.run(ort::inputs!["mels" => input]).map_err(rt)?;
-        super::encoder::rows(&outputs, "embedding", batch, SPEAKER_DIM, "speaker encoder")
+        super::encoder::rows(
+            &outputs,
+            "embedding",
+            batch,
+            &[SPEAKER_DIM],
+            "speaker encoder",
+        )
     }
 }
 

@@ -64,9 +64,8 @@ impl Budget {
 
     /// Starts the meter for one window, on the thread that decodes it,
     /// with `threads` Whisper threads: the calling thread's CPU time counts
-    /// `threads` times (the
-    /// others wait for it at every step, spinning, so they spend about as
-    /// much).
+    /// `threads` times (the others wait for it at every step, spinning, so
+    /// they spend about as much).
     pub fn start_with(&self, threads: usize) -> Deadline {
         Deadline {
             start_cpu_s: thread_cpu_s(),
