@@ -54,8 +54,9 @@ for script in samples/calls/*.tsv; do
 done
 
 # The dual-channel sample calls themselves, as shipped (their two sides are
-# espeak voices: en-us against en-gb, which the speaker model hears as one
-# voice; cmn against a female variant).
+# espeak voices: en-call-01 en-us against a female British variant (until
+# 2026-12-04 en-gb, the agent's own speaker with another accent, which the
+# "same" rows still stress); zh-call-01 one Mandarin voice on both sides).
 for f in samples/calls/en-call-01.mp3 samples/calls/zh-call-01.flac; do
   name=$(basename "${f%.*}")
   case "$name" in zh*) lang=zh ;; *) lang=en ;; esac
