@@ -11,7 +11,8 @@
 #   samples    the dual-channel sample calls as shipped (samples/calls)
 #   real       real speech from the evaluation recordings
 #              (scripts/fetch-speech-eval.sh): two different people's
-#              clips cut into alternating turns
+#              clips cut into alternating turns; real3: three people, the
+#              third on the customer's channel
 # each at 16 kHz and as 8 kHz µ-law telephone audio.
 #
 # Usage: scripts/eval-diarize.sh [--quick]   (--quick: 16 kHz only)
@@ -100,6 +101,19 @@ mix "$work/zh/real-daobidao-aishell.wav" \
 mix "$work/zh/real-daobidao-funasr.wav" \
   0:zh_daobidao_long:6:6 1:zh_fasr_vad_example:0:7 0:zh_daobidao_long:12:6 \
   1:zh_fasr_vad_example:7:7 0:zh_daobidao_long:18:6 1:zh_fasr_vad_example:14:7
+
+# Three people: the same two plus a third on the customer's side (a
+# relative taking the phone), who should be a voice of their own and named
+# customer: the MFA author against a LibriVox reader and President Kennedy;
+# the phone reader against the FunASR speaker and the F5-TTS film line.
+mix "$work/en/real3-mfa-librivox-jfk.wav" \
+  0:en_mfa_acoustic_corpus:0:5.5 1:en_ps_librivox_0870:0:7.1 1:en_asrfront_jfk:0:5.5 \
+  0:en_mfa_acoustic_corpus:5.5:6 1:en_ps_librivox_0890:0:5.3 1:en_asrfront_jfk:5.5:5.5 \
+  0:en_mfa_cold_corpus:0:6
+mix "$work/zh/real3-daobidao-funasr-f5.wav" \
+  0:zh_daobidao_long:6:6 1:zh_fasr_vad_example:0:7 1:zh_f5_taiyi:0:3.4 \
+  0:zh_daobidao_long:12:6 1:zh_fasr_vad_example:7:7 1:zh_f5_taiyi:3.4:3.36 \
+  0:zh_daobidao_long:18:6
 
 conditions="16k"; [ "$QUICK" = 1 ] || conditions="16k tel"
 for lang in en zh; do
