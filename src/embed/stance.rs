@@ -5,7 +5,9 @@
 //! the embed stage also scores the clause after the last contrastive
 //! conjunction, and anger is judged on that.
 //!
-//! `clauses` cuts a turn at sentence and clause punctuation, so that a
+//! `clauses` cuts a turn at sentence and clause punctuation (and, in
+//! English, before "and"/"or"/"so" opening a clause with its own subject,
+//! where recognised speech often has no comma), so that a
 //! short formulaic act inside a long turn ("I'm so sorry about the wait,
 //! …it will arrive on Friday") is matched on its own by semantic rules and
 //! intents instead of being diluted by the rest of the turn.
@@ -55,8 +57,43 @@ fn meaningful(s: &str, language: Language) -> bool {
     }
 }
 
-/// The clauses of a turn (split at 。！？；，,;!? and at a full stop before a
-/// space), when it has more than one meaningful clause; empty otherwise.
+/// An English clause joined to the one before by "and", "or" or "so" and
+/// opening with its own subject ("… for ages and I want …", "… or I will
+/// file a complaint"): group 1 is where the new clause starts. Speech
+/// recognition often leaves out the comma there, which would otherwise
+/// keep the two clauses one.
+fn coordinated(language: Language) -> Option<&'static Regex> {
+    static EN: OnceLock<Regex> = OnceLock::new();
+    (language == Language::En).then(|| {
+        EN.get_or_init(|| {
+            Regex::new(r"(?i)\s+(?:and|or|so)\s+((?:i|i'm|i've|i'll|we|you|he|she|they|it)\b)")
+                .expect("static regex")
+        })
+    })
+}
+
+/// Adds the meaningful parts of `part`, cut before coordinated clauses.
+fn push_clause<'a>(out: &mut Vec<&'a str>, part: &'a str, language: Language) {
+    let mut rest = part.trim();
+    if let Some(re) = coordinated(language) {
+        while let Some((whole, subject)) =
+            re.captures(rest).and_then(|c| Some((c.get(0)?, c.get(1)?)))
+        {
+            let head = rest[..whole.start()].trim();
+            if meaningful(head, language) {
+                out.push(head);
+            }
+            rest = &rest[subject.start()..];
+        }
+    }
+    if meaningful(rest, language) {
+        out.push(rest);
+    }
+}
+
+/// The clauses of a turn (split at 。！？；，,;!?, at a full stop before a
+/// space, and in English before a coordinated clause with its own
+/// subject), when it has more than one meaningful clause; empty otherwise.
 pub fn clauses(text: &str, language: Language) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
@@ -68,17 +105,11 @@ pub fn clauses(text: &str, language: Language) -> Vec<&str> {
             _ => false,
         };
         if cut {
-            let part = text[start..i].trim();
-            if meaningful(part, language) {
-                out.push(part);
-            }
+            push_clause(&mut out, &text[start..i], language);
             start = i + c.len_utf8();
         }
     }
-    let part = text[start..].trim();
-    if meaningful(part, language) {
-        out.push(part);
-    }
+    push_clause(&mut out, &text[start..], language);
     if out.len() < 2 {
         return Vec::new();
     }
@@ -132,5 +163,13 @@ mod tests {
         assert!(clauses("Sorry about that.", Language::En).is_empty());
         assert!(clauses("It costs 3.5 dollars", Language::En).is_empty());
         assert!(clauses("OK, thanks", Language::En).is_empty());
+        // Recognised speech without its commas: clauses with their own
+        // subject after "and" / "or" are cut; a list of things is not.
+        assert_eq!(
+            clauses("Hello? Is anyone there? I have been waiting for ages and I want this sorted out today or I will file a complaint.", Language::En),
+            ["Is anyone there", "I have been waiting for ages", "I want this sorted out today", "I will file a complaint"]
+        );
+        assert!(clauses("I would like the kettle and the toaster", Language::En).is_empty());
+        assert!(clauses("Salt and iodine are fine", Language::En).is_empty());
     }
 }
