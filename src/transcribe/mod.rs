@@ -1441,11 +1441,17 @@ impl Gathered {
 const PROMPT_MAX_TOKENS: usize = 200;
 
 /// Encoder context for a window of `n` samples: 50 frames a second, a
-/// second of margin, at least `min_s` seconds, Whisper's 1500 at most.
+/// second of margin, at least `min_s` seconds, rounded up to a multiple of
+/// 16 frames, Whisper's 1500 at most. The rounding lets ggml hand the
+/// encoder's self-attention products to its tiled kernels (llamafile's
+/// tinyBLAS takes a matrix only when its rows come in fours and its inner
+/// length in sixteens); otherwise they run row by row, which cost twice
+/// as much as all the quantised weight products together (docs/calls.md).
 fn audio_ctx_for(n: usize, min_s: f64) -> i32 {
     let secs = n as f64 / 16_000.0;
     let min = ((min_s * 50.0).ceil() as i32).clamp(1, 1500);
-    (((secs + 1.0) * 50.0).ceil() as i32).clamp(min, 1500)
+    let frames = (((secs + 1.0) * 50.0).ceil() as i32).max(min);
+    (((frames + 15) / 16) * 16).min(1500)
 }
 
 /// The recording spans of the pieces that tokens fell in, cut to the
@@ -1687,10 +1693,10 @@ mod tests {
     #[test]
     fn audio_ctx_follows_the_window_within_its_floor() {
         let s = |secs: f64| (secs * 16_000.0) as usize;
-        assert_eq!(audio_ctx_for(s(2.0), 4.0), 200);
-        assert_eq!(audio_ctx_for(s(9.0), 4.0), 500);
-        assert_eq!(audio_ctx_for(s(9.0), 15.0), 750);
-        assert_eq!(audio_ctx_for(s(20.0), 15.0), 1050);
+        assert_eq!(audio_ctx_for(s(2.0), 4.0), 208);
+        assert_eq!(audio_ctx_for(s(9.0), 4.0), 512);
+        assert_eq!(audio_ctx_for(s(9.0), 15.0), 752);
+        assert_eq!(audio_ctx_for(s(20.0), 15.0), 1056);
         assert_eq!(audio_ctx_for(s(28.0), 30.0), 1500);
         assert_eq!(audio_ctx_for(s(40.0), 0.0), 1500);
     }
