@@ -76,7 +76,11 @@ fn idx(t: f64, len: usize) -> usize {
     ((t * RATE).round().max(0.0) as usize).min(len)
 }
 
-/// Splits regions longer than a window into window-sized slices.
+/// Splits regions longer than a window into window-sized slices. (Equal
+/// slices, 20 + 20 + 20 s for a 60 s monologue instead of 28 + 28 + 4 s,
+/// were tried: on a 123 s recorded reading a sentence at a new cut point
+/// was lost, and the short slice no longer shared a window with the next
+/// region; docs/calls.md.)
 fn slices(regions: &[Span]) -> Vec<Span> {
     let mut out = Vec::new();
     for r in regions {
@@ -108,31 +112,44 @@ pub fn pack(samples: &[f32], regions: &[Span]) -> Vec<Window> {
 /// threads of one short call share its work (see [`balanced_window_s`]).
 /// Only whole regions are moved to the next window; a region is sliced
 /// only where it is longer than a full window, as Whisper reads a sentence
-/// cut in the middle worse.
+/// cut in the middle worse. The regions go into as few windows as the
+/// limit allows, and those windows are made as even as the regions let
+/// them: a channel with 27 s of speech gets two windows of about 14 s, not
+/// one of 26 s and one of 1 s, which would cost more encoder frames (the
+/// short one is padded to the context floor) and quadratically more
+/// attention.
 pub fn pack_within(samples: &[f32], regions: &[Span], max_s: f64) -> Vec<Window> {
     let max_s = max_s.clamp(1.0, MAX_WINDOW_S);
+    let spans: Vec<(usize, usize)> = slices(regions)
+        .into_iter()
+        .map(|r| (idx(r.start, samples.len()), idx(r.end, samples.len())))
+        .filter(|(a, b)| b > a)
+        .collect();
+    let lens: Vec<f64> = spans.iter().map(|(a, b)| (b - a) as f64 / RATE).collect();
+    let n = plan(&lens, max_s).last().map_or(0, |w| w + 1);
+    // The smallest limit that keeps `n` windows (bisection; the greedy
+    // count only falls as the limit grows).
+    let (mut lo, mut hi) = (0.0f64, max_s);
+    for _ in 0..40 {
+        let mid = (lo + hi) / 2.0;
+        if plan(&lens, mid).last().map_or(0, |w| w + 1) <= n {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
     let gap = vec![0.0f32; (GAP_S * RATE) as usize];
-    let mut windows: Vec<Window> = Vec::new();
-    let mut cur = Window {
-        samples: Vec::new(),
-        pieces: Vec::new(),
-    };
-    for r in slices(regions) {
-        let (a, b) = (idx(r.start, samples.len()), idx(r.end, samples.len()));
-        if b <= a {
+    let mut windows: Vec<Window> = Vec::with_capacity(n);
+    for ((a, b), w) in spans.into_iter().zip(plan(&lens, hi)) {
+        if windows.len() <= w {
+            windows.push(Window {
+                samples: Vec::new(),
+                pieces: Vec::new(),
+            });
+        }
+        let Some(cur) = windows.last_mut() else {
             continue;
-        }
-        let at = cur.samples.len() as f64 / RATE;
-        let added = if cur.pieces.is_empty() { 0.0 } else { GAP_S } + r.len();
-        if !cur.pieces.is_empty() && at + added > max_s {
-            windows.push(std::mem::replace(
-                &mut cur,
-                Window {
-                    samples: Vec::new(),
-                    pieces: Vec::new(),
-                },
-            ));
-        }
+        };
         if !cur.pieces.is_empty() {
             cur.samples.extend_from_slice(&gap);
         }
@@ -146,10 +163,27 @@ pub fn pack_within(samples: &[f32], regions: &[Span], max_s: f64) -> Vec<Window>
             at,
         });
     }
-    if !cur.pieces.is_empty() {
-        windows.push(cur);
-    }
     windows
+}
+
+/// The window of each region when regions of these lengths are laid end to
+/// end, a gap between two, and a new window starts wherever the next would
+/// pass `limit` (a region longer than the limit still gets a window).
+fn plan(lens: &[f64], limit: f64) -> Vec<usize> {
+    let mut out = Vec::with_capacity(lens.len());
+    let (mut w, mut used) = (0usize, None::<f64>);
+    for &len in lens {
+        used = Some(match used {
+            None => len,
+            Some(u) if u + GAP_S + len > limit => {
+                w += 1;
+                len
+            }
+            Some(u) => u + GAP_S + len,
+        });
+        out.push(w);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -182,6 +216,12 @@ mod tests {
             (
                 vec![span(0.0, 60.0)],
                 vec![vec![(0.0, 0.0)], vec![(28.0, 0.0)], vec![(56.0, 0.0)]],
+            ),
+            // 12 s, 14 s and 2 s need two windows: made as even as the
+            // regions allow (12 s and 17.2 s), not 27.2 s and 2 s.
+            (
+                vec![span(0.0, 12.0), span(15.0, 29.0), span(30.0, 32.0)],
+                vec![vec![(0.0, 0.0)], vec![(15.0, 0.0), (30.0, 15.2)]],
             ),
         ];
         for (regions, want) in cases {
