@@ -45,7 +45,7 @@ impl Piece {
 }
 
 /// Audio for one Whisper call and the regions it holds.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Window {
     pub samples: Vec<f32>,
     pub pieces: Vec<Piece>,
@@ -126,13 +126,13 @@ pub fn pack_within(samples: &[f32], regions: &[Span], max_s: f64) -> Vec<Window>
         .filter(|(a, b)| b > a)
         .collect();
     let lens: Vec<f64> = spans.iter().map(|(a, b)| (b - a) as f64 / RATE).collect();
-    let n = plan(&lens, max_s).last().map_or(0, |w| w + 1);
+    let n = count(&lens, max_s);
     // The smallest limit that keeps `n` windows (bisection; the greedy
     // count only falls as the limit grows).
     let (mut lo, mut hi) = (0.0f64, max_s);
     for _ in 0..40 {
         let mid = (lo + hi) / 2.0;
-        if plan(&lens, mid).last().map_or(0, |w| w + 1) <= n {
+        if count(&lens, mid) <= n {
             hi = mid;
         } else {
             lo = mid;
@@ -142,14 +142,9 @@ pub fn pack_within(samples: &[f32], regions: &[Span], max_s: f64) -> Vec<Window>
     let mut windows: Vec<Window> = Vec::with_capacity(n);
     for ((a, b), w) in spans.into_iter().zip(plan(&lens, hi)) {
         if windows.len() <= w {
-            windows.push(Window {
-                samples: Vec::new(),
-                pieces: Vec::new(),
-            });
+            windows.push(Window::default());
         }
-        let Some(cur) = windows.last_mut() else {
-            continue;
-        };
+        let cur = &mut windows[w];
         if !cur.pieces.is_empty() {
             cur.samples.extend_from_slice(&gap);
         }
@@ -164,6 +159,11 @@ pub fn pack_within(samples: &[f32], regions: &[Span], max_s: f64) -> Vec<Window>
         });
     }
     windows
+}
+
+/// How many windows [`plan`] lays the regions into.
+fn count(lens: &[f64], limit: f64) -> usize {
+    plan(lens, limit).last().map_or(0, |w| w + 1)
 }
 
 /// The window of each region when regions of these lengths are laid end to

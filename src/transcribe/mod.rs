@@ -1448,10 +1448,11 @@ const PROMPT_MAX_TOKENS: usize = 200;
 /// length in sixteens); otherwise they run row by row, which cost twice
 /// as much as all the quantised weight products together (docs/calls.md).
 fn audio_ctx_for(n: usize, min_s: f64) -> i32 {
+    const ALIGN: i32 = 16;
     let secs = n as f64 / 16_000.0;
     let min = ((min_s * 50.0).ceil() as i32).clamp(1, 1500);
     let frames = (((secs + 1.0) * 50.0).ceil() as i32).max(min);
-    (((frames + 15) / 16) * 16).min(1500)
+    (((frames + ALIGN - 1) / ALIGN) * ALIGN).min(1500)
 }
 
 /// The recording spans of the pieces that tokens fell in, cut to the
